@@ -1,0 +1,130 @@
+"""Speaker clustering over embeddings. Pure numpy/scipy: no I/O, no model runtimes.
+
+Embeddings are rows of an array shaped (n, dim); labels are int arrays shaped (n,) numbered
+0..k-1 in order of first appearance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.optimize import linear_sum_assignment
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerCount:
+    """What the caller knows about how many speakers there are (AssemblyAI's
+    `speakers_expected` and `speaker_options.{min,max}_speakers_expected`)."""
+
+    expected: int | None = None
+    minimum: int = 1
+    maximum: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.expected is not None and self.expected < 1:
+            raise ValueError("speakers_expected must be at least 1")
+        if self.minimum < 1:
+            raise ValueError("min_speakers_expected must be at least 1")
+        if self.maximum is not None and self.maximum < self.minimum:
+            raise ValueError("max_speakers_expected must be at least min_speakers_expected")
+
+    def clamp(self, found: int) -> int:
+        """The number of speakers to keep when clustering found `found`."""
+        if self.expected is not None:
+            return self.expected
+        upper = found if self.maximum is None else min(found, self.maximum)
+        return max(upper, self.minimum)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusteringParams:
+    """Named thresholds of the offline clustering (tuned on the dev set, see README)."""
+
+    distance_threshold: float = 0.6
+    """Cut the average-linkage tree at this cosine distance (average linkage never inverts,
+    so cutting it at a fixed number of clusters gives exactly that many)."""
+    min_cluster_size: int = 3
+    """Clusters with fewer members are absorbed by the nearest large one (no phantom speakers)."""
+
+
+def l2_normalize(embeddings: FloatArray) -> FloatArray:
+    """(n, dim) -> (n, dim) rows of unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(embeddings, axis=-1, keepdims=True)
+    return np.asarray(embeddings / np.maximum(norms, 1e-12), dtype=np.float64)
+
+
+def relabel_by_first_appearance(labels: IntArray) -> IntArray:
+    """Renumber labels so the first one seen is 0, the next new one 1, ..."""
+    mapping: dict[int, int] = {}
+    for label in labels.tolist():
+        mapping.setdefault(label, len(mapping))
+    return np.array([mapping[label] for label in labels.tolist()], dtype=np.int64)
+
+
+def centroids(embeddings: FloatArray, labels: IntArray) -> FloatArray:
+    """(n, dim), (n,) -> (k, dim): unit-norm mean of each label's rows."""
+    k = int(labels.max()) + 1 if labels.size else 0
+    sums = np.zeros((k, embeddings.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels, embeddings)
+    return l2_normalize(sums)
+
+
+def agglomerative(
+    embeddings: FloatArray, count: SpeakerCount, params: ClusteringParams
+) -> IntArray:
+    """(n, dim) -> (n,) speaker labels, honouring `count`.
+
+    Average linkage cut at `distance_threshold` decides the number of speakers unless the
+    caller fixed it; clusters smaller than `min_cluster_size` then join their nearest large
+    cluster, so a few odd embeddings never become a speaker of their own.
+    """
+    n = embeddings.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    unit = l2_normalize(embeddings)
+    tree = linkage(unit, method="average", metric="cosine")
+    labels = fcluster(tree, params.distance_threshold, criterion="distance").astype(np.int64) - 1
+    sizes = np.bincount(labels)
+    large = np.flatnonzero(sizes >= min(params.min_cluster_size, int(sizes.max())))
+    wanted = min(count.clamp(len(large)), n)
+    if wanted != len(large):
+        labels = fcluster(tree, wanted, criterion="maxclust").astype(np.int64) - 1
+        sizes = np.bincount(labels)
+        large = np.argsort(-sizes, kind="stable")[:wanted]
+    labels = _absorb_small_clusters(unit, labels, large)
+    return relabel_by_first_appearance(labels)
+
+
+def _absorb_small_clusters(unit: FloatArray, labels: IntArray, large: IntArray) -> IntArray:
+    """Move members of clusters not in `large` to the large cluster with the closest centroid."""
+    keep = np.isin(labels, large)
+    if keep.all():
+        return labels
+    dense = np.searchsorted(np.sort(large), labels[keep])
+    large_centroids = centroids(unit[keep], dense)
+    nearest = np.argmax(unit[~keep] @ large_centroids.T, axis=1)
+    out = labels.copy()
+    out[~keep] = np.sort(large)[nearest]
+    return out
+
+
+def assign_distinct(embeddings: FloatArray, speaker_centroids: FloatArray) -> IntArray:
+    """(m, dim), (k, dim) -> (m,): the closest centroid for each row, no two rows sharing one
+    while m <= k (rows from one audio window are different people). Extra rows, if m > k,
+    take their nearest centroid."""
+    m = embeddings.shape[0]
+    if m == 0 or speaker_centroids.shape[0] == 0:
+        return np.zeros(m, dtype=np.int64)
+    similarity = l2_normalize(embeddings) @ speaker_centroids.T
+    out: IntArray = np.argmax(similarity, axis=1).astype(np.int64)
+    rows, cols = linear_sum_assignment(-similarity)
+    out[rows] = cols
+    return out

@@ -1,0 +1,70 @@
+"""One frozen settings object, read from `STREAMER_*` environment variables and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from platformdirs import user_data_dir
+
+AsrModelName = Literal["whisper-base", "whisper-tiny.en"]
+Device = Literal["cpu", "cuda"]
+
+_ENV_PREFIX = "STREAMER_"
+_REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = field(default_factory=lambda: Path(user_data_dir("streamer")))
+    """Writable: assembled model files, later uploads and the job database."""
+    models_dir: Path = _REPO_MODELS_DIR
+    """Read-only: `manifest.json` and the committed ONNX exports."""
+    asr_model: AsrModelName = "whisper-base"
+    device: Device = "cpu"
+    threads: int = max(1, min(os.cpu_count() or 1, 4))
+    api_keys: tuple[str, ...] = ()
+    """Accepted `Authorization` values; empty means the server is open (a warning is logged)."""
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be 1..65535, not {self.port}")
+        if self.threads < 1:
+            raise ValueError("threads must be at least 1")
+        if self.asr_model not in ("whisper-base", "whisper-tiny.en"):
+            raise ValueError(f"unknown asr_model {self.asr_model!r}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device {self.device!r}")
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Apply CLI flags (None means "not given")."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _parse(name: str, raw: str) -> Any:
+    if name in ("port", "threads"):
+        return int(raw)
+    if name in ("data_dir", "models_dir"):
+        return Path(raw).expanduser()
+    if name == "api_keys":
+        return tuple(key.strip() for key in raw.split(",") if key.strip())
+    return raw
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values = {
+        f.name: _parse(f.name, env[_ENV_PREFIX + f.name.upper()])
+        for f in fields(Settings)
+        if _ENV_PREFIX + f.name.upper() in env
+    }
+    return Settings(**values)

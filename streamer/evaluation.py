@@ -1,0 +1,242 @@
+"""Accuracy harness: run the whole-file pipeline (and optionally the sherpa-onnx baseline) on a
+folder of `NAME.wav` + `NAME.rttm` (+ `NAME.uem`, + `NAME.json` transcript) and score it.
+
+DER and JER come from pyannote.metrics (collar 0.0 s, overlap scored: the strictest setting),
+WER from jiwer and cpWER from meeteval, both on lower-cased text without punctuation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import jiwer
+from meeteval.wer.wer.cp import cp_word_error_rate
+from pyannote.core import Annotation, Segment, Timeline
+from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
+
+from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
+from streamer.events import SpeakerTurn, Transcript
+from streamer.media import decode_file
+
+COLLAR_S = 0.0
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".webm")
+
+
+@dataclass(frozen=True, slots=True)
+class EvalItem:
+    name: str
+    audio: Path
+    rttm: Path
+    uem: Path | None
+    transcript: Path | None
+
+
+@dataclass(slots=True)
+class FileScore:
+    name: str
+    system: str
+    duration_s: float
+    compute_s: float
+    der: float
+    jer: float
+    ref_speakers: int
+    found_speakers: int
+    wer: float | None = None
+    cpwer: float | None = None
+    # pyannote's DER components, kept so the overall DER is total error / total speech.
+    der_error_s: float = 0.0
+    der_total_s: float = 0.0
+
+    @property
+    def rtf(self) -> float:
+        return self.compute_s / self.duration_s if self.duration_s else 0.0
+
+
+@dataclass(slots=True)
+class Summary:
+    system: str
+    files: list[FileScore] = field(default_factory=list)
+
+    def overall(self) -> dict[str, float | int | None]:
+        files = self.files
+        total = sum(f.der_total_s for f in files)
+        wers = [f for f in files if f.wer is not None]
+        return {
+            "der": sum(f.der_error_s for f in files) / total if total else 0.0,
+            "jer": sum(f.jer for f in files) / len(files) if files else 0.0,
+            "wer": sum(f.wer or 0.0 for f in wers) / len(wers) if wers else None,
+            "cpwer": sum(f.cpwer or 0.0 for f in wers) / len(wers) if wers else None,
+            "count_exact": sum(f.found_speakers == f.ref_speakers for f in files),
+            "files": len(files),
+            "rtf": sum(f.compute_s for f in files) / sum(f.duration_s for f in files),
+        }
+
+
+def discover(folder: Path) -> list[EvalItem]:
+    items = []
+    for audio in sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
+        rttm = audio.with_suffix(".rttm")
+        if not rttm.is_file():
+            continue
+        uem, transcript = audio.with_suffix(".uem"), audio.with_suffix(".json")
+        items.append(
+            EvalItem(
+                name=audio.stem,
+                audio=audio,
+                rttm=rttm,
+                uem=uem if uem.is_file() else None,
+                transcript=transcript if transcript.is_file() else None,
+            )
+        )
+    return items
+
+
+def read_rttm(path: Path) -> Annotation:
+    annotation = Annotation(uri=path.stem)
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 8 and parts[0] == "SPEAKER":
+            start, duration = float(parts[3]), float(parts[4])
+            annotation[Segment(start, start + duration)] = parts[7]
+    return annotation
+
+
+def read_uem(path: Path | None, duration_s: float) -> Timeline:
+    if path is None:
+        return Timeline([Segment(0.0, duration_s)])
+    segments = [
+        Segment(float(p[2]), float(p[3]))
+        for p in (line.split() for line in path.read_text().splitlines())
+        if len(p) >= 4
+    ]
+    return Timeline(segments)
+
+
+def turns_annotation(name: str, turns: Iterable[SpeakerTurn]) -> Annotation:
+    annotation = Annotation(uri=name)
+    for index, turn in enumerate(turns):
+        annotation[Segment(turn.start_s, turn.end_s), index] = f"spk{turn.speaker}"
+    return annotation
+
+
+_NORMALIZE = jiwer.Compose(
+    [
+        jiwer.ToLowerCase(),
+        jiwer.SubstituteRegexes({r"[^\w\s']": " "}),
+        jiwer.RemoveMultipleSpaces(),
+        jiwer.Strip(),
+    ]
+)
+
+
+def normalize_text(text: str) -> str:
+    return str(_NORMALIZE(text))
+
+
+def reference_words(path: Path) -> dict[str, str]:
+    """Reference transcript JSON (`segments[]` with `speaker` and `text`) -> text per speaker."""
+    by_speaker: dict[str, list[str]] = {}
+    for segment in json.loads(path.read_text())["segments"]:
+        by_speaker.setdefault(segment["speaker"], []).append(segment["text"])
+    return {speaker: " ".join(texts) for speaker, texts in by_speaker.items()}
+
+
+def text_scores(transcript: Transcript, reference: dict[str, str]) -> tuple[float, float]:
+    """(WER, cpWER) of the transcript against per-speaker reference text."""
+    ordered_ref = normalize_text(" ".join(reference.values()))
+    hyp_by_speaker: dict[str, list[str]] = {}
+    for word in transcript.words:
+        hyp_by_speaker.setdefault(word.speaker or "?", []).append(word.text)
+    wer = float(jiwer.wer(ordered_ref, normalize_text(transcript.text) or "<empty>"))
+    cp = cp_word_error_rate(
+        reference={s: normalize_text(t) for s, t in reference.items()},
+        hypothesis={s: normalize_text(" ".join(w)) for s, w in hyp_by_speaker.items()},
+    )
+    return wer, float(cp.error_rate)
+
+
+def score_turns(
+    item: EvalItem, turns: Iterable[SpeakerTurn], duration_s: float
+) -> tuple[float, float, float, float, int, int]:
+    """(DER, JER, DER error s, DER total s, reference speakers, found speakers)."""
+    reference = read_rttm(item.rttm)
+    hypothesis = turns_annotation(item.name, turns)
+    uem = read_uem(item.uem, duration_s)
+    der_metric = DiarizationErrorRate(collar=COLLAR_S, skip_overlap=False)
+    components = der_metric(reference, hypothesis, uem=uem, detailed=True)
+    jer_metric = JaccardErrorRate(collar=COLLAR_S, skip_overlap=False)  # type: ignore[no-untyped-call]
+    jer = jer_metric(reference, hypothesis, uem=uem)
+    error = components["confusion"] + components["missed detection"] + components["false alarm"]
+    total = components["total"]
+    ref_count = len(reference.crop(uem).labels())
+    found = len(hypothesis.crop(uem).labels())
+    return error / total if total else 0.0, float(jer), error, total, ref_count, found
+
+
+SystemRun = Callable[[Float32Array], tuple[tuple[SpeakerTurn, ...], Transcript | None]]
+
+
+def evaluate_item(item: EvalItem, system: str, run: SystemRun) -> FileScore:
+    """Run one system on one file: `run(audio)` returns its turns and, if it has ASR, its
+    transcript. Only `run` is timed (decoding the file is not part of the real-time factor)."""
+    audio = decode_file(item.audio)
+    duration_s = len(audio) / MODEL_SAMPLE_RATE
+    started = time.perf_counter()
+    turns, transcript = run(audio)
+    compute_s = time.perf_counter() - started
+    der, jer, error, total, ref_count, found = score_turns(item, turns, duration_s)
+    score = FileScore(
+        name=item.name,
+        system=system,
+        duration_s=duration_s,
+        compute_s=compute_s,
+        der=der,
+        jer=jer,
+        ref_speakers=ref_count,
+        found_speakers=found,
+        der_error_s=error,
+        der_total_s=total,
+    )
+    if transcript is not None and item.transcript is not None:
+        score.wer, score.cpwer = text_scores(transcript, reference_words(item.transcript))
+    return score
+
+
+def _fmt(value: float | int | None, percent: bool = True) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.1f}%" if percent else f"{value:.3f}"
+
+
+def format_table(summaries: list[Summary]) -> str:
+    header = "| file | system | DER | JER | WER | cpWER | speakers ref/found | RTF |"
+    lines = [header, "|" + "---|" * 8]
+    for summary in summaries:
+        for f in summary.files:
+            lines.append(
+                f"| {f.name} | {f.system} | {_fmt(f.der)} | {_fmt(f.jer)} | {_fmt(f.wer)} | "
+                f"{_fmt(f.cpwer)} | {f.ref_speakers}/{f.found_speakers} | "
+                f"{_fmt(f.rtf, percent=False)} |"
+            )
+    for summary in summaries:
+        o = summary.overall()
+        lines.append(
+            f"| **overall** | {summary.system} | {_fmt(o['der'])} | {_fmt(o['jer'])} | "
+            f"{_fmt(o['wer'])} | {_fmt(o['cpwer'])} | exact on {o['count_exact']}/{o['files']} | "
+            f"{_fmt(o['rtf'], percent=False)} |"
+        )
+    return "\n".join(lines)
+
+
+def to_json(summaries: list[Summary]) -> dict[str, object]:
+    return {
+        "collar_s": COLLAR_S,
+        "systems": {
+            s.system: {"overall": s.overall(), "files": [asdict(f) for f in s.files]}
+            for s in summaries
+        },
+    }

@@ -1,0 +1,67 @@
+"""Typed values that cross module boundaries. Times are integer milliseconds, as on the wire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word. `speaker` is a label ("A", "B", ...) or None before diarization."""
+
+    text: str
+    start_ms: int
+    end_ms: int
+    confidence: float
+    speaker: str | None = None
+
+    def with_speaker(self, speaker: str | None) -> Word:
+        return replace(self, speaker=speaker)
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    """A run of consecutive words by one speaker."""
+
+    speaker: str
+    start_ms: int
+    end_ms: int
+    confidence: float
+    text: str
+    words: tuple[Word, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerTurn:
+    """A stretch of time in which one speaker talks (diarization output, seconds)."""
+
+    speaker: int
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """The result of transcribing a whole file."""
+
+    words: tuple[Word, ...]
+    utterances: tuple[Utterance, ...]
+    audio_duration_s: float
+    language_code: str | None = None
+    speaker_turns: tuple[SpeakerTurn, ...] = field(default=())
+
+    @property
+    def text(self) -> str:
+        return join_words(self.words)
+
+    @property
+    def confidence(self) -> float:
+        return mean_confidence(self.words)
+
+
+def join_words(words: tuple[Word, ...] | list[Word]) -> str:
+    return " ".join(w.text for w in words)
+
+
+def mean_confidence(words: tuple[Word, ...] | list[Word]) -> float:
+    return sum(w.confidence for w in words) / len(words) if words else 0.0

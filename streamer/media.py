@@ -1,0 +1,51 @@
+"""Decode any common audio/video container to 16 kHz mono float32 (PyAV / FFmpeg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from streamer.audio import MODEL_SAMPLE_RATE
+
+
+class MediaError(ValueError):
+    """The input is not decodable audio; the message is one line, fit for a user."""
+
+
+def decode_file(path: Path | str) -> npt.NDArray[np.float32]:
+    """All audio of the first audio stream, downmixed and resampled to 16 kHz mono."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"no such file: {path}")
+    if path.stat().st_size == 0:
+        raise MediaError(f"empty file: {path}")
+    try:
+        return _decode(str(path))
+    except MediaError:
+        raise
+    except (av.error.FFmpegError, ValueError, IndexError, EOFError) as error:
+        raise MediaError(f"cannot decode {path.name}: {_one_line(error)}") from error
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _decode(source: str) -> npt.NDArray[np.float32]:
+    with av.open(source, mode="r", metadata_errors="ignore") as container:
+        if not container.streams.audio:
+            raise MediaError("the file has no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=MODEL_SAMPLE_RATE)
+        pieces: list[npt.NDArray[np.float32]] = []
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                pieces.append(np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1))
+        for out in resampler.resample(None):
+            pieces.append(np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1))
+    if not pieces:
+        raise MediaError("the audio stream holds no samples")
+    return np.concatenate(pieces).astype(np.float32, copy=False)

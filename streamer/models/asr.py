@@ -1,0 +1,69 @@
+"""Whisper through faster-whisper (CTranslate2): punctuated words with timestamps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+from streamer.audio import seconds_to_ms
+from streamer.events import Word
+
+BATCH_SIZE = 8
+"""Regions decoded together; on 2 cores this more than halves whole-file time vs one by one."""
+
+
+@dataclass(frozen=True, slots=True)
+class AsrResult:
+    words: tuple[Word, ...]
+    language: str | None
+
+
+class WhisperAsr:
+    def __init__(self, model_dir: Path, device: str, threads: int, english_only: bool):
+        self._model = WhisperModel(
+            str(model_dir),
+            device=device,
+            compute_type="int8" if device == "cpu" else "int8_float16",
+            cpu_threads=threads,
+            local_files_only=True,
+        )
+        self._batched = BatchedInferencePipeline(self._model)
+        self.english_only = english_only
+
+    def transcribe_regions(
+        self,
+        audio: npt.NDArray[np.float32],
+        regions_s: Sequence[tuple[float, float]],
+        language: str | None,
+    ) -> AsrResult:
+        """Decode each (start, end) region (each at most 30 s) of 16 kHz audio; word times are
+        absolute in the file."""
+        if not regions_s:
+            return AsrResult(words=(), language=language)
+        if self.english_only:
+            language = "en"
+        segments, info = self._batched.transcribe(
+            audio,
+            language=language,
+            clip_timestamps=[{"start": s, "end": e} for s, e in regions_s],
+            word_timestamps=True,
+            batch_size=BATCH_SIZE,
+            beam_size=1,
+        )
+        words = tuple(
+            Word(
+                text=w.word.strip(),
+                start_ms=seconds_to_ms(w.start),
+                end_ms=seconds_to_ms(max(w.end, w.start)),
+                confidence=round(float(w.probability), 4),
+            )
+            for segment in segments
+            for w in segment.words or ()
+            if w.word.strip()
+        )
+        return AsrResult(words=words, language=info.language)

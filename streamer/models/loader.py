@@ -1,0 +1,79 @@
+"""Build every model the service needs from the manifest, once per process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+
+from streamer.config import Settings
+from streamer.models.asr import WhisperAsr
+from streamer.models.embedder import CamPlusPlusEmbedder
+from streamer.models.manifest import load_manifest, model_path
+from streamer.models.segmenter import PyannoteSegmenter
+from streamer.models.vad import SileroVad
+
+log = logging.getLogger(__name__)
+
+VAD_MODEL = "vad-silero"
+EMBEDDING_MODEL = "campplus"
+SEGMENTATION_MODEL = "segmentation-3.0"
+EMBEDDING_FILE = "campplus_cn_en_common_192.onnx"
+SEGMENTATION_FILE = "pyannote_segmentation_3_0.onnx"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSet:
+    vad: SileroVad
+    asr: WhisperAsr
+    embedder: CamPlusPlusEmbedder
+    segmenter: PyannoteSegmenter
+
+
+def _onnx_runtime(settings: Settings) -> tuple[ort.SessionOptions, list[str]]:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = settings.threads
+    options.inter_op_num_threads = 1
+    providers = ["CPUExecutionProvider"]
+    if settings.device == "cuda":
+        providers.insert(0, "CUDAExecutionProvider")
+    return options, providers
+
+
+def model_file(settings: Settings, name: str, file_name: str = "") -> Path:
+    """The folder of model `name` (or one file in it), laid out as the manifest says."""
+    entry = load_manifest(settings.models_dir)[name]
+    folder = model_path(name, entry, settings.models_dir, settings.model_cache_dir)
+    return folder / file_name if file_name else folder
+
+
+def load_models(settings: Settings) -> ModelSet:
+    options, providers = _onnx_runtime(settings)
+    log.info("loading models (asr=%s, device=%s)", settings.asr_model, settings.device)
+    return ModelSet(
+        vad=SileroVad(model_file(settings, VAD_MODEL, "silero_vad.onnx"), options, providers),
+        asr=WhisperAsr(
+            model_file(settings, settings.asr_model),
+            device=settings.device,
+            threads=settings.threads,
+            english_only=settings.asr_model.endswith(".en"),
+        ),
+        embedder=CamPlusPlusEmbedder(
+            model_file(settings, EMBEDDING_MODEL, EMBEDDING_FILE),
+            settings.threads,
+            settings.device,
+        ),
+        segmenter=PyannoteSegmenter(
+            model_file(settings, SEGMENTATION_MODEL, SEGMENTATION_FILE), options, providers
+        ),
+    )
+
+
+def baseline_model_files(settings: Settings) -> tuple[Path, Path]:
+    """(segmentation, embedding) ONNX files, for tools that run the models another way."""
+    return (
+        model_file(settings, SEGMENTATION_MODEL, SEGMENTATION_FILE),
+        model_file(settings, EMBEDDING_MODEL, EMBEDDING_FILE),
+    )

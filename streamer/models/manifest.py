@@ -1,0 +1,143 @@
+"""The model manifest: which package carries each model file, its sha256, and how to lay the
+files out in one directory a runtime can load (some weights ship split across packages)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class ModelFileError(RuntimeError):
+    """A model file is missing or does not match its manifest entry."""
+
+
+class FilePart(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    module: str
+    path: str
+    sha256: str
+
+
+class ModelFile(BaseModel):
+    """One file of a model: from an installed package (`module` + `path`), committed in the
+    repository's models folder (`repo`), or concatenated from `parts`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sha256: str
+    module: str | None = None
+    path: str | None = None
+    repo: str | None = None
+    parts: tuple[FilePart, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelFile:
+        sources = [self.module is not None, self.repo is not None, bool(self.parts)]
+        if sum(sources) != 1 or (self.module is not None) != (self.path is not None):
+            raise ValueError("a model file needs exactly one of module+path, repo or parts")
+        return self
+
+
+class ModelEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    role: str
+    package: str
+    licence: str
+    files: dict[str, ModelFile]
+
+
+def load_manifest(models_dir: Path) -> dict[str, ModelEntry]:
+    raw = json.loads((models_dir / "manifest.json").read_text())
+    return {name: ModelEntry.model_validate(entry) for name, entry in raw.items()}
+
+
+def _package_file(module: str, path: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileError(f"package module {module!r} is not installed (run `make setup`)")
+    # find_spec does not import the package: some (silero_vad) would import torch.
+    return Path(next(iter(spec.submodule_search_locations))) / path
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check(path: Path, expected: str, verify: bool) -> None:
+    if not path.is_file():
+        raise ModelFileError(f"model file missing: {path}")
+    if verify and sha256_of(path) != expected:
+        raise ModelFileError(f"sha256 mismatch for {path}")
+
+
+def _source(file: ModelFile, models_dir: Path) -> Path | None:
+    """Where a single-source file lies; None for files assembled from parts."""
+    if file.module is not None and file.path is not None:
+        return _package_file(file.module, file.path)
+    if file.repo is not None:
+        return models_dir / file.repo
+    return None
+
+
+def verify_sources(entry: ModelEntry, models_dir: Path) -> None:
+    """Check every shipped file (and every part) against its sha256."""
+    for file in entry.files.values():
+        source = _source(file, models_dir)
+        if source is not None:
+            _check(source, file.sha256, verify=True)
+        for part in file.parts:
+            _check(_package_file(part.module, part.path), part.sha256, verify=True)
+
+
+def model_path(name: str, entry: ModelEntry, models_dir: Path, cache_dir: Path) -> Path:
+    """A directory holding the model's files under their manifest names.
+
+    Files shipped under their own names in one folder are used in place; otherwise the folder
+    is built once under `cache_dir/name` (links for whole files, concatenation for parts,
+    checked against the manifest sha256 before it is moved into place).
+    """
+    sources = {fname: _source(f, models_dir) for fname, f in entry.files.items()}
+    folders = {s.parent for s in sources.values() if s is not None}
+    if len(folders) == 1 and all(s is not None and s.name == n for n, s in sources.items()):
+        folder = folders.pop()
+        for fname, file in entry.files.items():
+            _check(folder / fname, file.sha256, verify=False)
+        return folder
+    target = cache_dir / name
+    target.mkdir(parents=True, exist_ok=True)
+    for fname, file in entry.files.items():
+        _place(target / fname, file, sources[fname])
+    return target
+
+
+def _place(destination: Path, file: ModelFile, source: Path | None) -> None:
+    if source is not None:
+        _check(source, file.sha256, verify=False)
+        if destination.resolve() != source.resolve():
+            destination.unlink(missing_ok=True)
+            destination.symlink_to(source)
+        return
+    if destination.is_file() and destination.stat().st_size == sum(
+        _package_file(p.module, p.path).stat().st_size for p in file.parts
+    ):
+        return
+    fd, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=destination.name)
+    with os.fdopen(fd, "wb") as out:
+        for part in file.parts:
+            with _package_file(part.module, part.path).open("rb") as piece:
+                shutil.copyfileobj(piece, out, 1 << 20)
+    tmp = Path(tmp_name)
+    if sha256_of(tmp) != file.sha256:
+        tmp.unlink()
+        raise ModelFileError(f"assembled {destination.name} does not match its sha256")
+    tmp.replace(destination)

@@ -1,0 +1,62 @@
+"""Silero VAD on onnxruntime: speech probability per 32 ms frame, with recurrent state kept per
+caller so one loaded model serves many streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from streamer.audio import MODEL_SAMPLE_RATE
+
+FRAME_SAMPLES = 512
+"""Silero's frame at 16 kHz (32 ms)."""
+_CONTEXT_SAMPLES = 64
+"""Silero v5+ expects the last 64 samples of the previous frame before each frame."""
+
+
+@dataclass(slots=True)
+class VadState:
+    """Recurrent state of one audio stream."""
+
+    rnn: npt.NDArray[np.float32] = field(
+        default_factory=lambda: np.zeros((2, 1, 128), dtype=np.float32)
+    )
+    context: npt.NDArray[np.float32] = field(
+        default_factory=lambda: np.zeros(_CONTEXT_SAMPLES, dtype=np.float32)
+    )
+
+
+class SileroVad:
+    frame_samples = FRAME_SAMPLES
+
+    def __init__(self, model_file: Path, session_options: ort.SessionOptions, providers: list[str]):
+        self._session = ort.InferenceSession(
+            str(model_file), sess_options=session_options, providers=providers
+        )
+        self._sample_rate = np.array(MODEL_SAMPLE_RATE, dtype=np.int64)
+
+    def probabilities(
+        self, samples: npt.NDArray[np.float32], state: VadState
+    ) -> npt.NDArray[np.float32]:
+        """(n,) 16 kHz samples, n a multiple of 512 -> (n // 512,) speech probabilities."""
+        if len(samples) % FRAME_SAMPLES:
+            raise ValueError("VAD input must be whole 512-sample frames")
+        frames = samples.reshape(-1, FRAME_SAMPLES)
+        out = np.empty(len(frames), dtype=np.float32)
+        for index, frame in enumerate(frames):
+            window = np.concatenate((state.context, frame))[None, :]
+            prob, state.rnn = self._session.run(
+                None, {"input": window, "state": state.rnn, "sr": self._sample_rate}
+            )
+            state.context = frame[-_CONTEXT_SAMPLES:]
+            out[index] = prob.item()
+        return out
+
+    def file_probabilities(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Whole-file probabilities; the tail is zero-padded to a whole frame."""
+        padded = np.pad(audio, (0, -len(audio) % FRAME_SAMPLES))
+        return self.probabilities(padded.astype(np.float32), VadState())

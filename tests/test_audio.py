@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from streamer.audio import (
+    StreamResampler,
+    pcm_mulaw_to_float,
+    pcm_s16le_to_float,
+    resample,
+    seconds_to_ms,
+    to_mono,
+)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "ms"),
+    [(0.0, 0), (0.0004, 0), (0.0005, 1), (1.2345, 1235), (1.2344, 1234), (59.9999, 60000)],
+)
+def test_seconds_to_ms_rounds_half_up(seconds: float, ms: int) -> None:
+    assert seconds_to_ms(seconds) == ms
+
+
+def test_pcm_s16le_scales_to_unit_range() -> None:
+    raw = np.array([0, 16384, -32768, 32767], dtype="<i2").tobytes()
+    assert pcm_s16le_to_float(raw).tolist() == [0.0, 0.5, -1.0, 32767 / 32768]
+
+
+def test_pcm_s16le_rejects_odd_byte_count() -> None:
+    with pytest.raises(ValueError, match="even number of bytes"):
+        pcm_s16le_to_float(b"\x00\x01\x02")
+
+
+def test_mulaw_known_codes() -> None:
+    # G.711: 0xFF and 0x7F are the two zeros, 0x80 and 0x00 the extremes (+/-32124 / 32768).
+    out = pcm_mulaw_to_float(bytes([0xFF, 0x7F, 0x80, 0x00]))
+    assert out[0] == 0.0 and out[1] == 0.0
+    assert out[2] == pytest.approx(32124 / 32768) and out[3] == pytest.approx(-32124 / 32768)
+
+
+def test_mulaw_is_monotonic_over_positive_codes() -> None:
+    positive = pcm_mulaw_to_float(bytes(range(0xFF, 0x7F, -1)))
+    assert np.all(np.diff(positive) > 0)
+
+
+def test_stream_resampler_matches_whole_buffer() -> None:
+    rng = np.random.default_rng(0)
+    signal = rng.standard_normal(8000 * 3).astype(np.float32) * 0.1
+    whole = resample(signal, 8000)
+    stream = StreamResampler(8000)
+    pieces = [stream.push(signal[i : i + 1234]) for i in range(0, len(signal), 1234)]
+    pieces.append(stream.push(np.zeros(0, dtype=np.float32), last=True))
+    chunked = np.concatenate(pieces)
+    assert len(chunked) == len(whole) == 16000 * 3
+    assert np.allclose(chunked, whole, atol=1e-4)
+
+
+def test_to_mono_averages_channels() -> None:
+    stereo = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    assert to_mono(stereo, channel_axis=0).tolist() == [0.5, 0.5]

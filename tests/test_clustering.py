@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from streamer.clustering import (
+    ClusteringParams,
+    SpeakerCount,
+    agglomerative,
+    assign_distinct,
+    centroids,
+    relabel_by_first_appearance,
+)
+
+PARAMS = ClusteringParams(distance_threshold=0.5, min_cluster_size=3)
+
+
+def groups(sizes: list[int], dim: int = 16, noise: float = 0.05, seed: int = 0) -> np.ndarray:
+    """Embeddings around orthogonal directions, one direction per group, in group order."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for group, size in enumerate(sizes):
+        direction = np.eye(dim)[group]
+        rows.append(direction + noise * rng.standard_normal((size, dim)))
+    return np.concatenate(rows)
+
+
+def expected(sizes: list[int]) -> list[int]:
+    return [g for g, size in enumerate(sizes) for _ in range(size)]
+
+
+def test_finds_known_groups() -> None:
+    sizes = [10, 8, 12]
+    labels = agglomerative(groups(sizes), SpeakerCount(), PARAMS)
+    assert labels.tolist() == expected(sizes)
+
+
+def test_expected_count_forces_merge() -> None:
+    labels = agglomerative(groups([10, 8, 12]), SpeakerCount(expected=2), PARAMS)
+    assert len(set(labels.tolist())) == 2
+
+
+def test_expected_count_forces_split() -> None:
+    labels = agglomerative(groups([10, 8]), SpeakerCount(expected=3), PARAMS)
+    assert len(set(labels.tolist())) == 3
+
+
+def test_maximum_caps_and_minimum_floors() -> None:
+    data = groups([10, 8, 12, 9])
+    assert len(set(agglomerative(data, SpeakerCount(maximum=2), PARAMS).tolist())) == 2
+    assert len(set(agglomerative(groups([10]), SpeakerCount(minimum=2), PARAMS).tolist())) == 2
+
+
+def test_small_cluster_joins_nearest_large_one() -> None:
+    data = groups([10, 10, 1])  # one stray embedding in a direction of its own
+    labels = agglomerative(data, SpeakerCount(), PARAMS)
+    assert len(set(labels.tolist())) == 2
+    assert labels[:20].tolist() == expected([10, 10])
+
+
+def test_degenerate_inputs() -> None:
+    assert agglomerative(np.zeros((0, 4)), SpeakerCount(), PARAMS).tolist() == []
+    assert agglomerative(np.ones((1, 4)), SpeakerCount(), PARAMS).tolist() == [0]
+
+
+def test_speaker_count_validation() -> None:
+    with pytest.raises(ValueError):
+        SpeakerCount(expected=0)
+    with pytest.raises(ValueError):
+        SpeakerCount(minimum=3, maximum=2)
+    assert SpeakerCount(minimum=2, maximum=4).clamp(1) == 2
+    assert SpeakerCount(minimum=2, maximum=4).clamp(6) == 4
+    assert SpeakerCount(expected=3).clamp(6) == 3
+
+
+def test_relabel_by_first_appearance() -> None:
+    assert relabel_by_first_appearance(np.array([5, 5, 2, 9, 2])).tolist() == [0, 0, 1, 2, 1]
+
+
+def test_assign_distinct_keeps_window_speakers_apart() -> None:
+    cents = centroids(groups([5, 5]), np.array([0] * 5 + [1] * 5))
+    # both rows are closer to centroid 0, but one window's speakers are different people
+    rows = np.array([[1.0, 0.1] + [0.0] * 14, [1.0, 0.3] + [0.0] * 14])
+    assert sorted(assign_distinct(rows, cents).tolist()) == [0, 1]
+    # more rows than speakers: the extra row takes its nearest centroid
+    three = np.vstack([rows, [[0.0, 1.0] + [0.0] * 14]])
+    assert len(assign_distinct(three, cents)) == 3

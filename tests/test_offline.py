@@ -1,0 +1,36 @@
+from streamer.events import Word
+from streamer.offline import asr_windows, utterances
+
+
+def test_asr_windows_pack_regions_up_to_the_window() -> None:
+    regions = [(0.0, 5.0), (6.0, 20.0), (21.0, 29.0), (31.0, 40.0)]
+    assert asr_windows(regions, max_window_s=30.0) == [(0.0, 29.0), (31.0, 40.0)]
+
+
+def test_asr_windows_do_not_bridge_long_silence() -> None:
+    assert asr_windows([(0.0, 2.0), (10.0, 12.0)], max_gap_s=5.0) == [(0.0, 2.0), (10.0, 12.0)]
+
+
+def test_asr_windows_split_long_region_evenly() -> None:
+    assert asr_windows([(0.0, 70.0)], max_window_s=30.0) == [
+        (0.0, 70 / 3),
+        (70 / 3, 140 / 3),
+        (140 / 3, 70.0),
+    ]
+
+
+def test_utterances_group_consecutive_speakers() -> None:
+    words = (
+        Word("Hello", 0, 400, 0.9, "A"),
+        Word("there.", 450, 800, 0.7, "A"),
+        Word("Hi.", 1000, 1300, 0.8, "B"),
+        Word("Yes.", 1500, 1700, 0.6, "A"),
+    )
+    result = utterances(words)
+    assert [(u.speaker, u.start_ms, u.end_ms, u.text) for u in result] == [
+        ("A", 0, 800, "Hello there."),
+        ("B", 1000, 1300, "Hi."),
+        ("A", 1500, 1700, "Yes."),
+    ]
+    assert result[0].confidence == 0.8
+    assert result[0].words == words[:2]
