@@ -46,11 +46,12 @@ class SpeakerCount:
 class ClusteringParams:
     """Named thresholds of the offline clustering (tuned on the dev set, see README)."""
 
-    distance_threshold: float = 0.6
+    distance_threshold: float = 0.35
     """Cut the average-linkage tree at this cosine distance (average linkage never inverts,
     so cutting it at a fixed number of clusters gives exactly that many)."""
-    min_cluster_size: int = 3
-    """Clusters with fewer members are absorbed by the nearest large one (no phantom speakers)."""
+    min_cluster_speech_s: float = 1.5
+    """Clusters holding less speech than this are absorbed by the nearest larger one: a few odd
+    embeddings never become a phantom speaker."""
 
 
 def l2_normalize(embeddings: FloatArray) -> FloatArray:
@@ -76,13 +77,17 @@ def centroids(embeddings: FloatArray, labels: IntArray) -> FloatArray:
 
 
 def agglomerative(
-    embeddings: FloatArray, count: SpeakerCount, params: ClusteringParams
+    embeddings: FloatArray,
+    speech_s: FloatArray,
+    count: SpeakerCount,
+    params: ClusteringParams,
 ) -> IntArray:
-    """(n, dim) -> (n,) speaker labels, honouring `count`.
+    """(n, dim) embeddings of (n,) seconds of speech each -> (n,) speaker labels, honouring
+    `count`.
 
     Average linkage cut at `distance_threshold` decides the number of speakers unless the
-    caller fixed it; clusters smaller than `min_cluster_size` then join their nearest large
-    cluster, so a few odd embeddings never become a speaker of their own.
+    caller fixed it; clusters with less than `min_cluster_speech_s` of speech then join their
+    nearest large cluster, so a few odd embeddings never become a speaker of their own.
     """
     n = embeddings.shape[0]
     if n == 0:
@@ -92,13 +97,13 @@ def agglomerative(
     unit = l2_normalize(embeddings)
     tree = linkage(unit, method="average", metric="cosine")
     labels = fcluster(tree, params.distance_threshold, criterion="distance").astype(np.int64) - 1
-    sizes = np.bincount(labels)
-    large = np.flatnonzero(sizes >= min(params.min_cluster_size, int(sizes.max())))
+    speech = np.bincount(labels, weights=speech_s)
+    large = np.flatnonzero(speech >= min(params.min_cluster_speech_s, float(speech.max())))
     wanted = min(count.clamp(len(large)), n)
     if wanted != len(large):
         labels = fcluster(tree, wanted, criterion="maxclust").astype(np.int64) - 1
-        sizes = np.bincount(labels)
-        large = np.argsort(-sizes, kind="stable")[:wanted]
+        speech = np.bincount(labels, weights=speech_s)
+        large = np.argsort(-speech, kind="stable")[:wanted]
     labels = _absorb_small_clusters(unit, labels, large)
     return relabel_by_first_appearance(labels)
 

@@ -59,8 +59,12 @@ class FrameGrid:
 class DiarizationParams:
     """Named thresholds of the stitching step."""
 
-    min_embedding_speech_s: float = 0.6
-    """A local speaker with less speech than this in a chunk gets no embedding of its own."""
+    min_embedding_speech_s: float = 0.3
+    """A local speaker with less clean speech than this in a chunk gets no embedding and drops
+    out of that chunk."""
+    min_clustering_speech_s: float = 0.5
+    """Only embeddings of at least this much speech shape the clusters (short ones are noisy);
+    shorter ones are then assigned to the nearest cluster."""
     min_turn_s: float = 0.1
     """Shorter bursts of one speaker are dropped."""
     min_gap_s: float = 0.3

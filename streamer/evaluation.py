@@ -1,7 +1,9 @@
 """Accuracy harness: run the whole-file pipeline (and optionally the sherpa-onnx baseline) on a
 folder of `NAME.wav` + `NAME.rttm` (+ `NAME.uem`, + `NAME.json` transcript) and score it.
 
-DER and JER come from pyannote.metrics (collar 0.0 s, overlap scored: the strictest setting),
+DER and JER come from pyannote.metrics with `collar=0.25` (boundaries within +/-0.125 s of a
+reference boundary are not scored; overlapped speech is scored), the setting of the dev set's
+reference figures,
 WER from jiwer and cpWER from meeteval, both on lower-cased text without punctuation.
 """
 
@@ -22,7 +24,7 @@ from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
 from streamer.events import SpeakerTurn, Transcript
 from streamer.media import decode_file
 
-COLLAR_S = 0.0
+COLLAR_S = 0.25
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".webm")
 
 
@@ -35,21 +37,30 @@ class EvalItem:
     transcript: Path | None
 
 
+@dataclass(frozen=True, slots=True)
+class TurnScores:
+    """Diarization scores of one file. The error/total components are kept so the overall DER
+    and JER are total error over total reference, as pyannote.metrics accumulates them."""
+
+    der: float
+    der_error_s: float
+    der_total_s: float
+    jer: float
+    jer_error: float
+    jer_speakers: int
+    ref_speakers: int
+    found_speakers: int
+
+
 @dataclass(slots=True)
 class FileScore:
     name: str
     system: str
     duration_s: float
     compute_s: float
-    der: float
-    jer: float
-    ref_speakers: int
-    found_speakers: int
+    turns: TurnScores
     wer: float | None = None
     cpwer: float | None = None
-    # pyannote's DER components, kept so the overall DER is total error / total speech.
-    der_error_s: float = 0.0
-    der_total_s: float = 0.0
 
     @property
     def rtf(self) -> float:
@@ -63,14 +74,15 @@ class Summary:
 
     def overall(self) -> dict[str, float | int | None]:
         files = self.files
-        total = sum(f.der_total_s for f in files)
+        total = sum(f.turns.der_total_s for f in files)
+        speakers = sum(f.turns.jer_speakers for f in files)
         wers = [f for f in files if f.wer is not None]
         return {
-            "der": sum(f.der_error_s for f in files) / total if total else 0.0,
-            "jer": sum(f.jer for f in files) / len(files) if files else 0.0,
+            "der": sum(f.turns.der_error_s for f in files) / total if total else 0.0,
+            "jer": sum(f.turns.jer_error for f in files) / speakers if speakers else 0.0,
             "wer": sum(f.wer or 0.0 for f in wers) / len(wers) if wers else None,
             "cpwer": sum(f.cpwer or 0.0 for f in wers) / len(wers) if wers else None,
-            "count_exact": sum(f.found_speakers == f.ref_speakers for f in files),
+            "count_exact": sum(f.turns.found_speakers == f.turns.ref_speakers for f in files),
             "files": len(files),
             "rtf": sum(f.compute_s for f in files) / sum(f.duration_s for f in files),
         }
@@ -137,44 +149,52 @@ def normalize_text(text: str) -> str:
     return str(_NORMALIZE(text))
 
 
-def reference_words(path: Path) -> dict[str, str]:
-    """Reference transcript JSON (`segments[]` with `speaker` and `text`) -> text per speaker."""
-    by_speaker: dict[str, list[str]] = {}
-    for segment in json.loads(path.read_text())["segments"]:
-        by_speaker.setdefault(segment["speaker"], []).append(segment["text"])
-    return {speaker: " ".join(texts) for speaker, texts in by_speaker.items()}
+def reference_segments(path: Path) -> list[tuple[float, str, str]]:
+    """Reference transcript JSON (`segments[]` with `start`, `speaker`, `text`) ->
+    [(start, speaker, text)] in time order."""
+    segments = json.loads(path.read_text())["segments"]
+    return sorted((float(s["start"]), s["speaker"], s["text"]) for s in segments)
 
 
-def text_scores(transcript: Transcript, reference: dict[str, str]) -> tuple[float, float]:
-    """(WER, cpWER) of the transcript against per-speaker reference text."""
-    ordered_ref = normalize_text(" ".join(reference.values()))
+def text_scores(
+    transcript: Transcript, reference: list[tuple[float, str, str]]
+) -> tuple[float, float]:
+    """(WER, cpWER) of the transcript against the reference segments."""
+    ordered_ref = normalize_text(" ".join(text for _, _, text in reference))
+    ref_by_speaker: dict[str, list[str]] = {}
+    for _, speaker, text in reference:
+        ref_by_speaker.setdefault(speaker, []).append(text)
     hyp_by_speaker: dict[str, list[str]] = {}
     for word in transcript.words:
         hyp_by_speaker.setdefault(word.speaker or "?", []).append(word.text)
     wer = float(jiwer.wer(ordered_ref, normalize_text(transcript.text) or "<empty>"))
     cp = cp_word_error_rate(
-        reference={s: normalize_text(t) for s, t in reference.items()},
+        reference={s: normalize_text(" ".join(t)) for s, t in ref_by_speaker.items()},
         hypothesis={s: normalize_text(" ".join(w)) for s, w in hyp_by_speaker.items()},
     )
     return wer, float(cp.error_rate)
 
 
-def score_turns(
-    item: EvalItem, turns: Iterable[SpeakerTurn], duration_s: float
-) -> tuple[float, float, float, float, int, int]:
-    """(DER, JER, DER error s, DER total s, reference speakers, found speakers)."""
+def score_turns(item: EvalItem, turns: Iterable[SpeakerTurn], duration_s: float) -> TurnScores:
     reference = read_rttm(item.rttm)
     hypothesis = turns_annotation(item.name, turns)
     uem = read_uem(item.uem, duration_s)
     der_metric = DiarizationErrorRate(collar=COLLAR_S, skip_overlap=False)
     components = der_metric(reference, hypothesis, uem=uem, detailed=True)
     jer_metric = JaccardErrorRate(collar=COLLAR_S, skip_overlap=False)  # type: ignore[no-untyped-call]
-    jer = jer_metric(reference, hypothesis, uem=uem)
+    jer = jer_metric(reference, hypothesis, uem=uem, detailed=True)
     error = components["confusion"] + components["missed detection"] + components["false alarm"]
     total = components["total"]
-    ref_count = len(reference.crop(uem).labels())
-    found = len(hypothesis.crop(uem).labels())
-    return error / total if total else 0.0, float(jer), error, total, ref_count, found
+    return TurnScores(
+        der=error / total if total else 0.0,
+        der_error_s=error,
+        der_total_s=total,
+        jer=float(jer["jaccard error rate"]),
+        jer_error=float(jer["speaker error"]),
+        jer_speakers=int(jer["speaker count"]),
+        ref_speakers=len(reference.crop(uem).labels()),
+        found_speakers=len(hypothesis.crop(uem).labels()),
+    )
 
 
 SystemRun = Callable[[Float32Array], tuple[tuple[SpeakerTurn, ...], Transcript | None]]
@@ -188,21 +208,15 @@ def evaluate_item(item: EvalItem, system: str, run: SystemRun) -> FileScore:
     started = time.perf_counter()
     turns, transcript = run(audio)
     compute_s = time.perf_counter() - started
-    der, jer, error, total, ref_count, found = score_turns(item, turns, duration_s)
     score = FileScore(
         name=item.name,
         system=system,
         duration_s=duration_s,
         compute_s=compute_s,
-        der=der,
-        jer=jer,
-        ref_speakers=ref_count,
-        found_speakers=found,
-        der_error_s=error,
-        der_total_s=total,
+        turns=score_turns(item, turns, duration_s),
     )
     if transcript is not None and item.transcript is not None:
-        score.wer, score.cpwer = text_scores(transcript, reference_words(item.transcript))
+        score.wer, score.cpwer = text_scores(transcript, reference_segments(item.transcript))
     return score
 
 
@@ -218,8 +232,9 @@ def format_table(summaries: list[Summary]) -> str:
     for summary in summaries:
         for f in summary.files:
             lines.append(
-                f"| {f.name} | {f.system} | {_fmt(f.der)} | {_fmt(f.jer)} | {_fmt(f.wer)} | "
-                f"{_fmt(f.cpwer)} | {f.ref_speakers}/{f.found_speakers} | "
+                f"| {f.name} | {f.system} | {_fmt(f.turns.der)} | {_fmt(f.turns.jer)} | "
+                f"{_fmt(f.wer)} | {_fmt(f.cpwer)} | "
+                f"{f.turns.ref_speakers}/{f.turns.found_speakers} | "
                 f"{_fmt(f.rtf, percent=False)} |"
             )
     for summary in summaries:

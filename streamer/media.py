@@ -24,9 +24,7 @@ def decode_file(path: Path | str) -> npt.NDArray[np.float32]:
         raise MediaError(f"empty file: {path}")
     try:
         return _decode(str(path))
-    except MediaError:
-        raise
-    except (av.error.FFmpegError, ValueError, IndexError, EOFError) as error:
+    except (av.error.FFmpegError, MediaError, ValueError, IndexError, EOFError) as error:
         raise MediaError(f"cannot decode {path.name}: {_one_line(error)}") from error
 
 
@@ -37,7 +35,7 @@ def _one_line(error: Exception) -> str:
 def _decode(source: str) -> npt.NDArray[np.float32]:
     with av.open(source, mode="r", metadata_errors="ignore") as container:
         if not container.streams.audio:
-            raise MediaError("the file has no audio stream")
+            raise MediaError("it has no audio stream")
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=MODEL_SAMPLE_RATE)
         pieces: list[npt.NDArray[np.float32]] = []
@@ -47,5 +45,5 @@ def _decode(source: str) -> npt.NDArray[np.float32]:
         for out in resampler.resample(None):
             pieces.append(np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1))
     if not pieces:
-        raise MediaError("the audio stream holds no samples")
+        raise MediaError("its audio stream holds no samples")
     return np.concatenate(pieces).astype(np.float32, copy=False)

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from streamer.audio import MODEL_SAMPLE_RATE
 from streamer.clustering import (
     ClusteringParams,
+    FloatArray,
     SpeakerCount,
     agglomerative,
     assign_distinct,
@@ -64,6 +65,22 @@ class Diarization:
     turns: tuple[SpeakerTurn, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class LocalSpeakers:
+    """Per-window segmentation and the embeddings of each window's local speakers."""
+
+    activity: npt.NDArray[np.float64]
+    """(windows, frames, 3) 0/1 activity of each local speaker"""
+    starts: list[int]
+    """start sample of each window"""
+    owners: list[tuple[int, int]]
+    """(window, local speaker) of each embedding row"""
+    embeddings: npt.NDArray[np.float64]
+    """(len(owners), dim)"""
+    speech_s: npt.NDArray[np.float64]
+    """(len(owners),) seconds of speech behind each embedding"""
+
+
 class FileTranscriber:
     def __init__(self, models: ModelSet, params: PipelineParams | None = None) -> None:
         self._models = models
@@ -107,6 +124,10 @@ class FileTranscriber:
         )
 
     def diarize(self, audio: npt.NDArray[np.float32], count: SpeakerCount) -> Diarization:
+        return self.cluster_local_speakers(self.local_speakers(audio), count)
+
+    def local_speakers(self, audio: npt.NDArray[np.float32]) -> LocalSpeakers:
+        """The model-heavy half of diarization: segmentation and embeddings per window."""
         segmenter = self._models.segmenter
         window = segmenter.window_samples
         step = max(1, round(self.params.segmentation_step_s * MODEL_SAMPLE_RATE))
@@ -121,25 +142,49 @@ class FileTranscriber:
         )
         activity = powerset_to_multilabel(log_probs.astype(np.float64))
         owners, clips = self._embedding_clips(padded, activity, starts)
+        embeddings = (
+            self._models.embedder.embed(clips)
+            if clips
+            else np.zeros((0, self._models.embedder.dim))
+        )
+        return LocalSpeakers(
+            activity=activity,
+            starts=starts,
+            owners=owners,
+            embeddings=embeddings,
+            speech_s=np.array([len(c) / MODEL_SAMPLE_RATE for c in clips], dtype=np.float64),
+        )
+
+    def cluster_local_speakers(self, local: LocalSpeakers, count: SpeakerCount) -> Diarization:
+        """The pure half: cluster local speakers into global ones and stitch the windows."""
+        activity = local.activity
         chunk_speaker = np.full(activity.shape[0::2], UNASSIGNED, dtype=np.int64)
         num_speakers = 0
-        if clips:
-            embeddings = self._models.embedder.embed(clips)
-            labels = agglomerative(embeddings, count, self.params.clustering)
-            speaker_centroids = centroids(embeddings, labels)
+        if len(local.owners):
+            speaker_centroids = self._speaker_centroids(local, count)
             num_speakers = len(speaker_centroids)
-            for chunk in sorted({c for c, _ in owners}):
-                rows = [i for i, (c, _) in enumerate(owners) if c == chunk]
-                assigned = assign_distinct(embeddings[rows], speaker_centroids)
+            for chunk in sorted({c for c, _ in local.owners}):
+                rows = [i for i, (c, _) in enumerate(local.owners) if c == chunk]
+                assigned = assign_distinct(local.embeddings[rows], speaker_centroids)
                 for row, speaker in zip(rows, assigned.tolist(), strict=True):
-                    chunk_speaker[chunk, owners[row][1]] = speaker
-        grid = segmenter.grid
-        score, binary = stitch(activity, chunk_speaker, starts, grid, num_speakers)
+                    chunk_speaker[chunk, local.owners[row][1]] = speaker
+        grid = self._models.segmenter.grid
+        score, binary = stitch(activity, chunk_speaker, local.starts, grid, num_speakers)
         timeline = SpeakerTimeline(
             scores=score * binary, step_s=grid.step_s, offset_s=float(grid.frame_start_s(0))
         )
         turns = speaker_turns(binary, grid, self.params.diarization)
         return Diarization(timeline=timeline, turns=tuple(turns))
+
+    def _speaker_centroids(self, local: LocalSpeakers, count: SpeakerCount) -> FloatArray:
+        """(k, dim) centroids from clustering the embeddings of enough speech (all of them when
+        none has enough)."""
+        reliable = local.speech_s >= self.params.diarization.min_clustering_speech_s
+        if not reliable.any():
+            reliable[:] = True
+        embeddings = local.embeddings[reliable]
+        labels = agglomerative(embeddings, local.speech_s[reliable], count, self.params.clustering)
+        return centroids(embeddings, labels)
 
     def _embedding_clips(
         self, padded: npt.NDArray[np.float32], activity: npt.NDArray[np.float64], starts: list[int]

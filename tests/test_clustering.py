@@ -10,7 +10,7 @@ from streamer.clustering import (
     relabel_by_first_appearance,
 )
 
-PARAMS = ClusteringParams(distance_threshold=0.5, min_cluster_size=3)
+PARAMS = ClusteringParams(distance_threshold=0.5, min_cluster_speech_s=3.0)
 
 
 def groups(sizes: list[int], dim: int = 16, noise: float = 0.05, seed: int = 0) -> np.ndarray:
@@ -23,42 +23,50 @@ def groups(sizes: list[int], dim: int = 16, noise: float = 0.05, seed: int = 0) 
     return np.concatenate(rows)
 
 
+def cluster(embeddings: np.ndarray, count: SpeakerCount) -> np.ndarray:
+    """Cluster with one second of speech behind every embedding."""
+    return agglomerative(embeddings, np.ones(len(embeddings)), count, PARAMS)
+
+
 def expected(sizes: list[int]) -> list[int]:
     return [g for g, size in enumerate(sizes) for _ in range(size)]
 
 
 def test_finds_known_groups() -> None:
     sizes = [10, 8, 12]
-    labels = agglomerative(groups(sizes), SpeakerCount(), PARAMS)
+    labels = cluster(groups(sizes), SpeakerCount())
     assert labels.tolist() == expected(sizes)
 
 
 def test_expected_count_forces_merge() -> None:
-    labels = agglomerative(groups([10, 8, 12]), SpeakerCount(expected=2), PARAMS)
+    labels = cluster(groups([10, 8, 12]), SpeakerCount(expected=2))
     assert len(set(labels.tolist())) == 2
 
 
 def test_expected_count_forces_split() -> None:
-    labels = agglomerative(groups([10, 8]), SpeakerCount(expected=3), PARAMS)
+    labels = cluster(groups([10, 8]), SpeakerCount(expected=3))
     assert len(set(labels.tolist())) == 3
 
 
 def test_maximum_caps_and_minimum_floors() -> None:
     data = groups([10, 8, 12, 9])
-    assert len(set(agglomerative(data, SpeakerCount(maximum=2), PARAMS).tolist())) == 2
-    assert len(set(agglomerative(groups([10]), SpeakerCount(minimum=2), PARAMS).tolist())) == 2
+    assert len(set(cluster(data, SpeakerCount(maximum=2)).tolist())) == 2
+    assert len(set(cluster(groups([10]), SpeakerCount(minimum=2)).tolist())) == 2
 
 
-def test_small_cluster_joins_nearest_large_one() -> None:
+def test_cluster_with_little_speech_joins_nearest_large_one() -> None:
     data = groups([10, 10, 1])  # one stray embedding in a direction of its own
-    labels = agglomerative(data, SpeakerCount(), PARAMS)
+    labels = cluster(data, SpeakerCount())
     assert len(set(labels.tolist())) == 2
     assert labels[:20].tolist() == expected([10, 10])
+    # the same stray embedding backed by enough speech is a speaker of its own
+    speech = np.array([1.0] * 20 + [5.0])
+    assert len(set(agglomerative(data, speech, SpeakerCount(), PARAMS).tolist())) == 3
 
 
 def test_degenerate_inputs() -> None:
-    assert agglomerative(np.zeros((0, 4)), SpeakerCount(), PARAMS).tolist() == []
-    assert agglomerative(np.ones((1, 4)), SpeakerCount(), PARAMS).tolist() == [0]
+    assert cluster(np.zeros((0, 4)), SpeakerCount()).tolist() == []
+    assert cluster(np.ones((1, 4)), SpeakerCount()).tolist() == [0]
 
 
 def test_speaker_count_validation() -> None:

