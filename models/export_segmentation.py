@@ -52,9 +52,7 @@ class SincNet(nn.Module):
             ]
         )
         self.pool1d = nn.ModuleList([nn.MaxPool1d(3, stride=3) for _ in range(3)])
-        self.norm1d = nn.ModuleList(
-            [nn.InstanceNorm1d(n, affine=True) for n in (80, 60, 60)]
-        )
+        self.norm1d = nn.ModuleList([nn.InstanceNorm1d(n, affine=True) for n in (80, 60, 60)])
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         outputs = self.wav_norm1d(waveforms)
@@ -107,7 +105,9 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     pickle_module = types.ModuleType("weights_only_pickle")
     pickle_module.Unpickler = _WeightsOnlyUnpickler  # type: ignore[attr-defined]
     pickle_module.load = pickle.load  # type: ignore[attr-defined]
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False, pickle_module=pickle_module)
+    checkpoint = torch.load(
+        path, map_location="cpu", weights_only=False, pickle_module=pickle_module
+    )
     return checkpoint["state_dict"]
 
 
