@@ -30,9 +30,6 @@ from torch import nn
 CHECKPOINT = "models/pyannote_segmentation_3.0/pytorch_model.bin"
 SAMPLE_RATE = 16000
 WINDOW_SAMPLES = 10 * SAMPLE_RATE
-# SincNet: conv k=251 s=10, then three (max-pool 3 s=3) with two k=5 convs between them.
-RECEPTIVE_FIELD_SAMPLES = 991
-RECEPTIVE_FIELD_SHIFT = 270
 
 
 class SincNet(nn.Module):
@@ -63,6 +60,27 @@ class SincNet(nn.Module):
                 outputs = torch.abs(outputs)
             outputs = F.leaky_relu(norm(pool(outputs)))
         return outputs
+
+
+def receptive_field(sincnet: SincNet) -> tuple[int, int]:
+    """(size, shift) in samples of one output frame, from the layers' kernels and strides.
+
+    Only SincNet changes the time resolution (the LSTM and linear layers work per frame):
+    conv k=251 s=10, then three max-pools k=3 s=3 with two k=5 convs between them, which
+    gives 991 and 270 samples, the values pyannote.audio reports for segmentation-3.0.
+    """
+    layers: list[tuple[int, int]] = []
+    for conv, pool in zip(sincnet.conv1d, sincnet.pool1d, strict=True):
+        if isinstance(conv, Encoder):
+            layers.append((conv.filterbank.kernel_size, conv.filterbank.stride))
+        else:
+            layers.append((conv.kernel_size[0], conv.stride[0]))
+        layers.append((int(pool.kernel_size), int(pool.stride)))
+    size, shift = 1, 1
+    for kernel, stride in layers:
+        size += (kernel - 1) * shift
+        shift *= stride
+    return size, shift
 
 
 class PyanNet(nn.Module):
@@ -110,7 +128,8 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return checkpoint["state_dict"]
 
 
-def metadata() -> dict[str, str]:
+def metadata(model: PyanNet) -> dict[str, str]:
+    field_size, field_shift = receptive_field(model.sincnet)
     return {
         "model_type": "pyannote",
         "version": "1",
@@ -120,8 +139,8 @@ def metadata() -> dict[str, str]:
         "sample_rate": str(SAMPLE_RATE),
         "window_size": str(WINDOW_SAMPLES),
         "window_shift": str(SAMPLE_RATE),
-        "receptive_field_size": str(RECEPTIVE_FIELD_SAMPLES),
-        "receptive_field_shift": str(RECEPTIVE_FIELD_SHIFT),
+        "receptive_field_size": str(field_size),
+        "receptive_field_shift": str(field_shift),
         "num_speakers": "3",
         "powerset_max_classes": "2",
         "num_classes": "7",
@@ -141,7 +160,7 @@ def main(output: Path) -> None:
         output,
         names=("x", "y"),
         dynamic_axes={"x": {0: "batch", 2: "samples"}, "y": {0: "batch", 1: "frames"}},
-        metadata=metadata(),
+        metadata=metadata(model),
     )
     print(f"wrote {output}: {frames} frames per 10 s window")
 

@@ -12,8 +12,10 @@ from fastapi import FastAPI
 from streamer import __version__
 from streamer.config import Settings
 from streamer.http import health_router
+from streamer.inference import StreamingInference
 from streamer.models.loader import load_models
 from streamer.pipeline import FileTranscriber
+from streamer.ws import router as stream_router
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +29,14 @@ def create_app(settings: Settings) -> FastAPI:
         models = await asyncio.to_thread(load_models, settings)
         app.state.models = models
         app.state.transcriber = FileTranscriber(models)
+        app.state.streaming = StreamingInference(models)
         log.info("models loaded; serving")
         yield
+        app.state.streaming.close()
 
     app = FastAPI(title="streamer", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.models = None
     app.include_router(health_router)
+    app.include_router(stream_router)
     return app

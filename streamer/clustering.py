@@ -133,3 +133,73 @@ def assign_distinct(embeddings: FloatArray, speaker_centroids: FloatArray) -> In
     rows, cols = linear_sum_assignment(-similarity)
     out[rows] = cols
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineParams:
+    new_speaker_distance: float = 0.3
+    """A window farther than this (cosine) from every known speaker starts a new one..."""
+    new_speaker_min_speech_s: float = 1.0
+    """...if it holds at least this much speech (short windows are too noisy to trust)."""
+
+
+class OnlineSpeakers:
+    """Streaming speaker assignment: each new embedding joins its nearest speaker (updating that
+    speaker's centroid) or, with enough evidence, becomes a new speaker, up to `max_speakers`."""
+
+    def __init__(self, params: OnlineParams, max_speakers: int | None = None) -> None:
+        self.params = params
+        self.max_speakers = max_speakers
+        self._sums: list[FloatArray] = []
+
+    @property
+    def num_speakers(self) -> int:
+        return len(self._sums)
+
+    def nearest(self, embedding: FloatArray) -> int | None:
+        """The closest known speaker, without learning from the embedding (for partials)."""
+        if not self._sums:
+            return None
+        unit = l2_normalize(embedding[None, :])[0]
+        return int(np.argmax(l2_normalize(np.stack(self._sums)) @ unit))
+
+    def reset(self, embeddings: FloatArray, labels: IntArray) -> None:
+        """Start again from a re-clustering of everything heard so far."""
+        unit = l2_normalize(embeddings)
+        k = int(labels.max()) + 1 if labels.size else 0
+        self._sums = [unit[labels == label].sum(axis=0) for label in range(k)]
+
+    def assign(self, embedding: FloatArray, speech_s: float) -> int:
+        """(dim,) embedding -> speaker index."""
+        unit = l2_normalize(embedding[None, :])[0]
+        if self._sums:
+            known = l2_normalize(np.stack(self._sums))
+            distance = 1.0 - known @ unit
+            nearest = int(np.argmin(distance))
+            if speech_s < self.params.new_speaker_min_speech_s:
+                return nearest  # too little speech to trust: neither found nor move a speaker
+            full = self.max_speakers is not None and len(self._sums) >= self.max_speakers
+            if full or distance[nearest] <= self.params.new_speaker_distance:
+                self._sums[nearest] = self._sums[nearest] + unit
+                return nearest
+        self._sums.append(unit.copy())
+        return len(self._sums) - 1
+
+
+def match_labels(new: IntArray, old: IntArray) -> IntArray:
+    """Rename `new` labels to agree as much as possible with `old` ones (same items), so a
+    re-clustering keeps the names users have already seen; unmatched new labels get fresh
+    numbers after the old ones."""
+    if new.size == 0:
+        return new.copy()
+    k_new, k_old = int(new.max()) + 1, int(old.max()) + 1 if old.size else 0
+    overlap = np.zeros((k_new, max(k_old, 1)))
+    np.add.at(overlap, (new, np.maximum(old, 0)), (old >= 0).astype(np.float64))
+    rows, cols = linear_sum_assignment(-overlap)
+    mapping = {int(r): int(c) for r, c in zip(rows, cols, strict=True) if overlap[r, c] > 0}
+    fresh = max(k_old, max(mapping.values(), default=-1) + 1)
+    for label in range(k_new):
+        if label not in mapping:
+            mapping[label] = fresh
+            fresh += 1
+    return np.array([mapping[int(x)] for x in new], dtype=np.int64)

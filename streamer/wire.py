@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from streamer.events import Transcript, Utterance, Word
 
@@ -79,3 +79,109 @@ def transcript_body(transcript: Transcript, speaker_labels: bool = True) -> Tran
 def transcript_json(transcript: Transcript, **request_fields: Any) -> dict[str, Any]:
     """The v2 transcript object as JSON-ready data, with the request's fields echoed."""
     return {**request_fields, **transcript_body(transcript).model_dump()}
+
+
+# ---- streaming v3 -----------------------------------------------------------------------------
+
+
+def _stream_word(word: Word, is_final: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "start": word.start_ms,
+        "end": word.end_ms,
+        "confidence": word.confidence,
+        "text": word.text,
+        "word_is_final": is_final,
+    }
+    if word.speaker is not None:
+        body["speaker"] = word.speaker
+    return body
+
+
+def _majority_speaker(words: list[Word]) -> str | None:
+    counts: dict[str, int] = {}
+    for word in words:
+        if word.speaker is not None:
+            counts[word.speaker] = counts.get(word.speaker, 0) + 1
+    return max(counts, key=lambda s: counts[s]) if counts else None
+
+
+def turn_message(
+    *,
+    turn_order: int,
+    words: list[Word],
+    word_is_final: list[bool],
+    end_of_turn: bool,
+    formatted: bool,
+    end_of_turn_confidence: float,
+    transcript: str,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "type": "Turn",
+        "turn_order": turn_order,
+        "turn_is_formatted": formatted,
+        "end_of_turn": end_of_turn,
+        "transcript": transcript,
+        "end_of_turn_confidence": end_of_turn_confidence,
+        "words": [_stream_word(w, f) for w, f in zip(words, word_is_final, strict=True)],
+    }
+    speaker = _majority_speaker(words)
+    if speaker is not None:
+        message["speaker_label"] = speaker
+    return message
+
+
+def speaker_revision_message(revisions: list[tuple[int, list[Word]]]) -> dict[str, Any]:
+    return {
+        "type": "SpeakerRevision",
+        "revisions": [
+            {
+                "turn_order": order,
+                "speaker_label": _majority_speaker(words),
+                "words": [_stream_word(w, True) for w in words],
+            }
+            for order, words in revisions
+        ],
+    }
+
+
+def speech_started_message(timestamp_ms: int) -> dict[str, Any]:
+    return {"type": "SpeechStarted", "timestamp": timestamp_ms}
+
+
+def begin_message(session_id: str, expires_at_unix_s: int) -> dict[str, Any]:
+    return {
+        "type": "Begin",
+        "id": session_id,
+        "expires_at": expires_at_unix_s,
+        "configuration": {"model": "streamer", "mode": "streaming", "api_version": "v3"},
+    }
+
+
+def termination_message(audio_duration_s: float, session_duration_s: float) -> dict[str, Any]:
+    return {
+        "type": "Termination",
+        "audio_duration_seconds": round(audio_duration_s),
+        "session_duration_seconds": round(session_duration_s),
+    }
+
+
+def error_message(error: str, code: int | None = None) -> dict[str, Any]:
+    return {"type": "Error", "error": error, "error_code": code}
+
+
+class StreamParams(BaseModel):
+    """`/v3/ws` query parameters we act on; unknown ones are ignored (clients send many)."""
+
+    model_config = ConfigDict(extra="ignore")
+    sample_rate: int = Field(ge=8000, le=48000)
+    encoding: Literal["pcm_s16le", "pcm_mulaw"] = "pcm_s16le"
+    speaker_labels: bool = True
+    max_speakers: int | None = Field(default=None, ge=1, le=26)
+    format_turns: bool = False
+    end_of_turn_confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_turn_silence: int | None = Field(default=None, ge=0, le=10_000)
+    min_end_of_turn_silence_when_confident: int | None = Field(default=None, ge=0, le=10_000)
+    max_turn_silence: int | None = Field(default=None, ge=0, le=10_000)
+    vad_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
+    inactivity_timeout: int | None = Field(default=None, ge=5, le=3600)
+    token: str | None = None

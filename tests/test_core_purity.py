@@ -12,6 +12,11 @@ CORE = [
     "streamer.offline",
     "streamer.vad",
     "streamer.captions",
+    "streamer.ringbuffer",
+    "streamer.agreement",
+    "streamer.turns",
+    "streamer.session",
+    "streamer.wire",
 ]
 FORBIDDEN = ["asyncio", "onnxruntime", "ctranslate2", "faster_whisper", "starlette", "sherpa_onnx"]
 

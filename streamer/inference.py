@@ -1,0 +1,91 @@
+"""Model calls for streaming sessions, off the event loop.
+
+One worker thread per model kind, shared by all sessions: VAD (cheap, must stay prompt) and
+ASR + embeddings (expensive, FIFO so each session's final turns come back in order). The ASR
+queue is bounded by `max_pending`; when it is full, partial decodes are skipped (and counted by
+the session) so finals are never delayed by them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import numpy as np
+import numpy.typing as npt
+
+from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
+from streamer.events import Word
+from streamer.models.embedder import MIN_EMBEDDING_SAMPLES
+from streamer.models.loader import ModelSet
+from streamer.models.vad import VadState
+from streamer.session import DecodeRequest
+
+
+class StreamingInference:
+    def __init__(self, models: ModelSet, max_pending: int = 16, language: str = "en") -> None:
+        self._models = models
+        self._vad_pool = ThreadPoolExecutor(1, thread_name_prefix="vad")
+        self._asr_pool = ThreadPoolExecutor(1, thread_name_prefix="asr")
+        self._pending = 0
+        self.max_pending = max_pending
+        self.language = language
+
+    @property
+    def busy(self) -> bool:
+        """True when partials should be skipped: the ASR queue is near its bound."""
+        return self._pending >= self.max_pending // 2
+
+    async def vad(self, audio: Float32Array, state: VadState) -> list[float]:
+        loop = asyncio.get_running_loop()
+        probs = await loop.run_in_executor(
+            self._vad_pool, self._models.vad.probabilities, audio, state
+        )
+        return [float(p) for p in probs]
+
+    async def decode(self, request: DecodeRequest) -> tuple[list[Word], npt.NDArray[np.float64]]:
+        if self._pending >= self.max_pending and not request.final:
+            raise OverloadedError("ASR queue full")
+        self._pending += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._asr_pool, self._decode_blocking, request)
+        finally:
+            self._pending -= 1
+
+    def _decode_blocking(
+        self, request: DecodeRequest
+    ) -> tuple[list[Word], npt.NDArray[np.float64]]:
+        duration_s = len(request.audio) / MODEL_SAMPLE_RATE
+        result = self._models.asr.transcribe_regions(
+            request.audio, [(0.0, duration_s)], self.language
+        )
+        shift_ms = round(request.offset * 1000 / MODEL_SAMPLE_RATE)
+        words = [
+            replace(w, start_ms=w.start_ms + shift_ms, end_ms=w.end_ms + shift_ms)
+            for w in result.words
+        ]
+        clips = [
+            _at_least(request.audio[start - request.offset : end - request.offset])
+            for start, end in request.windows
+        ]
+        embeddings = (
+            self._models.embedder.embed(clips)
+            if clips
+            else np.zeros((0, self._models.embedder.dim))
+        )
+        return words, embeddings
+
+    def close(self) -> None:
+        self._vad_pool.shutdown(wait=False, cancel_futures=True)
+        self._asr_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _at_least(clip: Float32Array) -> Float32Array:
+    """Very short turns still get a (weak) embedding instead of none."""
+    return np.pad(clip, (0, max(0, MIN_EMBEDDING_SAMPLES - len(clip))))
+
+
+class OverloadedError(RuntimeError):
+    """The shared ASR queue is full."""

@@ -1,0 +1,238 @@
+"""`/v3/ws`: AssemblyAI Universal-Streaming v3 over a WebSocket.
+
+Only moves bytes and JSON: the session (`streamer.session`) decides, the inference workers
+(`streamer.inference`) run the models. Each connection owns its session and its tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from starlette.websockets import WebSocketState
+
+from streamer.inference import OverloadedError, StreamingInference
+from streamer.models.vad import VadState
+from streamer.session import DecodeRequest, Message, StreamConfig, StreamSession
+from streamer.turns import TurnParams
+from streamer.wire import StreamParams, begin_message, error_message, termination_message
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+# Close codes the SDK knows (WIRE.md).
+CLOSE_NORMAL = 1000
+CLOSE_SERVER_ERROR = 1011
+CLOSE_BAD_PARAMS = 3006
+CLOSE_CHUNK_DURATION = 3007
+CLOSE_MAX_DURATION = 3008
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_IDLE = 4031
+CLOSE_INVALID_JSON = 4100
+CLOSE_INVALID_MESSAGE = 4101
+
+MIN_CHUNK_MS = 50
+MAX_CHUNK_MS = 1000
+MAX_TEXT_BYTES = 16_384
+DEFAULT_INACTIVITY_S = 30
+MAX_SESSION_S = 3 * 3600
+BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_mulaw": 1}
+
+
+class _Close(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _config(params: StreamParams) -> StreamConfig:
+    defaults = TurnParams()
+    min_silence = params.min_turn_silence or params.min_end_of_turn_silence_when_confident
+    turn = TurnParams(
+        vad_threshold=params.vad_threshold or defaults.vad_threshold,
+        min_turn_silence_ms=min_silence
+        if min_silence is not None
+        else defaults.min_turn_silence_ms,
+        max_turn_silence_ms=params.max_turn_silence or defaults.max_turn_silence_ms,
+    )
+    return StreamConfig(
+        sample_rate=params.sample_rate,
+        encoding=params.encoding,
+        speaker_labels=params.speaker_labels,
+        max_speakers=params.max_speakers,
+        format_turns=params.format_turns,
+        turn=turn,
+    )
+
+
+def _authorized(websocket: WebSocket, params: dict[str, str]) -> bool:
+    keys: tuple[str, ...] = websocket.app.state.settings.api_keys
+    if not keys:
+        return True
+    offered = websocket.headers.get("authorization") or params.get("token")
+    return offered in keys
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, session: StreamSession, inference: StreamingInference):
+        self.websocket = websocket
+        self.session = session
+        self.inference = inference
+        self.vad_state = VadState()
+        self.started = time.monotonic()
+        self._send_lock = asyncio.Lock()
+        self._decodes: asyncio.Queue[DecodeRequest] = asyncio.Queue()
+        self._emitter = asyncio.create_task(self._emit_in_order())
+
+    async def send(self, message: Message) -> None:
+        async with self._send_lock:
+            if self.websocket.application_state == WebSocketState.CONNECTED:
+                await self.websocket.send_text(json.dumps(message))
+
+    async def audio(self, data: bytes) -> None:
+        self.session.add_audio(data)
+        probs = await self.inference.vad(self.session.vad_input(), self.vad_state)
+        messages, requests = self.session.on_vad(probs)
+        for message in messages:
+            await self.send(message)
+        self.schedule(requests)
+
+    def schedule(self, requests: list[DecodeRequest]) -> None:
+        for request in requests:
+            if not request.final and self.inference.busy:
+                self.session.partial_dropped()
+                continue
+            self._decodes.put_nowait(request)
+
+    async def _emit_in_order(self) -> None:
+        """Results go out in request order, so a turn's final follows its partials."""
+        while True:
+            request = await self._decodes.get()
+            try:
+                await self._emit(request)
+            finally:
+                self._decodes.task_done()
+
+    async def _emit(self, request: DecodeRequest) -> None:
+        if not request.final and not self.session.is_open_turn(request.turn_order):
+            self.session.partial_dropped()  # its turn ended while it waited
+            return
+        try:
+            words, embeddings = await self.inference.decode(request)
+        except OverloadedError:
+            self.session.partial_dropped()
+            return
+        except Exception:
+            if request.final:
+                raise
+            log.exception("partial decode failed")
+            self.session.partial_dropped()
+            return
+        for message in self.session.on_decoded(request, words, embeddings):
+            await self.send(message)
+
+    async def finish(self) -> None:
+        """Flush the open turn, send every result still coming, then say goodbye."""
+        self.schedule(self.session.force_endpoint())
+        drained = asyncio.create_task(self._decodes.join())
+        await asyncio.wait({drained, self._emitter}, return_when=asyncio.FIRST_COMPLETED)
+        if self._emitter.done() and self._emitter.exception() is not None:
+            raise RuntimeError("a final decode failed") from self._emitter.exception()
+        drained.cancel()
+        await self.send(
+            termination_message(self.session.audio_duration_s, time.monotonic() - self.started)
+        )
+
+    def close(self) -> None:
+        self._emitter.cancel()
+
+
+def _chunk_ms(data: bytes, config: StreamConfig) -> float:
+    return 1000 * len(data) / BYTES_PER_SAMPLE[config.encoding] / config.sample_rate
+
+
+def _control(text: str, connection: Connection) -> str:
+    if len(text.encode()) > MAX_TEXT_BYTES:
+        raise _Close(CLOSE_INVALID_MESSAGE, "text message too large")
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _Close(CLOSE_INVALID_JSON, f"invalid JSON: {error.msg}") from error
+    kind = body.get("type") if isinstance(body, dict) else None
+    if kind not in ("Terminate", "ForceEndpoint", "KeepAlive", "UpdateConfiguration"):
+        raise _Close(CLOSE_INVALID_MESSAGE, f"unknown message type {kind!r}")
+    if kind == "ForceEndpoint":
+        connection.schedule(connection.session.force_endpoint())
+    return str(kind)
+
+
+@router.websocket("/v3/ws")
+async def stream(websocket: WebSocket) -> None:
+    query = dict(websocket.query_params)
+    if not _authorized(websocket, query):
+        # Accept first: a close code (which the SDK reports) needs an open WebSocket.
+        await websocket.accept()
+        await websocket.close(CLOSE_UNAUTHORIZED, "not authorized")
+        return
+    try:
+        params = StreamParams.model_validate(query)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        await websocket.accept()
+        await websocket.send_text(json.dumps(error_message(f"{where}: {first['msg']}", 3006)))
+        await websocket.close(CLOSE_BAD_PARAMS, f"invalid {where}")
+        return
+    inference: StreamingInference = websocket.app.state.streaming
+    config = _config(params)
+    await websocket.accept()
+    connection = Connection(websocket, StreamSession(config), inference)
+    session_id = str(uuid.uuid4())
+    await connection.send(begin_message(session_id, int(time.time()) + MAX_SESSION_S))
+    idle_s = params.inactivity_timeout or DEFAULT_INACTIVITY_S
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(websocket.receive(), timeout=idle_s)
+            except TimeoutError as error:
+                raise _Close(CLOSE_IDLE, "session idle for too long") from error
+            if message["type"] == "websocket.disconnect":
+                return
+            if time.monotonic() - connection.started > MAX_SESSION_S:
+                raise _Close(CLOSE_MAX_DURATION, "maximum session duration exceeded")
+            data = message.get("bytes")
+            if data is not None:
+                duration = _chunk_ms(data, config)
+                if not MIN_CHUNK_MS <= duration <= MAX_CHUNK_MS:
+                    raise _Close(
+                        CLOSE_CHUNK_DURATION,
+                        f"audio chunks must be {MIN_CHUNK_MS}-{MAX_CHUNK_MS} ms "
+                        f"(got {duration:.0f} ms)",
+                    )
+                if len(data) % BYTES_PER_SAMPLE[config.encoding]:
+                    raise _Close(CLOSE_INVALID_MESSAGE, "audio chunk is not whole samples")
+                await connection.audio(data)
+            elif (
+                message.get("text") is not None
+                and _control(message["text"], connection) == "Terminate"
+            ):
+                await connection.finish()
+                await websocket.close(CLOSE_NORMAL)
+                return
+    except _Close as close:
+        await connection.send(error_message(close.reason, close.code))
+        await websocket.close(close.code, close.reason)
+    except WebSocketDisconnect:
+        return
+    except Exception:
+        log.exception("session %s failed", session_id)
+        if websocket.application_state == WebSocketState.CONNECTED:
+            await websocket.close(CLOSE_SERVER_ERROR, "internal error")
+    finally:
+        connection.close()

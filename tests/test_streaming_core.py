@@ -1,0 +1,78 @@
+"""Pure streaming pieces: ring buffer, stable prefix, turn detection, online speakers."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from streamer.agreement import StablePrefix, agreed_prefix_length
+from streamer.clustering import OnlineParams, OnlineSpeakers, match_labels
+from streamer.ringbuffer import AudioRing
+from streamer.turns import EndReason, TurnDetector, TurnEnded, TurnParams, TurnStarted
+
+
+def test_ring_keeps_absolute_indices_and_bounded_memory() -> None:
+    ring = AudioRing(capacity=10)
+    ring.append(np.arange(7, dtype=np.float32))
+    ring.append(np.arange(7, 15, dtype=np.float32))
+    assert (ring.start, ring.end) == (5, 15)
+    assert ring.read(5, 15).tolist() == list(range(5, 15))
+    with pytest.raises(IndexError):
+        ring.read(4, 6)
+    ring.append(np.arange(15, 40, dtype=np.float32))  # more than the capacity at once
+    assert ring.read(30, 40).tolist() == list(range(30, 40))
+
+
+def test_agreement_commits_what_two_hypotheses_share() -> None:
+    assert agreed_prefix_length(["Hello,", "world"], ["hello", "world.", "again"]) == 2
+    prefix = StablePrefix()
+    assert prefix.update(["so", "we"]) == 0
+    assert prefix.update(["so", "we", "go"]) == 2
+    assert prefix.update(["so", "he", "goes"]) == 2  # never shrinks while the turn is open
+
+
+def detector(**overrides: float) -> TurnDetector:
+    params = TurnParams(min_turn_silence_ms=100, max_turn_silence_ms=300, min_speech_ms=20)
+    return TurnDetector(replace(params, **overrides), frame_ms=10)
+
+
+def test_turn_ends_after_max_silence_without_a_sentence_end() -> None:
+    turns = detector()
+    events = turns.feed([0.0] * 5 + [0.9] * 20 + [0.0] * 29)
+    assert events == [TurnStarted(5)]
+    assert turns.feed([0.0]) == [TurnEnded(5, 25, EndReason.SILENCE)]
+
+
+def test_turn_ends_sooner_when_the_sentence_is_complete() -> None:
+    turns = detector()
+    turns.feed([0.9] * 10)
+    turns.sentence_complete = True
+    assert turns.feed([0.0] * 10) == [TurnEnded(0, 10, EndReason.SILENCE)]
+
+
+def test_blip_opens_no_turn_and_long_turn_is_split() -> None:
+    turns = detector(max_turn_s=0.5)
+    assert turns.feed([0.9, 0.0, 0.0]) == []
+    events = turns.feed([0.9] * 60)
+    assert events[0] == TurnStarted(3)
+    assert TurnEnded(3, 53, EndReason.MAX_LENGTH) in events
+    assert turns.force_end() == TurnEnded(53, 63, EndReason.FORCED)  # speech went on
+    assert turns.force_end() is None
+
+
+def test_online_speakers_need_evidence_and_respect_the_cap() -> None:
+    speakers = OnlineSpeakers(OnlineParams(new_speaker_distance=0.3, new_speaker_min_speech_s=1.0))
+    a, b = np.eye(4)[0], np.eye(4)[1]
+    assert speakers.assign(a, 1.5) == 0
+    assert speakers.assign(b, 0.5) == 0  # too little speech to found a new speaker
+    assert speakers.assign(b, 1.5) == 1
+    assert speakers.nearest(b + 0.1 * a) == 1
+    capped = OnlineSpeakers(OnlineParams(), max_speakers=1)
+    capped.assign(a, 2.0)
+    assert capped.assign(b, 2.0) == 0
+
+
+def test_match_labels_keeps_names_users_have_seen() -> None:
+    old = np.array([0, 0, 1, 1, 1])
+    assert match_labels(np.array([1, 1, 0, 0, 0]), old).tolist() == [0, 0, 1, 1, 1]
+    assert match_labels(np.array([1, 1, 0, 0, 2]), old).tolist() == [0, 0, 1, 1, 2]

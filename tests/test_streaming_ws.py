@@ -1,0 +1,144 @@
+"""`/v3/ws` with the real `assemblyai` SDK and a raw WebSocket client, against the real server
+process and models."""
+
+from __future__ import annotations
+
+import json
+import time
+import wave
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from assemblyai.streaming.v3 import (
+    StreamingClient,
+    StreamingClientOptions,
+    StreamingEvents,
+    StreamingParameters,
+)
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.conftest import API_KEY, dev_file
+
+pytestmark = pytest.mark.models
+
+CHUNK_BYTES = 3200  # 100 ms of 16 kHz pcm_s16le
+SPEEDUP = 4.0
+
+
+def fisher_pcm() -> bytes:
+    with wave.open(str(dev_file("fisher_sample.wav"))) as wav:
+        return wav.readframes(wav.getnframes())
+
+
+def paced(data: bytes) -> Iterator[bytes]:
+    for start in range(0, len(data), CHUNK_BYTES):
+        yield data[start : start + CHUNK_BYTES]
+        time.sleep(0.1 / SPEEDUP)
+
+
+def ws_url(server: str, query: str) -> str:
+    return server.replace("http://", "ws://") + "/v3/ws?" + query
+
+
+def test_sdk_streams_a_call_with_speakers(server: str) -> None:
+    events: list[object] = []
+    client = StreamingClient(
+        StreamingClientOptions(
+            api_key=API_KEY, api_host=server.replace("http://", "ws://"), terminate_timeout=60
+        )
+    )
+    for kind in (
+        StreamingEvents.Begin,
+        StreamingEvents.Turn,
+        StreamingEvents.SpeakerRevision,
+        StreamingEvents.Termination,
+        StreamingEvents.Error,
+    ):
+        client.on(kind, lambda _client, event: events.append(event))
+    client.connect(StreamingParameters(sample_rate=16000, speaker_labels=True))
+    client.stream(paced(fisher_pcm()))
+    client.disconnect(terminate=True)
+
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "BeginEvent" and kinds[-1] == "TerminationEvent"
+    assert "ErrorEvent" not in kinds
+    turns = [e for e in events if type(e).__name__ == "TurnEvent"]
+    finals = [t for t in turns if t.end_of_turn]
+    assert any(not t.end_of_turn for t in turns), "no partial turn was sent"
+    assert finals and all(w.word_is_final for t in finals for w in t.words)
+    words = [w for t in finals for w in t.words]
+    assert len(words) > 40 and all(w.speaker for w in words)
+    assert "Chicago" in " ".join(t.transcript for t in finals)
+    assert [t.turn_order for t in finals] == sorted({t.turn_order for t in finals})
+    assert events[-1].audio_duration_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [("sample_rate=1000", 3006), ("sample_rate=16000&encoding=opus", 3006), ("", 3006)],
+)
+def test_bad_params_close_3006(server: str, query: str, code: int) -> None:
+    with connect(ws_url(server, query), additional_headers={"Authorization": API_KEY}) as ws:
+        error = json.loads(ws.recv(timeout=10))
+        assert error["type"] == "Error"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+
+
+def test_bad_key_closes_4001(server: str) -> None:
+    with (
+        connect(
+            ws_url(server, "sample_rate=16000"), additional_headers={"Authorization": "wrong"}
+        ) as ws,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+
+
+@pytest.mark.parametrize(
+    ("send", "code"),
+    [
+        (b"\x00" * 320, 3007),  # 10 ms: shorter than 50 ms
+        (b"\x00" * 48_000, 3007),  # 1.5 s: longer than 1000 ms
+        ("{not json", 4100),
+        (json.dumps({"type": "Dance"}), 4101),
+        ("x" * 20_000, 4101),
+    ],
+)
+def test_bad_messages_close_with_their_code(server: str, send: bytes | str, code: int) -> None:
+    with connect(
+        ws_url(server, "sample_rate=16000"), additional_headers={"Authorization": API_KEY}
+    ) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
+        ws.send(send)
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+    assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+def test_token_query_param_and_terminate_without_audio(server: str) -> None:
+    with connect(ws_url(server, f"sample_rate=8000&encoding=pcm_mulaw&token={API_KEY}")) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
+        ws.send(b"\xff" * 800)  # 100 ms of mu-law silence
+        ws.send(json.dumps({"type": "Terminate"}))
+        termination = json.loads(ws.recv(timeout=30))
+        assert termination["type"] == "Termination"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+
+
+def test_client_vanishing_mid_turn_leaves_server_serving(server: str) -> None:
+    ws = connect(ws_url(server, "sample_rate=16000"), additional_headers={"Authorization": API_KEY})
+    ws.recv(timeout=10)
+    pcm = fisher_pcm()
+    for start in range(16000 * 2 * 7, 16000 * 2 * 10, CHUNK_BYTES):  # 3 s of speech
+        ws.send(pcm[start : start + CHUNK_BYTES])
+    ws.socket.close()  # no close handshake: the client is just gone
+    assert httpx.get(f"{server}/healthz").status_code == 200
