@@ -28,8 +28,9 @@ def create_app(settings: Settings) -> FastAPI:
         # Loading takes seconds of CPU: keep the event loop free while it runs.
         models = await asyncio.to_thread(load_models, settings)
         app.state.models = models
-        app.state.transcriber = FileTranscriber(models)
-        app.state.streaming = StreamingInference(models)
+        transcriber = FileTranscriber(models)
+        app.state.transcriber = transcriber
+        app.state.streaming = StreamingInference(models, transcriber.speaker_finder)
         log.info("models loaded; serving")
         yield
         app.state.streaming.close()

@@ -156,34 +156,43 @@ class OnlineSpeakers:
     def num_speakers(self) -> int:
         return len(self._sums)
 
-    def nearest(self, embedding: FloatArray) -> int | None:
-        """The closest known speaker, without learning from the embedding (for partials)."""
-        if not self._sums:
-            return None
-        unit = l2_normalize(embedding[None, :])[0]
-        return int(np.argmax(l2_normalize(np.stack(self._sums)) @ unit))
-
     def reset(self, embeddings: FloatArray, labels: IntArray) -> None:
         """Start again from a re-clustering of everything heard so far."""
         unit = l2_normalize(embeddings)
         k = int(labels.max()) + 1 if labels.size else 0
         self._sums = [unit[labels == label].sum(axis=0) for label in range(k)]
 
-    def assign(self, embedding: FloatArray, speech_s: float) -> int:
-        """(dim,) embedding -> speaker index."""
-        unit = l2_normalize(embedding[None, :])[0]
-        if self._sums:
-            known = l2_normalize(np.stack(self._sums))
-            distance = 1.0 - known @ unit
-            nearest = int(np.argmin(distance))
-            if speech_s < self.params.new_speaker_min_speech_s:
-                return nearest  # too little speech to trust: neither found nor move a speaker
+    def assign_window(self, embeddings: FloatArray, speech_s: FloatArray, learn: bool) -> IntArray:
+        """(m, dim) embeddings of the local speakers of one window, (m,) seconds of speech
+        behind each -> (m,) speaker indices, no two alike while speakers suffice. With `learn`,
+        a row far from every speaker and backed by enough speech founds a new one, and rows
+        backed by enough speech move their speaker's centroid."""
+        unit = l2_normalize(embeddings)
+        evidence = speech_s >= self.params.new_speaker_min_speech_s
+        labels = self._distinct(unit)
+        for row in range(len(unit)):
+            if not learn or not evidence[row]:
+                continue
             full = self.max_speakers is not None and len(self._sums) >= self.max_speakers
-            if full or distance[nearest] <= self.params.new_speaker_distance:
-                self._sums[nearest] = self._sums[nearest] + unit
-                return nearest
-        self._sums.append(unit.copy())
-        return len(self._sums) - 1
+            far = labels[row] < 0 or self._distance(unit[row], int(labels[row])) > (
+                self.params.new_speaker_distance
+            )
+            if far and not full:
+                self._sums.append(unit[row].copy())
+                labels[row] = len(self._sums) - 1
+            elif labels[row] >= 0:
+                self._sums[labels[row]] = self._sums[labels[row]] + unit[row]
+        return np.maximum(labels, 0)
+
+    def _distinct(self, unit: FloatArray) -> IntArray:
+        """Closest speaker per row, no two rows sharing one (Hungarian); -1 with no speakers."""
+        if not self._sums:
+            return np.full(len(unit), -1, dtype=np.int64)
+        return assign_distinct(unit, l2_normalize(np.stack(self._sums)))
+
+    def _distance(self, unit_row: FloatArray, speaker: int) -> float:
+        centroid = l2_normalize(self._sums[speaker][None, :])[0]
+        return float(1.0 - centroid @ unit_row)
 
 
 def match_labels(new: IntArray, old: IntArray) -> IntArray:

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streamer.events import SpeakerTurn
+from streamer.speakers import SpeakerTimeline
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -181,3 +182,52 @@ def speaker_turns(
             if end - start >= params.min_turn_s:
                 turns.append(SpeakerTurn(speaker=speaker, start_s=max(start, 0.0), end_s=end))
     return sorted(turns, key=lambda t: (t.start_s, t.speaker))
+
+
+@dataclass(frozen=True, slots=True)
+class LocalSpeakers:
+    """Per-window segmentation of some audio and an embedding of each window's local speakers
+    (those with enough clean speech); sample indices are relative to that audio."""
+
+    activity: FloatArray
+    """(c, f, l) 0/1 activity of each local speaker"""
+    starts: list[int]
+    """start sample of each window"""
+    owners: list[tuple[int, int]]
+    """(window, local speaker) of each embedding row"""
+    embeddings: FloatArray
+    """(len(owners), dim)"""
+    speech_s: FloatArray
+    """(len(owners),) seconds of speech behind each embedding"""
+
+    def rows_of_window(self, window: int) -> list[int]:
+        return [row for row, (c, _) in enumerate(self.owners) if c == window]
+
+
+def chunk_assignment(local: LocalSpeakers, row_speakers: IntArray) -> IntArray:
+    """(len(owners),) global speaker of each embedding row -> (c, l) global speaker of each
+    local speaker of each window (UNASSIGNED where a local speaker had no embedding)."""
+    out = np.full(local.activity.shape[0::2], UNASSIGNED, dtype=np.int64)
+    for (window, speaker), label in zip(local.owners, row_speakers.tolist(), strict=True):
+        out[window, speaker] = label
+    return out
+
+
+def global_timeline(
+    local: LocalSpeakers,
+    chunk_speaker: IntArray,
+    num_speakers: int,
+    grid: FrameGrid,
+    params: DiarizationParams,
+    offset_s: float = 0.0,
+) -> tuple[SpeakerTimeline, list[SpeakerTurn]]:
+    """Stitch the windows into per-speaker scores and turns; times shifted by `offset_s`."""
+    score, binary = stitch(local.activity, chunk_speaker, local.starts, grid, num_speakers)
+    timeline = SpeakerTimeline(
+        scores=score * binary, step_s=grid.step_s, offset_s=offset_s + float(grid.frame_start_s(0))
+    )
+    turns = [
+        SpeakerTurn(t.speaker, t.start_s + offset_s, t.end_s + offset_s)
+        for t in speaker_turns(binary, grid, params)
+    ]
+    return timeline, turns

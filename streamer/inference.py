@@ -12,20 +12,25 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-import numpy as np
-import numpy.typing as npt
-
 from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
+from streamer.diarization import LocalSpeakers
 from streamer.events import Word
-from streamer.models.embedder import MIN_EMBEDDING_SAMPLES
 from streamer.models.loader import ModelSet
 from streamer.models.vad import VadState
+from streamer.pipeline import LocalSpeakerFinder
 from streamer.session import DecodeRequest
 
 
 class StreamingInference:
-    def __init__(self, models: ModelSet, max_pending: int = 16, language: str = "en") -> None:
+    def __init__(
+        self,
+        models: ModelSet,
+        speakers: LocalSpeakerFinder,
+        max_pending: int = 16,
+        language: str = "en",
+    ) -> None:
         self._models = models
+        self.speakers = speakers
         self._vad_pool = ThreadPoolExecutor(1, thread_name_prefix="vad")
         self._asr_pool = ThreadPoolExecutor(1, thread_name_prefix="asr")
         self._pending = 0
@@ -44,7 +49,7 @@ class StreamingInference:
         )
         return [float(p) for p in probs]
 
-    async def decode(self, request: DecodeRequest) -> tuple[list[Word], npt.NDArray[np.float64]]:
+    async def decode(self, request: DecodeRequest) -> tuple[list[Word], LocalSpeakers | None]:
         if self._pending >= self.max_pending and not request.final:
             raise OverloadedError("ASR queue full")
         self._pending += 1
@@ -54,9 +59,7 @@ class StreamingInference:
         finally:
             self._pending -= 1
 
-    def _decode_blocking(
-        self, request: DecodeRequest
-    ) -> tuple[list[Word], npt.NDArray[np.float64]]:
+    def _decode_blocking(self, request: DecodeRequest) -> tuple[list[Word], LocalSpeakers | None]:
         duration_s = len(request.audio) / MODEL_SAMPLE_RATE
         result = self._models.asr.transcribe_regions(
             request.audio, [(0.0, duration_s)], self.language
@@ -66,25 +69,12 @@ class StreamingInference:
             replace(w, start_ms=w.start_ms + shift_ms, end_ms=w.end_ms + shift_ms)
             for w in result.words
         ]
-        clips = [
-            _at_least(request.audio[start - request.offset : end - request.offset])
-            for start, end in request.windows
-        ]
-        embeddings = (
-            self._models.embedder.embed(clips)
-            if clips
-            else np.zeros((0, self._models.embedder.dim))
-        )
-        return words, embeddings
+        local = self.speakers.find(request.context) if request.context is not None else None
+        return words, local
 
     def close(self) -> None:
         self._vad_pool.shutdown(wait=False, cancel_futures=True)
         self._asr_pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _at_least(clip: Float32Array) -> Float32Array:
-    """Very short turns still get a (weak) embedding instead of none."""
-    return np.pad(clip, (0, max(0, MIN_EMBEDDING_SAMPLES - len(clip))))
 
 
 class OverloadedError(RuntimeError):

@@ -21,14 +21,15 @@ from streamer.clustering import (
     centroids,
 )
 from streamer.diarization import (
-    UNASSIGNED,
     DiarizationParams,
+    FrameGrid,
+    LocalSpeakers,
+    chunk_assignment,
     chunk_starts,
     embedding_frames,
     frames_to_sample_spans,
+    global_timeline,
     powerset_to_multilabel,
-    speaker_turns,
-    stitch,
 )
 from streamer.events import SpeakerTurn, Transcript
 from streamer.models.embedder import MIN_EMBEDDING_SAMPLES
@@ -65,26 +66,73 @@ class Diarization:
     turns: tuple[SpeakerTurn, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class LocalSpeakers:
-    """Per-window segmentation and the embeddings of each window's local speakers."""
+class LocalSpeakerFinder:
+    """The model-heavy half of diarization, shared by files and streams: segmentation on 10 s
+    windows and an embedding of each window's local speakers."""
 
-    activity: npt.NDArray[np.float64]
-    """(windows, frames, 3) 0/1 activity of each local speaker"""
-    starts: list[int]
-    """start sample of each window"""
-    owners: list[tuple[int, int]]
-    """(window, local speaker) of each embedding row"""
-    embeddings: npt.NDArray[np.float64]
-    """(len(owners), dim)"""
-    speech_s: npt.NDArray[np.float64]
-    """(len(owners),) seconds of speech behind each embedding"""
+    def __init__(self, models: ModelSet, step_s: float, params: DiarizationParams) -> None:
+        self._models = models
+        self.step_s = step_s
+        self.params = params
+
+    @property
+    def grid(self) -> FrameGrid:
+        return self._models.segmenter.grid
+
+    def find(self, audio: npt.NDArray[np.float32]) -> LocalSpeakers:
+        segmenter = self._models.segmenter
+        window = segmenter.window_samples
+        step = max(1, round(self.step_s * MODEL_SAMPLE_RATE))
+        starts = chunk_starts(len(audio), window, step)
+        padded = np.pad(audio, (0, max(0, starts[-1] + window - len(audio))))
+        windows = np.stack([padded[s : s + window] for s in starts])
+        log_probs = np.concatenate(
+            [
+                segmenter.log_probs(windows[i : i + SEGMENTATION_BATCH])
+                for i in range(0, len(windows), SEGMENTATION_BATCH)
+            ]
+        )
+        activity = powerset_to_multilabel(log_probs.astype(np.float64))
+        owners, clips = self._embedding_clips(padded, activity, starts)
+        embeddings = (
+            self._models.embedder.embed(clips)
+            if clips
+            else np.zeros((0, self._models.embedder.dim))
+        )
+        return LocalSpeakers(
+            activity=activity,
+            starts=starts,
+            owners=owners,
+            embeddings=embeddings,
+            speech_s=np.array([len(c) / MODEL_SAMPLE_RATE for c in clips], dtype=np.float64),
+        )
+
+    def _embedding_clips(
+        self, padded: npt.NDArray[np.float32], activity: npt.NDArray[np.float64], starts: list[int]
+    ) -> tuple[list[tuple[int, int]], list[npt.NDArray[np.float32]]]:
+        """The audio of each (window, local speaker) with enough clean speech to embed."""
+        min_samples = max(
+            MIN_EMBEDDING_SAMPLES, round(self.params.min_embedding_speech_s * MODEL_SAMPLE_RATE)
+        )
+        owners: list[tuple[int, int]] = []
+        clips: list[npt.NDArray[np.float32]] = []
+        for chunk, start in enumerate(starts):
+            for local, frames in enumerate(embedding_frames(activity[chunk])):
+                spans = frames_to_sample_spans(frames, self.grid, start)
+                clip = np.concatenate([padded[a:b] for a, b in spans]) if spans else padded[:0]
+                if len(clip) >= min_samples:
+                    owners.append((chunk, local))
+                    clips.append(clip)
+        return owners, clips
 
 
 class FileTranscriber:
     def __init__(self, models: ModelSet, params: PipelineParams | None = None) -> None:
         self._models = models
         self.params = params or PipelineParams()
+        self.speaker_finder = LocalSpeakerFinder(
+            models, self.params.segmentation_step_s, self.params.diarization
+        )
 
     def transcribe(
         self,
@@ -127,53 +175,25 @@ class FileTranscriber:
         return self.cluster_local_speakers(self.local_speakers(audio), count)
 
     def local_speakers(self, audio: npt.NDArray[np.float32]) -> LocalSpeakers:
-        """The model-heavy half of diarization: segmentation and embeddings per window."""
-        segmenter = self._models.segmenter
-        window = segmenter.window_samples
-        step = max(1, round(self.params.segmentation_step_s * MODEL_SAMPLE_RATE))
-        starts = chunk_starts(len(audio), window, step)
-        padded = np.pad(audio, (0, max(0, starts[-1] + window - len(audio))))
-        windows = np.stack([padded[s : s + window] for s in starts])
-        log_probs = np.concatenate(
-            [
-                segmenter.log_probs(windows[i : i + SEGMENTATION_BATCH])
-                for i in range(0, len(windows), SEGMENTATION_BATCH)
-            ]
-        )
-        activity = powerset_to_multilabel(log_probs.astype(np.float64))
-        owners, clips = self._embedding_clips(padded, activity, starts)
-        embeddings = (
-            self._models.embedder.embed(clips)
-            if clips
-            else np.zeros((0, self._models.embedder.dim))
-        )
-        return LocalSpeakers(
-            activity=activity,
-            starts=starts,
-            owners=owners,
-            embeddings=embeddings,
-            speech_s=np.array([len(c) / MODEL_SAMPLE_RATE for c in clips], dtype=np.float64),
-        )
+        return self.speaker_finder.find(audio)
 
     def cluster_local_speakers(self, local: LocalSpeakers, count: SpeakerCount) -> Diarization:
         """The pure half: cluster local speakers into global ones and stitch the windows."""
-        activity = local.activity
-        chunk_speaker = np.full(activity.shape[0::2], UNASSIGNED, dtype=np.int64)
+        row_speakers = np.zeros(len(local.owners), dtype=np.int64)
         num_speakers = 0
-        if len(local.owners):
+        if local.owners:
             speaker_centroids = self._speaker_centroids(local, count)
             num_speakers = len(speaker_centroids)
-            for chunk in sorted({c for c, _ in local.owners}):
-                rows = [i for i, (c, _) in enumerate(local.owners) if c == chunk]
-                assigned = assign_distinct(local.embeddings[rows], speaker_centroids)
-                for row, speaker in zip(rows, assigned.tolist(), strict=True):
-                    chunk_speaker[chunk, local.owners[row][1]] = speaker
-        grid = self._models.segmenter.grid
-        score, binary = stitch(activity, chunk_speaker, local.starts, grid, num_speakers)
-        timeline = SpeakerTimeline(
-            scores=score * binary, step_s=grid.step_s, offset_s=float(grid.frame_start_s(0))
+            for window in sorted({c for c, _ in local.owners}):
+                rows = local.rows_of_window(window)
+                row_speakers[rows] = assign_distinct(local.embeddings[rows], speaker_centroids)
+        timeline, turns = global_timeline(
+            local,
+            chunk_assignment(local, row_speakers),
+            num_speakers,
+            self.speaker_finder.grid,
+            self.params.diarization,
         )
-        turns = speaker_turns(binary, grid, self.params.diarization)
         return Diarization(timeline=timeline, turns=tuple(turns))
 
     def _speaker_centroids(self, local: LocalSpeakers, count: SpeakerCount) -> FloatArray:
@@ -185,23 +205,3 @@ class FileTranscriber:
         embeddings = local.embeddings[reliable]
         labels = agglomerative(embeddings, local.speech_s[reliable], count, self.params.clustering)
         return centroids(embeddings, labels)
-
-    def _embedding_clips(
-        self, padded: npt.NDArray[np.float32], activity: npt.NDArray[np.float64], starts: list[int]
-    ) -> tuple[list[tuple[int, int]], list[npt.NDArray[np.float32]]]:
-        """The audio of each (chunk, local speaker) with enough clean speech to embed."""
-        grid = self._models.segmenter.grid
-        min_samples = max(
-            MIN_EMBEDDING_SAMPLES,
-            round(self.params.diarization.min_embedding_speech_s * MODEL_SAMPLE_RATE),
-        )
-        owners: list[tuple[int, int]] = []
-        clips: list[npt.NDArray[np.float32]] = []
-        for chunk, start in enumerate(starts):
-            for local, frames in enumerate(embedding_frames(activity[chunk])):
-                spans = frames_to_sample_spans(frames, grid, start)
-                clip = np.concatenate([padded[a:b] for a, b in spans]) if spans else padded[:0]
-                if len(clip) >= min_samples:
-                    owners.append((chunk, local))
-                    clips.append(clip)
-        return owners, clips

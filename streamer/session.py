@@ -2,8 +2,14 @@
 
 It takes audio bytes and model results and returns what to do next: model work for the shell
 to run (`DecodeRequest`) and messages to send (`dict`s in the v3 wire shape, built by
-`streamer.wire`). It never sleeps, reads a clock or touches a socket, so a test can drive it at
-any speed and get the same events as a real-time run.
+`streamer.wire`). It never sleeps, reads a clock or touches a socket, so a test or the
+streaming evaluation can drive it at any speed and get the events a real-time run would.
+
+Speakers: each decode comes back with the segmentation of the last few seconds (up to three
+local speakers per 10 s window) and an embedding per local speaker; online clustering maps
+them to session speakers, and the offline stitching gives every word the speaker most active
+over it. After each final turn, everything heard so far is re-clustered with the offline
+algorithm; turns whose words change speaker are sent again as a `SpeakerRevision`.
 """
 
 from __future__ import annotations
@@ -29,15 +35,16 @@ from streamer.clustering import (
     agglomerative,
     match_labels,
 )
+from streamer.diarization import (
+    DiarizationParams,
+    FrameGrid,
+    LocalSpeakers,
+    chunk_assignment,
+    global_timeline,
+)
 from streamer.events import Word, join_words
 from streamer.ringbuffer import AudioRing
-from streamer.speakers import (
-    SmoothingParams,
-    SpeakerTimeline,
-    smooth_islands,
-    speaker_name,
-    word_speakers,
-)
+from streamer.speakers import SmoothingParams, smooth_islands, speaker_name, word_speakers
 from streamer.turns import TurnDetector, TurnEnded, TurnParams, TurnStarted
 from streamer.wire import speaker_revision_message, speech_started_message, turn_message
 
@@ -58,42 +65,41 @@ class StreamConfig:
     turn: TurnParams = field(default_factory=TurnParams)
     partial_interval_s: float = 0.6
     """Re-decode the open turn after this much new audio (if the last decode is back)."""
-    revision_every_turns: int = 1
-    """Re-cluster all speaker windows after this many final turns."""
-    revision_clustering: ClusteringParams = field(
-        default_factory=lambda: ClusteringParams(min_cluster_speech_s=6.0)
-    )
-    """Windows overlap by half, so 6 s of windows is about 3 s of one voice."""
+    speaker_context_s: float = 10.0
+    """Audio before a turn's end that the segmentation sees (one model window)."""
+    online: OnlineParams = field(default_factory=OnlineParams)
+    revision: ClusteringParams = field(default_factory=ClusteringParams)
+    diarization: DiarizationParams = field(default_factory=DiarizationParams)
     buffer_s: float = 60.0
-    """Audio kept per session: the longest turn plus margin."""
-    window_s: float = 1.5
-    hop_s: float = 0.75
+    """Audio kept per session: the longest turn plus the speaker context, with margin."""
 
 
 @dataclass(frozen=True, slots=True)
 class DecodeRequest:
-    """Run ASR on `audio` (which starts at absolute sample `offset`) and embed `windows`."""
+    """Transcribe `audio` (absolute sample `offset`); find local speakers in `context`
+    (absolute sample `context_offset`, ending where `audio` ends)."""
 
     turn_order: int
     final: bool
     audio: Float32Array
     offset: int
-    windows: list[tuple[int, int]]
-    """absolute [start, end) sample spans to embed, inside the audio"""
+    context: Float32Array | None
+    context_offset: int
 
 
 @dataclass(slots=True)
 class _FinalTurn:
     order: int
     words: tuple[Word, ...]
-    windows: list[tuple[int, int]]
-    embeddings: npt.NDArray[np.float64]
-    labels: npt.NDArray[np.int64]
+    local: LocalSpeakers
+    context_offset: int
+    row_speakers: npt.NDArray[np.int64]
 
 
 class StreamSession:
-    def __init__(self, config: StreamConfig) -> None:
+    def __init__(self, config: StreamConfig, grid: FrameGrid) -> None:
         self.config = config
+        self._grid = grid
         self._resampler = StreamResampler(config.sample_rate)
         self._ring = AudioRing(round(config.buffer_s * MODEL_SAMPLE_RATE))
         self._vad_cursor = 0
@@ -104,7 +110,7 @@ class StreamSession:
         self._partial_in_flight = False
         self._prefix = StablePrefix()
         self._committed: list[Word] = []
-        self._speakers = OnlineSpeakers(OnlineParams(), config.max_speakers)
+        self._speakers = OnlineSpeakers(config.online, config.max_speakers)
         self._finals: list[_FinalTurn] = []
         self.samples_received = 0
         self.partials_skipped = 0
@@ -152,34 +158,43 @@ class StreamSession:
         return [self._final_request(event)] if event is not None else []
 
     def partial_dropped(self) -> None:
-        """The shell skipped a partial decode (overloaded): allow the next one."""
+        """The shell skipped a partial decode (overloaded or stale): allow the next one."""
         self._partial_in_flight = False
         self.partials_skipped += 1
 
     def is_open_turn(self, turn_order: int) -> bool:
         return self._open_start is not None and turn_order == self._turn_order
 
+    def _request(self, final: bool, start: int, end: int) -> DecodeRequest:
+        start = max(start, self._ring.start)
+        context_start = max(
+            self._ring.start,
+            min(start, end - round(self.config.speaker_context_s * MODEL_SAMPLE_RATE)),
+        )
+        return DecodeRequest(
+            turn_order=self._turn_order,
+            final=final,
+            audio=self._ring.read(start, end),
+            offset=start,
+            context=self._ring.read(context_start, end) if self.config.speaker_labels else None,
+            context_offset=context_start,
+        )
+
     def _partial_request(self) -> DecodeRequest | None:
         if self._open_start is None or self._partial_in_flight:
             return None
         end = self._vad_cursor
-        interval = round(self.config.partial_interval_s * MODEL_SAMPLE_RATE)
-        if end - self._last_partial_end < interval:
+        if end - self._last_partial_end < round(self.config.partial_interval_s * MODEL_SAMPLE_RATE):
             return None
         self._last_partial_end = end
         self._partial_in_flight = True
-        start = max(self._open_start, self._ring.start)
-        return DecodeRequest(
-            self._turn_order, False, self._ring.read(start, end), start, self._windows(start, end)
-        )
+        return self._request(False, self._open_start, end)
 
     def _final_request(self, event: TurnEnded) -> DecodeRequest:
         pad = VAD_FRAME_SAMPLES * 3  # keep word onsets/tails the VAD frame edges may clip
-        start = max(event.start_frame * VAD_FRAME_SAMPLES - pad, self._ring.start)
+        start = event.start_frame * VAD_FRAME_SAMPLES - pad
         end = min(event.end_frame * VAD_FRAME_SAMPLES + pad, self._ring.end)
-        request = DecodeRequest(
-            self._turn_order, True, self._ring.read(start, end), start, self._windows(start, end)
-        )
+        request = self._request(True, start, end)
         self._turn_order += 1
         self._open_start = None
         self._partial_in_flight = False
@@ -187,55 +202,43 @@ class StreamSession:
         self._committed = []
         return request
 
-    def _windows(self, start: int, end: int) -> list[tuple[int, int]]:
-        if not self.config.speaker_labels:
-            return []
-        window = round(self.config.window_s * MODEL_SAMPLE_RATE)
-        hop = round(self.config.hop_s * MODEL_SAMPLE_RATE)
-        if end - start <= window:
-            return [(start, end)]
-        starts = list(range(start, end - window + 1, hop))
-        if starts[-1] + window < end:
-            starts.append(end - window)
-        return [(s, s + window) for s in starts]
-
     # ---- model results --------------------------------------------------------------------
     def on_decoded(
-        self, request: DecodeRequest, words: list[Word], embeddings: npt.NDArray[np.float64]
+        self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
     ) -> list[Message]:
-        if not request.final:
-            self._partial_in_flight = False
-            if request.turn_order != self._turn_order or self._open_start is None:
-                return []  # the turn ended while this partial was decoding
-            return [self._partial_turn(request, words, embeddings)]
-        return self._final_turn(request, words, embeddings)
+        if request.final:
+            return self._final_turn(request, words, local)
+        self._partial_in_flight = False
+        if not self.is_open_turn(request.turn_order):
+            return []  # the turn ended while this partial was decoding
+        return [self._partial_turn(request, words, local)]
 
     def _partial_turn(
-        self, request: DecodeRequest, words: list[Word], embeddings: npt.NDArray[np.float64]
+        self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
     ) -> Message:
         texts = [w.text for w in words]
         committed = self._prefix.update(texts)
         if committed > len(self._committed):
             self._committed = list(words[:committed])
         self._turns.sentence_complete = bool(texts) and texts[-1].endswith(SENTENCE_END)
-        labels, _ = self._label_words(request, words, embeddings, learn=False)
-        named = [w.with_speaker(n) for w, n in zip(words, labels, strict=True)]
-        finals = [True] * len(self._committed) + [False] * (len(named) - len(self._committed))
+        rows = self._row_speakers(local, learn=False)
+        named = self._name_words(words, local, request.context_offset, rows)
+        final_count = min(len(self._committed), len(named))
         return turn_message(
             turn_order=request.turn_order,
             words=named,
-            word_is_final=finals[: len(named)],
+            word_is_final=[i < final_count for i in range(len(named))],
             end_of_turn=False,
             formatted=False,
             end_of_turn_confidence=0.9 if self._turns.sentence_complete else 0.1,
-            transcript=join_words(named[: len(self._committed)]),
+            transcript=join_words(named[:final_count]),
         )
 
     def _final_turn(
-        self, request: DecodeRequest, words: list[Word], embeddings: npt.NDArray[np.float64]
+        self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
     ) -> list[Message]:
-        labels, window_labels = self._label_words(request, words, embeddings, learn=True)
-        named = [w.with_speaker(n) for w, n in zip(words, labels, strict=True)]
+        rows = self._row_speakers(local, learn=True)
+        named = self._name_words(words, local, request.context_offset, rows)
         messages: list[Message] = [
             turn_message(
                 turn_order=request.turn_order,
@@ -247,90 +250,78 @@ class StreamSession:
                 transcript=join_words(named),
             )
         ]
-        if self.config.speaker_labels and embeddings.size:
+        if local is not None and local.owners:
             self._finals.append(
-                _FinalTurn(
-                    request.turn_order,
-                    tuple(named),
-                    request.windows,
-                    embeddings,
-                    window_labels,
-                )
+                _FinalTurn(request.turn_order, tuple(named), local, request.context_offset, rows)
             )
-            if len(self._finals) % self.config.revision_every_turns == 0:
-                revision = self._revise()
-                if revision is not None:
-                    messages.append(revision)
+            revision = self._revise()
+            if revision is not None:
+                messages.append(revision)
         return messages
 
     # ---- speakers -------------------------------------------------------------------------
-    def _label_words(
-        self,
-        request: DecodeRequest,
-        words: list[Word],
-        embeddings: npt.NDArray[np.float64],
-        learn: bool,
-    ) -> tuple[list[str | None], npt.NDArray[np.int64]]:
-        """Speaker names of the words and the speaker of each embedding window; `learn`
-        lets the windows shape the speakers (finals), otherwise they only look (partials)."""
-        if not self.config.speaker_labels or not len(embeddings):
-            return [None] * len(words), np.zeros(0, dtype=np.int64)
-        window_labels = []
-        for (start, end), embedding in zip(request.windows, embeddings, strict=True):
-            speech_s = (end - start) / MODEL_SAMPLE_RATE
-            label = (
-                self._speakers.assign(embedding, speech_s)
-                if learn
-                else self._speakers.nearest(embedding)
+    def _row_speakers(self, local: LocalSpeakers | None, learn: bool) -> npt.NDArray[np.int64]:
+        """Session speaker of each embedding row, window by window."""
+        if local is None or not local.owners:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.zeros(len(local.owners), dtype=np.int64)
+        for window in sorted({c for c, _ in local.owners}):
+            members = local.rows_of_window(window)
+            rows[members] = self._speakers.assign_window(
+                local.embeddings[members], local.speech_s[members], learn
             )
-            window_labels.append(0 if label is None else label)
-        per_window = np.array(window_labels, dtype=np.int64)
-        if not words:
-            return [], per_window
-        labels = _word_labels(words, request.windows, per_window)
-        return [speaker_name(int(label)) for label in labels], per_window
+        return rows
+
+    def _name_words(
+        self,
+        words: list[Word],
+        local: LocalSpeakers | None,
+        context_offset: int,
+        rows: npt.NDArray[np.int64],
+    ) -> list[Word]:
+        if not self.config.speaker_labels or not words:
+            return list(words)
+        labels = np.zeros(len(words), dtype=np.int64)
+        if local is not None and rows.size:
+            timeline, _ = global_timeline(
+                local,
+                chunk_assignment(local, rows),
+                int(rows.max()) + 1,
+                self._grid,
+                self.config.diarization,
+                offset_s=context_offset / MODEL_SAMPLE_RATE,
+            )
+            found = word_speakers(words, timeline)
+            # words the segmentation heard no one in take the turn's main speaker
+            main = int(rows[np.argmax(local.speech_s)])
+            labels = smooth_islands(words, np.where(found < 0, main, found), SmoothingParams())
+        return [
+            w.with_speaker(speaker_name(int(label))) for w, label in zip(words, labels, strict=True)
+        ]
 
     def _revise(self) -> Message | None:
-        """Re-cluster every window heard so far; relabel past turns whose labels changed."""
-        embeddings = np.concatenate([t.embeddings for t in self._finals])
-        old = np.concatenate([t.labels for t in self._finals])
-        speech = np.concatenate(
-            [[(e - s) / MODEL_SAMPLE_RATE for s, e in t.windows] for t in self._finals]
-        )
+        """Re-cluster every local speaker heard so far; resend turns whose labels changed."""
+        embeddings = np.concatenate([t.local.embeddings for t in self._finals])
+        speech = np.concatenate([t.local.speech_s for t in self._finals])
+        old = np.concatenate([t.row_speakers for t in self._finals])
         count = SpeakerCount(maximum=self.config.max_speakers)
-        fresh = agglomerative(embeddings, speech, count, self.config.revision_clustering)
-        new = match_labels(fresh, old)
+        new = match_labels(agglomerative(embeddings, speech, count, self.config.revision), old)
         self._speakers.reset(embeddings, new)
         revisions = []
         offset = 0
         for turn in self._finals:
-            labels = new[offset : offset + len(turn.labels)]
-            offset += len(turn.labels)
-            if np.array_equal(labels, turn.labels):
+            rows = new[offset : offset + len(turn.row_speakers)]
+            offset += len(turn.row_speakers)
+            if np.array_equal(rows, turn.row_speakers):
                 continue
-            turn.labels = labels
-            names = _word_labels(list(turn.words), turn.windows, labels)
+            turn.row_speakers = rows
             revised = tuple(
-                w.with_speaker(speaker_name(int(n))) for w, n in zip(turn.words, names, strict=True)
+                self._name_words(list(turn.words), turn.local, turn.context_offset, rows)
             )
             if revised != turn.words:
                 turn.words = revised
                 revisions.append((turn.order, list(revised)))
         return speaker_revision_message(revisions) if revisions else None
-
-
-def _word_labels(
-    words: list[Word], windows: list[tuple[int, int]], window_labels: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    """Each word takes the speaker of the windows covering it most (10 ms frames)."""
-    origin = min(s for s, _ in windows)
-    frames = (max(e for _, e in windows) - origin) // 160 + 1
-    scores = np.zeros((frames, int(window_labels.max()) + 1))
-    for (start, end), label in zip(windows, window_labels.tolist(), strict=True):
-        scores[(start - origin) // 160 : (end - origin) // 160, label] += 1.0
-    timeline = SpeakerTimeline(scores=scores, step_s=0.01, offset_s=origin / MODEL_SAMPLE_RATE)
-    labels = word_speakers(words, timeline)
-    return smooth_islands(words, np.maximum(labels, 0), SmoothingParams())
 
 
 def _ms(sample: int) -> int:

@@ -124,7 +124,7 @@ class Connection:
             self.session.partial_dropped()  # its turn ended while it waited
             return
         try:
-            words, embeddings = await self.inference.decode(request)
+            words, local = await self.inference.decode(request)
         except OverloadedError:
             self.session.partial_dropped()
             return
@@ -134,7 +134,7 @@ class Connection:
             log.exception("partial decode failed")
             self.session.partial_dropped()
             return
-        for message in self.session.on_decoded(request, words, embeddings):
+        for message in self.session.on_decoded(request, words, local):
             await self.send(message)
 
     async def finish(self) -> None:
@@ -192,7 +192,8 @@ async def stream(websocket: WebSocket) -> None:
     inference: StreamingInference = websocket.app.state.streaming
     config = _config(params)
     await websocket.accept()
-    connection = Connection(websocket, StreamSession(config), inference)
+    session = StreamSession(config, inference.speakers.grid)
+    connection = Connection(websocket, session, inference)
     session_id = str(uuid.uuid4())
     await connection.send(begin_message(session_id, int(time.time()) + MAX_SESSION_S))
     idle_s = params.inactivity_timeout or DEFAULT_INACTIVITY_S

@@ -60,16 +60,24 @@ def test_blip_opens_no_turn_and_long_turn_is_split() -> None:
     assert turns.force_end() is None
 
 
-def test_online_speakers_need_evidence_and_respect_the_cap() -> None:
+def test_online_speakers_need_evidence_keep_window_rows_apart_and_respect_the_cap() -> None:
     speakers = OnlineSpeakers(OnlineParams(new_speaker_distance=0.3, new_speaker_min_speech_s=1.0))
     a, b = np.eye(4)[0], np.eye(4)[1]
-    assert speakers.assign(a, 1.5) == 0
-    assert speakers.assign(b, 0.5) == 0  # too little speech to found a new speaker
-    assert speakers.assign(b, 1.5) == 1
-    assert speakers.nearest(b + 0.1 * a) == 1
+
+    def window(*rows: tuple[np.ndarray, float], learn: bool = True) -> list[int]:
+        embeddings = np.stack([r[0] for r in rows])
+        speech = np.array([r[1] for r in rows])
+        return speakers.assign_window(embeddings, speech, learn).tolist()
+
+    assert window((a, 1.5)) == [0]
+    assert window((b, 0.5)) == [0]  # too little speech to found a new speaker
+    assert speakers.num_speakers == 1
+    assert window((b, 1.5)) == [1]
+    assert window((a + 0.1 * b, 0.5), (a, 0.5), learn=False) in ([0, 1], [1, 0])  # distinct
+    assert window((b + 0.1 * a, 3.0), learn=False) == [1]
     capped = OnlineSpeakers(OnlineParams(), max_speakers=1)
-    capped.assign(a, 2.0)
-    assert capped.assign(b, 2.0) == 0
+    capped.assign_window(a[None, :], np.array([2.0]), learn=True)
+    assert capped.assign_window(b[None, :], np.array([2.0]), learn=True).tolist() == [0]
 
 
 def test_match_labels_keeps_names_users_have_seen() -> None:

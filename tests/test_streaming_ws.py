@@ -70,6 +70,13 @@ def test_sdk_streams_a_call_with_speakers(server: str) -> None:
     assert finals and all(w.word_is_final for t in finals for w in t.words)
     words = [w for t in finals for w in t.words]
     assert len(words) > 40 and all(w.speaker for w in words)
+    # apply the revisions as a client would: the call has two speakers, no more
+    latest = {t.turn_order: t.words for t in finals}
+    for event in events:
+        if type(event).__name__ == "SpeakerRevisionEvent":
+            for item in event.revisions:
+                latest[item.turn_order] = item.words
+    assert len({w.speaker for words in latest.values() for w in words}) == 2
     assert "Chicago" in " ".join(t.transcript for t in finals)
     assert [t.turn_order for t in finals] == sorted({t.turn_order for t in finals})
     assert events[-1].audio_duration_seconds == 30
