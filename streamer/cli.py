@@ -53,9 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     _common_model_flags(transcribe)
     transcribe.set_defaults(handler=_transcribe)
 
+    stream = commands.add_parser("stream", help="stream a file to a server, show captions")
+    stream.add_argument("file", type=Path)
+    stream.add_argument("--url", default="ws://127.0.0.1:8000", help="server base URL")
+    stream.add_argument("--api-key", help="sent as Authorization (default: STREAMER_API_KEY)")
+    stream.add_argument("--speed", type=float, default=1.0, help="pace: 2 = twice real time")
+    stream.set_defaults(handler=_stream)
+
     evaluate = commands.add_parser("eval", help="score the pipeline on a dev folder")
     evaluate.add_argument("folder", type=Path)
     evaluate.add_argument("--baseline", action="store_true", help="also run sherpa-onnx")
+    evaluate.add_argument(
+        "--streaming", action="store_true", help="also stream each file through a session"
+    )
     evaluate.add_argument("--json", type=Path, help="write the figures to this file")
     evaluate.add_argument("--only", nargs="*", help="file names (stems) to run")
     _common_model_flags(evaluate)
@@ -142,10 +152,31 @@ def _transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stream(args: argparse.Namespace) -> int:
+    import os
+
+    from streamer import stream_client
+    from streamer.media import MediaError, decode_file
+
+    if args.speed <= 0:
+        print("streamer: --speed must be positive", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        audio = decode_file(args.file)
+    except MediaError as error:
+        print(f"streamer: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    api_key = args.api_key or os.environ.get("STREAMER_API_KEY")
+    try:
+        return stream_client.run(args.url.rstrip("/"), audio, api_key, args.speed)
+    except OSError as error:
+        print(f"streamer: cannot reach {args.url}: {error}", file=sys.stderr)
+        return 1
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from streamer import evaluation
     from streamer.audio import Float32Array
-    from streamer.events import SpeakerTurn, Transcript
     from streamer.models.loader import load_models
     from streamer.pipeline import FileTranscriber
 
@@ -158,20 +189,37 @@ def _evaluate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     transcriber = FileTranscriber(load_models(settings))
 
-    def run_ours(audio: Float32Array) -> tuple[tuple[SpeakerTurn, ...], Transcript | None]:
+    def run_ours(audio: Float32Array) -> evaluation.SystemOutput:
         transcript = transcriber.transcribe(audio)
-        return transcript.speaker_turns, transcript
+        return evaluation.SystemOutput(transcript.speaker_turns, transcript)
 
     systems: list[tuple[evaluation.Summary, evaluation.SystemRun]] = [
         (evaluation.Summary(system="streamer"), run_ours)
     ]
+    if args.streaming:
+        from streamer.inference import StreamingInference
+        from streamer.offline import turns_from_words
+        from streamer.session import StreamConfig
+        from streamer.stream_sim import simulate
+
+        inference = StreamingInference(transcriber.models, transcriber.speaker_finder)
+
+        def run_streaming(audio: Float32Array) -> evaluation.SystemOutput:
+            result = simulate(inference, StreamConfig(sample_rate=16000), audio)
+            turns = tuple(turns_from_words(result.transcript.words))
+            return evaluation.SystemOutput(turns, result.transcript, result.stats)
+
+        systems.append((evaluation.Summary(system="streamer streaming"), run_streaming))
     if args.baseline:
         from streamer.baseline import SherpaBaseline
         from streamer.models.loader import baseline_model_files
 
         baseline = SherpaBaseline(*baseline_model_files(settings), settings.threads)
         systems.append(
-            (evaluation.Summary(system="sherpa-onnx"), lambda audio: (baseline.turns(audio), None))
+            (
+                evaluation.Summary(system="sherpa-onnx"),
+                lambda audio: evaluation.SystemOutput(baseline.turns(audio)),
+            )
         )
     for item in items:
         for summary, run in systems:
@@ -179,6 +227,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"scored {item.name}", file=sys.stderr)
     summaries = [summary for summary, _ in systems]
     print(evaluation.format_table(summaries))
+    for summary in summaries:
+        if any(f.streaming for f in summary.files):
+            print(f"\nStreaming latency (s, p50 / p95), {summary.system}:")
+            print(evaluation.format_streaming_table(summary))
     if args.json:
         args.json.write_text(json.dumps(evaluation.to_json(summaries), indent=2))
     return 0
@@ -210,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # faster-whisper logs every call at INFO; a server decodes many times a second.
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)

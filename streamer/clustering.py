@@ -7,6 +7,7 @@ Embeddings are rows of an array shaped (n, dim); labels are int arrays shaped (n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -46,10 +47,13 @@ class SpeakerCount:
 class ClusteringParams:
     """Named thresholds of the offline clustering (tuned on the dev set, see README)."""
 
-    distance_threshold: float = 0.35
-    """Cut the average-linkage tree at this cosine distance (average linkage never inverts,
-    so cutting it at a fixed number of clusters gives exactly that many)."""
-    min_cluster_speech_s: float = 1.5
+    linkage: Literal["complete", "average"] = "complete"
+    """complete: two groups merge only if all their members are close; average: if they are
+    close on average (steadier with few embeddings). Neither inverts, so cutting the tree at a
+    fixed number of clusters gives exactly that many."""
+    distance_threshold: float = 0.45
+    """Cut the tree at this cosine distance."""
+    min_cluster_speech_s: float = 1.0
     """Clusters holding less speech than this are absorbed by the nearest larger one: a few odd
     embeddings never become a phantom speaker."""
 
@@ -85,7 +89,7 @@ def agglomerative(
     """(n, dim) embeddings of (n,) seconds of speech each -> (n,) speaker labels, honouring
     `count`.
 
-    Average linkage cut at `distance_threshold` decides the number of speakers unless the
+    Hierarchical clustering cut at `distance_threshold` decides the number of speakers unless the
     caller fixed it; clusters with less than `min_cluster_speech_s` of speech then join their
     nearest large cluster, so a few odd embeddings never become a speaker of their own.
     """
@@ -95,7 +99,7 @@ def agglomerative(
     if n == 1:
         return np.zeros(1, dtype=np.int64)
     unit = l2_normalize(embeddings)
-    tree = linkage(unit, method="average", metric="cosine")
+    tree = linkage(unit, method=params.linkage, metric="cosine")
     labels = fcluster(tree, params.distance_threshold, criterion="distance").astype(np.int64) - 1
     speech = np.bincount(labels, weights=speech_s)
     large = np.flatnonzero(speech >= min(params.min_cluster_speech_s, float(speech.max())))

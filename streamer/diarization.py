@@ -16,6 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from streamer.clustering import (
+    ClusteringParams,
+    SpeakerCount,
+    agglomerative,
+    assign_distinct,
+    centroids,
+)
 from streamer.events import SpeakerTurn
 from streamer.speakers import SpeakerTimeline
 
@@ -63,7 +70,7 @@ class DiarizationParams:
     min_embedding_speech_s: float = 0.3
     """A local speaker with less clean speech than this in a chunk gets no embedding and drops
     out of that chunk."""
-    min_clustering_speech_s: float = 0.5
+    min_clustering_speech_s: float = 1.0
     """Only embeddings of at least this much speech shape the clusters (short ones are noisy);
     shorter ones are then assigned to the nearest cluster."""
     min_turn_s: float = 0.1
@@ -231,3 +238,49 @@ def global_timeline(
         for t in speaker_turns(binary, grid, params)
     ]
     return timeline, turns
+
+
+def cluster_rows(
+    local: LocalSpeakers,
+    count: SpeakerCount,
+    clustering: ClusteringParams,
+    min_clustering_speech_s: float,
+) -> tuple[IntArray, int]:
+    """Offline clustering of every local speaker: (len(owners),) global speaker per embedding
+    row, and the number of speakers.
+
+    Only embeddings of enough speech shape the clusters (all of them when none has enough);
+    then every row, window by window, takes the closest cluster, no two rows of one window
+    sharing one.
+    """
+    rows = np.zeros(len(local.owners), dtype=np.int64)
+    if not local.owners:
+        return rows, 0
+    reliable = local.speech_s >= min_clustering_speech_s
+    if not reliable.any():
+        reliable[:] = True
+    embeddings = local.embeddings[reliable]
+    speaker_centroids = centroids(
+        embeddings, agglomerative(embeddings, local.speech_s[reliable], count, clustering)
+    )
+    for window in sorted({c for c, _ in local.owners}):
+        members = local.rows_of_window(window)
+        rows[members] = assign_distinct(local.embeddings[members], speaker_centroids)
+    return rows, len(speaker_centroids)
+
+
+def concatenate(parts: list[LocalSpeakers]) -> LocalSpeakers:
+    """Several analyses by one model (same frames per window) as one: windows renumbered;
+    `starts` stay relative to each part's own audio."""
+    owners: list[tuple[int, int]] = []
+    starts: list[int] = []
+    for part in parts:
+        owners += [(window + len(starts), speaker) for window, speaker in part.owners]
+        starts += part.starts
+    return LocalSpeakers(
+        activity=np.concatenate([p.activity for p in parts]),
+        starts=starts,
+        owners=owners,
+        embeddings=np.concatenate([p.embeddings for p in parts]),
+        speech_s=np.concatenate([p.speech_s for p in parts]),
+    )

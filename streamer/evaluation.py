@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import jiwer
+import numpy as np
 from meeteval.wer.wer.cp import cp_word_error_rate
 from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
@@ -23,6 +24,8 @@ from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
 from streamer.events import SpeakerTurn, Transcript
 from streamer.media import decode_file
+from streamer.offline import turns_from_words
+from streamer.stream_sim import StreamStats
 
 COLLAR_S = 0.25
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".webm")
@@ -59,8 +62,11 @@ class FileScore:
     duration_s: float
     compute_s: float
     turns: TurnScores
+    words: TurnScores | None = None
+    """the same scores for the turns the words themselves span (what a user sees)"""
     wer: float | None = None
     cpwer: float | None = None
+    streaming: StreamStats | None = None
 
     @property
     def rtf(self) -> float:
@@ -77,8 +83,11 @@ class Summary:
         total = sum(f.turns.der_total_s for f in files)
         speakers = sum(f.turns.jer_speakers for f in files)
         wers = [f for f in files if f.wer is not None]
+        words = [f.words for f in files if f.words is not None]
+        words_total = sum(w.der_total_s for w in words)
         return {
             "der": sum(f.turns.der_error_s for f in files) / total if total else 0.0,
+            "der_words": sum(w.der_error_s for w in words) / words_total if words_total else None,
             "jer": sum(f.turns.jer_error for f in files) / speakers if speakers else 0.0,
             "wer": sum(f.wer or 0.0 for f in wers) / len(wers) if wers else None,
             "cpwer": sum(f.cpwer or 0.0 for f in wers) / len(wers) if wers else None,
@@ -197,26 +206,39 @@ def score_turns(item: EvalItem, turns: Iterable[SpeakerTurn], duration_s: float)
     )
 
 
-SystemRun = Callable[[Float32Array], tuple[tuple[SpeakerTurn, ...], Transcript | None]]
+@dataclass(frozen=True, slots=True)
+class SystemOutput:
+    turns: tuple[SpeakerTurn, ...]
+    transcript: Transcript | None = None
+    streaming: StreamStats | None = None
+
+
+SystemRun = Callable[[Float32Array], SystemOutput]
 
 
 def evaluate_item(item: EvalItem, system: str, run: SystemRun) -> FileScore:
     """Run one system on one file: `run(audio)` returns its turns and, if it has ASR, its
-    transcript. Only `run` is timed (decoding the file is not part of the real-time factor)."""
+    transcript. Only `run` is timed (decoding the file is not part of the real-time factor;
+    a streaming run reports its own compute time, without the virtual waiting)."""
     audio = decode_file(item.audio)
     duration_s = len(audio) / MODEL_SAMPLE_RATE
     started = time.perf_counter()
-    turns, transcript = run(audio)
+    output = run(audio)
     compute_s = time.perf_counter() - started
+    transcript = output.transcript
     score = FileScore(
         name=item.name,
         system=system,
         duration_s=duration_s,
-        compute_s=compute_s,
-        turns=score_turns(item, turns, duration_s),
+        compute_s=output.streaming.compute_s if output.streaming else compute_s,
+        turns=score_turns(item, output.turns, duration_s),
+        streaming=output.streaming,
     )
-    if transcript is not None and item.transcript is not None:
-        score.wer, score.cpwer = text_scores(transcript, reference_segments(item.transcript))
+    if transcript is not None:
+        score.words = score_turns(item, turns_from_words(transcript.words), duration_s)
+        if item.transcript is not None:
+            reference = reference_segments(item.transcript)
+            score.wer, score.cpwer = text_scores(transcript, reference)
     return score
 
 
@@ -227,12 +249,13 @@ def _fmt(value: float | int | None, percent: bool = True) -> str:
 
 
 def format_table(summaries: list[Summary]) -> str:
-    header = "| file | system | DER | JER | WER | cpWER | speakers ref/found | RTF |"
-    lines = [header, "|" + "---|" * 8]
+    header = "| file | system | DER | DER (words) | JER | WER | cpWER | speakers ref/found | RTF |"
+    lines = [header, "|" + "---|" * 9]
     for summary in summaries:
         for f in summary.files:
             lines.append(
-                f"| {f.name} | {f.system} | {_fmt(f.turns.der)} | {_fmt(f.turns.jer)} | "
+                f"| {f.name} | {f.system} | {_fmt(f.turns.der)} | "
+                f"{_fmt(f.words.der if f.words else None)} | {_fmt(f.turns.jer)} | "
                 f"{_fmt(f.wer)} | {_fmt(f.cpwer)} | "
                 f"{f.turns.ref_speakers}/{f.turns.found_speakers} | "
                 f"{_fmt(f.rtf, percent=False)} |"
@@ -240,10 +263,49 @@ def format_table(summaries: list[Summary]) -> str:
     for summary in summaries:
         o = summary.overall()
         lines.append(
-            f"| **overall** | {summary.system} | {_fmt(o['der'])} | {_fmt(o['jer'])} | "
-            f"{_fmt(o['wer'])} | {_fmt(o['cpwer'])} | exact on {o['count_exact']}/{o['files']} | "
-            f"{_fmt(o['rtf'], percent=False)} |"
+            f"| **overall** | {summary.system} | {_fmt(o['der'])} | {_fmt(o['der_words'])} | "
+            f"{_fmt(o['jer'])} | {_fmt(o['wer'])} | {_fmt(o['cpwer'])} | "
+            f"exact on {o['count_exact']}/{o['files']} | {_fmt(o['rtf'], percent=False)} |"
         )
+    return "\n".join(lines)
+
+
+def _percentiles(values: list[float]) -> str:
+    if not values:
+        return "-"
+    p50, p95 = np.percentile(values, [50, 95])
+    return f"{p50:.2f} / {p95:.2f}"
+
+
+def format_streaming_table(summary: Summary) -> str:
+    """Latency figures of a streaming run (seconds, p50 / p95 over turns or words)."""
+    lines = [
+        "| file | first partial after speech start | final after last word | "
+        "word final lag | label flips | partials skipped |",
+        "|" + "---|" * 6,
+    ]
+    everything = StreamStats()
+    for f in summary.files:
+        s = f.streaming
+        if s is None:
+            continue
+        lines.append(
+            f"| {f.name} | {_percentiles(s.first_partial_s)} | "
+            f"{_percentiles(s.final_after_speech_s)} | {_percentiles(s.word_final_lag_s)} | "
+            f"{s.label_flips}/{s.words_sent} | {s.partials_skipped} |"
+        )
+        everything.first_partial_s += s.first_partial_s
+        everything.final_after_speech_s += s.final_after_speech_s
+        everything.word_final_lag_s += s.word_final_lag_s
+        everything.label_flips += s.label_flips
+        everything.words_sent += s.words_sent
+        everything.partials_skipped += s.partials_skipped
+    lines.append(
+        f"| **overall** | {_percentiles(everything.first_partial_s)} | "
+        f"{_percentiles(everything.final_after_speech_s)} | "
+        f"{_percentiles(everything.word_final_lag_s)} | "
+        f"{everything.label_flips}/{everything.words_sent} | {everything.partials_skipped} |"
+    )
     return "\n".join(lines)
 
 

@@ -44,10 +44,10 @@ class StreamingInference:
 
     async def vad(self, audio: Float32Array, state: VadState) -> list[float]:
         loop = asyncio.get_running_loop()
-        probs = await loop.run_in_executor(
-            self._vad_pool, self._models.vad.probabilities, audio, state
-        )
-        return [float(p) for p in probs]
+        return await loop.run_in_executor(self._vad_pool, self.vad_blocking, audio, state)
+
+    def vad_blocking(self, audio: Float32Array, state: VadState) -> list[float]:
+        return [float(p) for p in self._models.vad.probabilities(audio, state)]
 
     async def decode(self, request: DecodeRequest) -> tuple[list[Word], LocalSpeakers | None]:
         if self._pending >= self.max_pending and not request.final:
@@ -55,11 +55,12 @@ class StreamingInference:
         self._pending += 1
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._asr_pool, self._decode_blocking, request)
+            return await loop.run_in_executor(self._asr_pool, self.decode_blocking, request)
         finally:
             self._pending -= 1
 
-    def _decode_blocking(self, request: DecodeRequest) -> tuple[list[Word], LocalSpeakers | None]:
+    def decode_blocking(self, request: DecodeRequest) -> tuple[list[Word], LocalSpeakers | None]:
+        """ASR on the request's audio and local speakers of its context, in this thread."""
         duration_s = len(request.audio) / MODEL_SAMPLE_RATE
         result = self._models.asr.transcribe_regions(
             request.audio, [(0.0, duration_s)], self.language

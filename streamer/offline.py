@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamer.events import Utterance, Word, join_words, mean_confidence
+from streamer.events import SpeakerTurn, Utterance, Word, join_words, mean_confidence
 
 WHISPER_WINDOW_S = 30.0
 MAX_SILENCE_IN_WINDOW_S = 5.0
@@ -53,3 +53,22 @@ def utterances(words: tuple[Word, ...]) -> tuple[Utterance, ...]:
         )
         for group in groups
     )
+
+
+def turns_from_words(words: tuple[Word, ...], max_gap_ms: int = 500) -> list[SpeakerTurn]:
+    """Speaker turns spanned by the words themselves (for scoring what a user sees): words of
+    one speaker closer than `max_gap_ms` join one turn. Speakers are numbered by first word."""
+    numbers: dict[str, int] = {}
+    turns: list[SpeakerTurn] = []
+    open_turn: dict[str, tuple[int, int]] = {}
+    for word in words:
+        speaker = word.speaker or "A"
+        numbers.setdefault(speaker, len(numbers))
+        start, end = open_turn.get(speaker, (word.start_ms, word.end_ms))
+        if word.start_ms - end > max_gap_ms:
+            turns.append(SpeakerTurn(numbers[speaker], start / 1000, end / 1000))
+            start = word.start_ms
+        open_turn[speaker] = (start, max(end, word.end_ms))
+    for speaker, (start, end) in open_turn.items():
+        turns.append(SpeakerTurn(numbers[speaker], start / 1000, end / 1000))
+    return sorted(turns, key=lambda t: (t.start_s, t.speaker))

@@ -14,11 +14,7 @@ import numpy.typing as npt
 from streamer.audio import MODEL_SAMPLE_RATE
 from streamer.clustering import (
     ClusteringParams,
-    FloatArray,
     SpeakerCount,
-    agglomerative,
-    assign_distinct,
-    centroids,
 )
 from streamer.diarization import (
     DiarizationParams,
@@ -26,6 +22,7 @@ from streamer.diarization import (
     LocalSpeakers,
     chunk_assignment,
     chunk_starts,
+    cluster_rows,
     embedding_frames,
     frames_to_sample_spans,
     global_timeline,
@@ -71,16 +68,16 @@ class LocalSpeakerFinder:
     windows and an embedding of each window's local speakers."""
 
     def __init__(self, models: ModelSet, step_s: float, params: DiarizationParams) -> None:
-        self._models = models
+        self.models = models
         self.step_s = step_s
         self.params = params
 
     @property
     def grid(self) -> FrameGrid:
-        return self._models.segmenter.grid
+        return self.models.segmenter.grid
 
     def find(self, audio: npt.NDArray[np.float32]) -> LocalSpeakers:
-        segmenter = self._models.segmenter
+        segmenter = self.models.segmenter
         window = segmenter.window_samples
         step = max(1, round(self.step_s * MODEL_SAMPLE_RATE))
         starts = chunk_starts(len(audio), window, step)
@@ -95,9 +92,7 @@ class LocalSpeakerFinder:
         activity = powerset_to_multilabel(log_probs.astype(np.float64))
         owners, clips = self._embedding_clips(padded, activity, starts)
         embeddings = (
-            self._models.embedder.embed(clips)
-            if clips
-            else np.zeros((0, self._models.embedder.dim))
+            self.models.embedder.embed(clips) if clips else np.zeros((0, self.models.embedder.dim))
         )
         return LocalSpeakers(
             activity=activity,
@@ -128,7 +123,7 @@ class LocalSpeakerFinder:
 
 class FileTranscriber:
     def __init__(self, models: ModelSet, params: PipelineParams | None = None) -> None:
-        self._models = models
+        self.models = models
         self.params = params or PipelineParams()
         self.speaker_finder = LocalSpeakerFinder(
             models, self.params.segmentation_step_s, self.params.diarization
@@ -145,12 +140,12 @@ class FileTranscriber:
         """16 kHz mono audio -> words with speakers and utterances."""
         report = progress or (lambda _share: None)
         duration_s = len(audio) / MODEL_SAMPLE_RATE
-        probs = self._models.vad.file_probabilities(audio)
+        probs = self.models.vad.file_probabilities(audio)
         regions = speech_regions(
-            probs, self._models.vad.frame_samples / MODEL_SAMPLE_RATE, self.params.vad, duration_s
+            probs, self.models.vad.frame_samples / MODEL_SAMPLE_RATE, self.params.vad, duration_s
         )
         report(0.05)
-        asr = self._models.asr.transcribe_regions(audio, asr_windows(regions), language)
+        asr = self.models.asr.transcribe_regions(audio, asr_windows(regions), language)
         report(0.6)
         words = asr.words
         turns: tuple[SpeakerTurn, ...] = ()
@@ -179,29 +174,14 @@ class FileTranscriber:
 
     def cluster_local_speakers(self, local: LocalSpeakers, count: SpeakerCount) -> Diarization:
         """The pure half: cluster local speakers into global ones and stitch the windows."""
-        row_speakers = np.zeros(len(local.owners), dtype=np.int64)
-        num_speakers = 0
-        if local.owners:
-            speaker_centroids = self._speaker_centroids(local, count)
-            num_speakers = len(speaker_centroids)
-            for window in sorted({c for c, _ in local.owners}):
-                rows = local.rows_of_window(window)
-                row_speakers[rows] = assign_distinct(local.embeddings[rows], speaker_centroids)
+        rows, num_speakers = cluster_rows(
+            local, count, self.params.clustering, self.params.diarization.min_clustering_speech_s
+        )
         timeline, turns = global_timeline(
             local,
-            chunk_assignment(local, row_speakers),
+            chunk_assignment(local, rows),
             num_speakers,
             self.speaker_finder.grid,
             self.params.diarization,
         )
         return Diarization(timeline=timeline, turns=tuple(turns))
-
-    def _speaker_centroids(self, local: LocalSpeakers, count: SpeakerCount) -> FloatArray:
-        """(k, dim) centroids from clustering the embeddings of enough speech (all of them when
-        none has enough)."""
-        reliable = local.speech_s >= self.params.diarization.min_clustering_speech_s
-        if not reliable.any():
-            reliable[:] = True
-        embeddings = local.embeddings[reliable]
-        labels = agglomerative(embeddings, local.speech_s[reliable], count, self.params.clustering)
-        return centroids(embeddings, labels)

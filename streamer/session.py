@@ -32,7 +32,6 @@ from streamer.clustering import (
     OnlineParams,
     OnlineSpeakers,
     SpeakerCount,
-    agglomerative,
     match_labels,
 )
 from streamer.diarization import (
@@ -40,6 +39,8 @@ from streamer.diarization import (
     FrameGrid,
     LocalSpeakers,
     chunk_assignment,
+    cluster_rows,
+    concatenate,
     global_timeline,
 )
 from streamer.events import Word, join_words
@@ -68,7 +69,12 @@ class StreamConfig:
     speaker_context_s: float = 10.0
     """Audio before a turn's end that the segmentation sees (one model window)."""
     online: OnlineParams = field(default_factory=OnlineParams)
-    revision: ClusteringParams = field(default_factory=ClusteringParams)
+    revision: ClusteringParams = field(
+        default_factory=lambda: ClusteringParams(linkage="average", distance_threshold=0.3)
+    )
+    """Re-clustering sees only the speech heard so far, often a few embeddings: average
+    linkage with a margin keeps two close voices (telephone) apart where complete linkage
+    tuned on meetings merged them."""
     diarization: DiarizationParams = field(default_factory=DiarizationParams)
     buffer_s: float = 60.0
     """Audio kept per session: the longest turn plus the speaker context, with margin."""
@@ -167,10 +173,10 @@ class StreamSession:
 
     def _request(self, final: bool, start: int, end: int) -> DecodeRequest:
         start = max(start, self._ring.start)
-        context_start = max(
-            self._ring.start,
-            min(start, end - round(self.config.speaker_context_s * MODEL_SAMPLE_RATE)),
-        )
+        # Finals analyse the whole turn (every word needs a speaker) and at least the last
+        # `speaker_context_s`; partials only the last `speaker_context_s`, to stay cheap.
+        context = end - round(self.config.speaker_context_s * MODEL_SAMPLE_RATE)
+        context_start = max(self._ring.start, min(start, context) if final else context)
         return DecodeRequest(
             turn_order=self._turn_order,
             final=final,
@@ -183,6 +189,8 @@ class StreamSession:
     def _partial_request(self) -> DecodeRequest | None:
         if self._open_start is None or self._partial_in_flight:
             return None
+        if self._turns.trailing_silence_ms >= self.config.turn.min_turn_silence_ms:
+            return None  # the speaker paused: keep the worker free for the final
         end = self._vad_cursor
         if end - self._last_partial_end < round(self.config.partial_interval_s * MODEL_SAMPLE_RATE):
             return None
@@ -301,12 +309,14 @@ class StreamSession:
 
     def _revise(self) -> Message | None:
         """Re-cluster every local speaker heard so far; resend turns whose labels changed."""
-        embeddings = np.concatenate([t.local.embeddings for t in self._finals])
-        speech = np.concatenate([t.local.speech_s for t in self._finals])
+        everything = concatenate([t.local for t in self._finals])
         old = np.concatenate([t.row_speakers for t in self._finals])
         count = SpeakerCount(maximum=self.config.max_speakers)
-        new = match_labels(agglomerative(embeddings, speech, count, self.config.revision), old)
-        self._speakers.reset(embeddings, new)
+        fresh, _ = cluster_rows(
+            everything, count, self.config.revision, self.config.diarization.min_clustering_speech_s
+        )
+        new = match_labels(fresh, old)
+        self._speakers.reset(everything.embeddings, new)
         revisions = []
         offset = 0
         for turn in self._finals:

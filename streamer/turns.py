@@ -61,6 +61,11 @@ class TurnDetector:
     def open_turn_start(self) -> int | None:
         return self._turn_start
 
+    @property
+    def trailing_silence_ms(self) -> float:
+        """Silence since the open turn's last speech frame."""
+        return (self._frame - self._last_speech_end) * self._frame_ms
+
     def feed(self, probabilities: list[float]) -> list[TurnEvent]:
         events: list[TurnEvent] = []
         min_speech = max(1, round(self.params.min_speech_ms / self._frame_ms))

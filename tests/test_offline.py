@@ -1,5 +1,5 @@
 from streamer.events import Word
-from streamer.offline import asr_windows, utterances
+from streamer.offline import asr_windows, turns_from_words, utterances
 
 
 def test_asr_windows_pack_regions_up_to_the_window() -> None:
@@ -34,3 +34,18 @@ def test_utterances_group_consecutive_speakers() -> None:
     ]
     assert result[0].confidence == 0.8
     assert result[0].words == words[:2]
+
+
+def test_turns_from_words_merge_close_words_of_one_speaker() -> None:
+    words = (
+        Word("a", 0, 400, 0.9, "B"),
+        Word("b", 600, 900, 0.9, "B"),  # 200 ms gap: same turn
+        Word("c", 950, 1200, 0.9, "A"),
+        Word("d", 2000, 2400, 0.9, "B"),  # 1100 ms after "b": a new turn
+    )
+    turns = turns_from_words(words, max_gap_ms=500)
+    assert [(t.speaker, t.start_s, t.end_s) for t in turns] == [
+        (0, 0.0, 0.9),
+        (1, 0.95, 1.2),
+        (0, 2.0, 2.4),
+    ]

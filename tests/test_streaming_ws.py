@@ -4,6 +4,8 @@ process and models."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import wave
 from collections.abc import Iterator
@@ -149,3 +151,28 @@ def test_client_vanishing_mid_turn_leaves_server_serving(server: str) -> None:
         ws.send(pcm[start : start + CHUNK_BYTES])
     ws.socket.close()  # no close handshake: the client is just gone
     assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+def test_stream_cli_shows_captions_and_transcript(server: str) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamer.cli",
+            "stream",
+            str(dev_file("fisher_sample.wav")),
+            "--url",
+            server.replace("http://", "ws://"),
+            "--api-key",
+            API_KEY,
+            "--speed",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    transcript = result.stdout.split("--- transcript ---")[1]
+    assert "A:" in transcript and "Chicago" in transcript
+    assert "--- 30 s of audio ---" in result.stdout

@@ -1,0 +1,123 @@
+"""`streamer stream FILE`: send a file to `/v3/ws` at real-time pace and show live captions.
+
+Partials are shown in grey on one line that is rewritten as they change; each final turn is
+printed as "A: words"; a SpeakerRevision reprints the turns it changes. At the end the whole
+transcript, revisions applied, is printed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+from urllib.parse import urlencode
+
+import numpy as np
+from websockets.asyncio.client import connect
+
+from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
+
+CHUNK_S = 0.1
+GREY, RESET, CLEAR_LINE = "\x1b[90m", "\x1b[0m", "\r\x1b[K"
+
+
+@dataclass(slots=True)
+class Captions:
+    """What the client holds: final turns by order, each a list of wire words."""
+
+    out: TextIO
+    colour: bool
+    turns: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    partial_shown: bool = False
+
+    def handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "Turn" and not message["end_of_turn"]:
+            self._partial(message)
+        elif kind == "Turn":
+            self.turns[message["turn_order"]] = message["words"]
+            self._line(self._render(message["words"]))
+        elif kind == "SpeakerRevision":
+            for revision in message["revisions"]:
+                self.turns[revision["turn_order"]] = revision["words"]
+                self._line(
+                    f"(revised turn {revision['turn_order']}) " + self._render(revision["words"])
+                )
+        elif kind == "Error":
+            self._line(f"error: {message.get('error')}")
+
+    def _partial(self, message: dict[str, Any]) -> None:
+        text = self._render(message["words"])
+        if not text:
+            return
+        if self.colour:
+            self.out.write(f"{CLEAR_LINE}{GREY}{text}{RESET}")
+            self.partial_shown = True
+        else:
+            self.out.write(f"... {text}\n")
+        self.out.flush()
+
+    def _line(self, text: str) -> None:
+        prefix = CLEAR_LINE if self.partial_shown else ""
+        self.partial_shown = False
+        self.out.write(f"{prefix}{text}\n")
+        self.out.flush()
+
+    @staticmethod
+    def _render(words: list[dict[str, Any]]) -> str:
+        parts: list[str] = []
+        speaker = None
+        for word in words:
+            if word.get("speaker") != speaker:
+                speaker = word.get("speaker")
+                parts.append(f"{speaker}:" if speaker else "")
+            parts.append(word["text"])
+        return " ".join(p for p in parts if p)
+
+    def transcript(self) -> str:
+        return "\n".join(self._render(self.turns[order]) for order in sorted(self.turns))
+
+
+def _pcm16(samples: Float32Array) -> bytes:
+    return bytes((np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes())
+
+
+async def stream_file(
+    url: str, audio: Float32Array, api_key: str | None, speed: float, captions: Captions
+) -> dict[str, Any]:
+    """Send 16 kHz `audio`; returns the Termination message."""
+    query = urlencode({"sample_rate": MODEL_SAMPLE_RATE, "encoding": "pcm_s16le"})
+    headers = {"Authorization": api_key} if api_key else {}
+    async with connect(f"{url}/v3/ws?{query}", additional_headers=headers) as ws:
+        begin = json.loads(await ws.recv())
+        if begin.get("type") != "Begin":
+            raise RuntimeError(f"server said {begin}")
+        termination: dict[str, Any] = {}
+
+        async def receive() -> None:
+            async for raw in ws:
+                message = json.loads(raw)
+                if message.get("type") == "Termination":
+                    termination.update(message)
+                    return
+                captions.handle(message)
+
+        receiver = asyncio.create_task(receive())
+        step = round(CHUNK_S * MODEL_SAMPLE_RATE)
+        for start in range(0, len(audio), step):
+            await ws.send(_pcm16(audio[start : start + step]))
+            await asyncio.sleep(CHUNK_S / speed)
+        await ws.send(json.dumps({"type": "Terminate"}))
+        await receiver
+        return termination
+
+
+def run(url: str, audio: Float32Array, api_key: str | None, speed: float) -> int:
+    captions = Captions(out=sys.stdout, colour=sys.stdout.isatty())
+    termination = asyncio.run(stream_file(url, audio, api_key, speed, captions))
+    print("\n--- transcript ---")
+    print(captions.transcript())
+    print(f"--- {termination.get('audio_duration_seconds')} s of audio ---")
+    return 0

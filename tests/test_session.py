@@ -1,0 +1,95 @@
+"""The streaming session driven directly (sans-I/O): audio bytes and model results in,
+requests and wire messages out. Model results here are hand-made values of the real types."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamer.diarization import FrameGrid, LocalSpeakers
+from streamer.events import Word
+from streamer.session import VAD_FRAME_SAMPLES, StreamConfig, StreamSession
+from streamer.turns import TurnParams
+
+GRID = FrameGrid(sample_rate=16000, step_samples=270, receptive_field_samples=991)
+FRAME_S = VAD_FRAME_SAMPLES / 16000
+
+
+def session() -> StreamSession:
+    turn = TurnParams(min_turn_silence_ms=300, max_turn_silence_ms=600, min_speech_ms=64)
+    return StreamSession(StreamConfig(sample_rate=16000, turn=turn), GRID)
+
+
+def feed(s: StreamSession, seconds: float, speech: bool):  # type: ignore[no-untyped-def]
+    s.add_audio(bytes(int(seconds * 16000) * 2))
+    frames = len(s.vad_input()) // VAD_FRAME_SAMPLES
+    return s.on_vad([0.9 if speech else 0.0] * frames)
+
+
+def one_speaker(context_samples: int, embedding: np.ndarray) -> LocalSpeakers:
+    """One 10 s segmentation window (589 frames, as the model gives) where local speaker 0
+    talks throughout the context."""
+    frames = min(589, context_samples // 270)
+    activity = np.zeros((1, 589, 3))
+    activity[0, :frames, 0] = 1.0
+    return LocalSpeakers(
+        activity=activity,
+        starts=[0],
+        owners=[(0, 0)],
+        embeddings=embedding[None, :],
+        speech_s=np.array([context_samples / 16000]),
+    )
+
+
+def test_turn_lifecycle_partial_then_final_with_speakers() -> None:
+    s = session()
+    messages, requests = feed(s, 0.5, speech=False)
+    assert messages == [] and requests == []
+    messages, requests = feed(s, 1.0, speech=True)
+    assert [m["type"] for m in messages] == ["SpeechStarted"]
+    partial = [r for r in requests if not r.final]
+    assert len(partial) == 1 and partial[0].turn_order == 0
+    assert s.is_open_turn(0)
+
+    words = [Word("Hello", 600, 900, 0.9), Word("there", 950, 1300, 0.8)]
+    local = one_speaker(len(partial[0].context), np.eye(4)[0])
+    (turn,) = s.on_decoded(partial[0], words, local)
+    assert turn["type"] == "Turn" and turn["end_of_turn"] is False
+    assert [w["speaker"] for w in turn["words"]] == ["A", "A"]  # type: ignore[index]
+    assert not any(w["word_is_final"] for w in turn["words"])  # type: ignore[index]
+
+    _, requests = feed(s, 1.0, speech=False)
+    (final,) = [r for r in requests if r.final]
+    assert final.turn_order == 0 and not s.is_open_turn(0)
+    local = one_speaker(len(final.context), np.eye(4)[0])
+    (turn,) = s.on_decoded(final, words, local)
+    assert turn["end_of_turn"] is True and turn["transcript"] == "Hello there"
+    assert turn["speaker_label"] == "A"
+    assert all(w["word_is_final"] for w in turn["words"])  # type: ignore[union-attr]
+
+
+def test_second_voice_becomes_b_and_stale_partial_is_dropped() -> None:
+    s = session()
+    feed(s, 2.0, speech=True)
+    _, requests = feed(s, 1.0, speech=False)
+    stale = [r for r in requests if not r.final]
+    first = next(r for r in requests if r.final)
+    s.on_decoded(first, [Word("one", 100, 400, 0.9)], one_speaker(len(first.context), np.eye(4)[0]))
+    for request in stale:
+        assert s.on_decoded(request, [Word("x", 0, 1, 0.5)], None) == []
+    feed(s, 2.0, speech=True)
+    _, requests = feed(s, 1.0, speech=False)
+    second = next(r for r in requests if r.final)
+    assert second.turn_order == 1
+    (turn,) = s.on_decoded(
+        second, [Word("two", 3100, 3500, 0.9)], one_speaker(len(second.context), np.eye(4)[1])
+    )
+    assert turn["speaker_label"] == "B"
+
+
+def test_force_endpoint_and_nothing_open() -> None:
+    s = session()
+    assert s.force_endpoint() == []
+    feed(s, 1.0, speech=True)
+    (request,) = s.force_endpoint()
+    assert request.final and request.turn_order == 0
+    assert s.force_endpoint() == []
