@@ -26,8 +26,8 @@ run: setup
 	$(BIN)/streamer serve --host $(HOST) --port $(PORT)
 
 lint: setup
-	$(BIN)/ruff check streamer tests models
-	$(BIN)/ruff format --check streamer tests models
+	$(BIN)/ruff check streamer tests models load_tests
+	$(BIN)/ruff format --check streamer tests models load_tests
 
 typecheck: setup
 	$(BIN)/mypy streamer

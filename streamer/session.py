@@ -120,14 +120,19 @@ class StreamSession:
         self._finals: list[_FinalTurn] = []
         self.samples_received = 0
         self.partials_skipped = 0
+        self._odd_byte = b""
 
     # ---- audio in -------------------------------------------------------------------------
     def add_audio(self, data: bytes) -> None:
-        samples = (
-            pcm_mulaw_to_float(data)
-            if self.config.encoding == "pcm_mulaw"
-            else pcm_s16le_to_float(data)
-        )
+        """Append wire audio. A 16-bit frame cut between its two bytes keeps the odd byte for
+        the next call, so clients may slice the byte stream anywhere."""
+        if self.config.encoding == "pcm_mulaw":
+            samples = pcm_mulaw_to_float(data)
+        else:
+            data = self._odd_byte + data
+            whole = len(data) - len(data) % 2
+            self._odd_byte = data[whole:]
+            samples = pcm_s16le_to_float(data[:whole])
         self.samples_received += len(samples)
         self._ring.append(self._resampler.push(samples))
 

@@ -216,8 +216,6 @@ async def stream(websocket: WebSocket) -> None:
                         f"audio chunks must be {MIN_CHUNK_MS}-{MAX_CHUNK_MS} ms "
                         f"(got {duration:.0f} ms)",
                     )
-                if len(data) % BYTES_PER_SAMPLE[config.encoding]:
-                    raise _Close(CLOSE_INVALID_MESSAGE, "audio chunk is not whole samples")
                 await connection.audio(data)
             elif (
                 message.get("text") is not None

@@ -93,3 +93,11 @@ def test_force_endpoint_and_nothing_open() -> None:
     (request,) = s.force_endpoint()
     assert request.final and request.turn_order == 0
     assert s.force_endpoint() == []
+
+
+def test_odd_byte_counts_lose_no_audio() -> None:
+    s = session()
+    s.add_audio(bytes(3201))
+    s.add_audio(bytes(3199))
+    assert s.audio_duration_s == 0.2
+    assert len(s.vad_input()) == 3200 // VAD_FRAME_SAMPLES * VAD_FRAME_SAMPLES  # whole frames

@@ -9,6 +9,7 @@ import sys
 import time
 import wave
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -176,3 +177,62 @@ def test_stream_cli_shows_captions_and_transcript(server: str) -> None:
     transcript = result.stdout.split("--- transcript ---")[1]
     assert "A:" in transcript and "Chicago" in transcript
     assert "--- 30 s of audio ---" in result.stdout
+
+
+def test_inactivity_timeout_closes_4031(server: str) -> None:
+    url = ws_url(server, f"sample_rate=16000&inactivity_timeout=5&token={API_KEY}")
+    with connect(url) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=20)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4031
+
+
+def test_audio_after_terminate_is_ignored(server: str) -> None:
+    with connect(ws_url(server, f"sample_rate=16000&token={API_KEY}")) as ws:
+        ws.recv(timeout=10)
+        ws.send(bytes(3201))  # odd byte counts are fine: the byte waits for its pair
+        ws.send(bytes(3199))
+        ws.send(json.dumps({"type": "Terminate"}))
+        ws.send(bytes(3200))
+        messages = []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                messages.append(json.loads(ws.recv(timeout=30)))
+    assert messages[-1]["type"] == "Termination"
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+
+
+def test_concurrent_sessions_keep_their_audio_and_labels(server: str) -> None:
+    """Two calls at once: each session hears only its own audio and names its own speakers."""
+
+    def call(name: str, start_s: float) -> list[dict]:
+        with wave.open(str(dev_file(name))) as wav:
+            pcm = wav.readframes(wav.getnframes())[int(start_s * 32000) :]
+        finals = []
+        with connect(ws_url(server, f"sample_rate=16000&token={API_KEY}")) as ws:
+            ws.recv(timeout=10)
+            for chunk in paced(pcm[: 32000 * 12]):
+                ws.send(chunk)
+            ws.send(json.dumps({"type": "Terminate"}))
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    message = json.loads(ws.recv(timeout=60))
+                    if message["type"] == "Turn" and message["end_of_turn"]:
+                        finals.append(message)
+        return finals
+
+    with ThreadPoolExecutor(2) as pool:
+        phone = pool.submit(call, "fisher_sample.wav", 14.0)
+        meeting = pool.submit(call, "ami_trn03.wav", 0.0)
+        phone_turns, meeting_turns = phone.result(), meeting.result()
+    phone_text = " ".join(t["transcript"] for t in phone_turns)
+    meeting_text = " ".join(t["transcript"] for t in meeting_turns)
+    assert "Chicago" in phone_text and "Chicago" not in meeting_text
+    assert phone_turns[0]["turn_order"] == 0 and meeting_turns[0]["turn_order"] == 0
+    # each session names its own first speaker A, whatever the other session heard
+    assert phone_turns[0]["words"][0]["speaker"] == "A" or phone_turns[0]["speaker_label"] == "A"
+    assert (
+        meeting_turns[0]["words"][0]["speaker"] == "A" or meeting_turns[0]["speaker_label"] == "A"
+    )

@@ -1,0 +1,98 @@
+"""How many real-time streams one server holds: N clients stream the same file at once, in real
+time, against a running server; each measures, in wall-clock time relative to the audio it has
+sent, how late its first partial and its final turns come.
+
+    .venv/bin/streamer serve --port 8000 &
+    .venv/bin/python load_tests/concurrent_streams.py ../shared/eval/dev/fisher_sample.wav \\
+        --streams 1 2 4 --url ws://127.0.0.1:8000
+
+Prints one row per stream count: p50 / p95 of "first partial after speech start" and
+"final after its last word", seconds. Sends traffic to the given URL only (use loopback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+from websockets.asyncio.client import connect
+
+from streamer.audio import MODEL_SAMPLE_RATE
+from streamer.media import decode_file
+
+CHUNK_S = 0.1
+
+
+async def one_stream(url: str, pcm: bytes, key: str | None) -> tuple[list[float], list[float]]:
+    query = urlencode({"sample_rate": MODEL_SAMPLE_RATE})
+    headers = {"Authorization": key} if key else {}
+    first_partial: list[float] = []
+    final_lag: list[float] = []
+    async with connect(f"{url}/v3/ws?{query}", additional_headers=headers) as ws:
+        await ws.recv()  # Begin
+        started = time.monotonic()
+        speech_start: list[float] = []  # the k-th SpeechStarted opens turn k
+        seen_partial: set[int] = set()
+
+        async def receive() -> None:
+            async for raw in ws:
+                now = time.monotonic() - started
+                message = json.loads(raw)
+                kind = message["type"]
+                if kind == "SpeechStarted":
+                    speech_start.append(message["timestamp"] / 1000)
+                elif kind == "Turn" and message["words"]:
+                    order = message["turn_order"]
+                    if not message["end_of_turn"] and order not in seen_partial:
+                        seen_partial.add(order)
+                        if order < len(speech_start):
+                            first_partial.append(now - speech_start[order])
+                    if message["end_of_turn"]:
+                        final_lag.append(now - message["words"][-1]["end"] / 1000)
+                elif kind == "Termination":
+                    return
+
+        receiver = asyncio.create_task(receive())
+        step = int(CHUNK_S * MODEL_SAMPLE_RATE) * 2
+        for index, start in enumerate(range(0, len(pcm), step)):
+            await ws.send(pcm[start : start + step])
+            await asyncio.sleep(max(0.0, started + (index + 1) * CHUNK_S - time.monotonic()))
+        await ws.send(json.dumps({"type": "Terminate"}))
+        await asyncio.wait_for(receiver, timeout=120)
+    return first_partial, final_lag
+
+
+def percentiles(values: list[float]) -> str:
+    if not values:
+        return "-"
+    p50, p95 = np.percentile(values, [50, 95])
+    return f"{p50:.2f} / {p95:.2f}"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--url", default="ws://127.0.0.1:8000")
+    parser.add_argument("--api-key")
+    args = parser.parse_args()
+    audio = decode_file(args.file)
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    print("| streams | first partial after speech start (s) | final after last word (s) |")
+    print("|---|---|---|")
+    for count in args.streams:
+        results = await asyncio.gather(
+            *(one_stream(args.url, pcm, args.api_key) for _ in range(count))
+        )
+        partials = [v for r in results for v in r[0]]
+        finals = [v for r in results for v in r[1]]
+        print(f"| {count} | {percentiles(partials)} | {percentiles(finals)} |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
