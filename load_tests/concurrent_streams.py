@@ -82,6 +82,8 @@ async def main() -> None:
     parser.add_argument("--api-key")
     args = parser.parse_args()
     audio = decode_file(args.file)
+    # whole 100 ms chunks: the protocol refuses chunks under 50 ms, so pad the tail
+    audio = np.pad(audio, (0, -len(audio) % int(CHUNK_S * MODEL_SAMPLE_RATE)))
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
     print("| streams | first partial after speech start (s) | final after last word (s) |")
     print("|---|---|---|")

@@ -38,6 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="streamer", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.models = None
+    app.state.active_sessions = 0
     app.include_router(health_router)
     app.include_router(stream_router)
     return app

@@ -30,12 +30,16 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     """Accepted `Authorization` values; empty means the server is open (a warning is logged)."""
     log_level: str = "info"
+    max_sessions: int = 8
+    """Concurrent streaming sessions; one more is refused with close code 3009."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be 1..65535, not {self.port}")
         if self.threads < 1:
             raise ValueError("threads must be at least 1")
+        if self.max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
         if self.asr_model not in ("whisper-base", "whisper-tiny.en"):
             raise ValueError(f"unknown asr_model {self.asr_model!r}")
         if self.device not in ("cpu", "cuda"):
@@ -51,7 +55,7 @@ class Settings:
 
 
 def _parse(name: str, raw: str) -> Any:
-    if name in ("port", "threads"):
+    if name in ("port", "threads", "max_sessions"):
         return int(raw)
     if name in ("data_dir", "models_dir"):
         return Path(raw).expanduser()

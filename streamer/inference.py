@@ -1,9 +1,10 @@
 """Model calls for streaming sessions, off the event loop.
 
 One worker thread per model kind, shared by all sessions: VAD (cheap, must stay prompt) and
-ASR + embeddings (expensive, FIFO so each session's final turns come back in order). The ASR
-queue is bounded by `max_pending`; when it is full, partial decodes are skipped (and counted by
-the session) so finals are never delayed by them.
+ASR + speaker analysis (expensive; each session sends its requests one at a time, in order, so
+at most one per session waits: the session limit bounds the queue). A partial decode only
+starts when the ASR worker is idle, otherwise it is skipped and counted by the session; finals
+always run.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ class StreamingInference:
         self,
         models: ModelSet,
         speakers: LocalSpeakerFinder,
-        max_pending: int = 16,
         language: str = "en",
     ) -> None:
         self._models = models
@@ -34,13 +34,13 @@ class StreamingInference:
         self._vad_pool = ThreadPoolExecutor(1, thread_name_prefix="vad")
         self._asr_pool = ThreadPoolExecutor(1, thread_name_prefix="asr")
         self._pending = 0
-        self.max_pending = max_pending
         self.language = language
 
     @property
     def busy(self) -> bool:
-        """True when partials should be skipped: the ASR queue is near its bound."""
-        return self._pending >= self.max_pending // 2
+        """True while any decode is queued or running: a partial then waits for nothing and
+        is skipped, so finals (never skipped) never queue behind other sessions' partials."""
+        return self._pending > 0
 
     async def vad(self, audio: Float32Array, state: VadState) -> list[float]:
         loop = asyncio.get_running_loop()
@@ -50,8 +50,6 @@ class StreamingInference:
         return [float(p) for p in self._models.vad.probabilities(audio, state)]
 
     async def decode(self, request: DecodeRequest) -> tuple[list[Word], LocalSpeakers | None]:
-        if self._pending >= self.max_pending and not request.final:
-            raise OverloadedError("ASR queue full")
         self._pending += 1
         try:
             loop = asyncio.get_running_loop()
@@ -76,7 +74,3 @@ class StreamingInference:
     def close(self) -> None:
         self._vad_pool.shutdown(wait=False, cancel_futures=True)
         self._asr_pool.shutdown(wait=False, cancel_futures=True)
-
-
-class OverloadedError(RuntimeError):
-    """The shared ASR queue is full."""

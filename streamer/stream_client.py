@@ -106,6 +106,8 @@ async def stream_file(
 
         receiver = asyncio.create_task(receive())
         step = round(CHUNK_S * MODEL_SAMPLE_RATE)
+        # whole chunks only: the protocol refuses chunks under 50 ms, so pad the tail
+        audio = np.pad(audio, (0, -len(audio) % step))
         for start in range(0, len(audio), step):
             await ws.send(_pcm16(audio[start : start + step]))
             await asyncio.sleep(CHUNK_S / speed)

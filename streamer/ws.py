@@ -16,7 +16,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from streamer.inference import OverloadedError, StreamingInference
+from streamer.inference import StreamingInference
 from streamer.models.vad import VadState
 from streamer.session import DecodeRequest, Message, StreamConfig, StreamSession
 from streamer.turns import TurnParams
@@ -31,6 +31,7 @@ CLOSE_SERVER_ERROR = 1011
 CLOSE_BAD_PARAMS = 3006
 CLOSE_CHUNK_DURATION = 3007
 CLOSE_MAX_DURATION = 3008
+CLOSE_TOO_MANY_SESSIONS = 3009
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_IDLE = 4031
 CLOSE_INVALID_JSON = 4100
@@ -105,9 +106,6 @@ class Connection:
 
     def schedule(self, requests: list[DecodeRequest]) -> None:
         for request in requests:
-            if not request.final and self.inference.busy:
-                self.session.partial_dropped()
-                continue
             self._decodes.put_nowait(request)
 
     async def _emit_in_order(self) -> None:
@@ -120,14 +118,13 @@ class Connection:
                 self._decodes.task_done()
 
     async def _emit(self, request: DecodeRequest) -> None:
-        if not request.final and not self.session.is_open_turn(request.turn_order):
-            self.session.partial_dropped()  # its turn ended while it waited
+        if not request.final and (
+            self.inference.busy or not self.session.is_open_turn(request.turn_order)
+        ):
+            self.session.partial_dropped()  # the worker is taken, or its turn ended meanwhile
             return
         try:
             words, local = await self.inference.decode(request)
-        except OverloadedError:
-            self.session.partial_dropped()
-            return
         except Exception:
             if request.final:
                 raise
@@ -174,56 +171,55 @@ def _control(text: str, connection: Connection) -> str:
 
 @router.websocket("/v3/ws")
 async def stream(websocket: WebSocket) -> None:
+    params = await _accept(websocket)
+    if params is None:
+        return
+    state = websocket.app.state
+    inference: StreamingInference = state.streaming
+    session = StreamSession(_config(params), inference.speakers.grid)
+    connection = Connection(websocket, session, inference)
+    state.active_sessions += 1
+    try:
+        await _serve(connection, params)
+    finally:
+        connection.close()
+        state.active_sessions -= 1
+
+
+async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
+    await websocket.accept()  # a close code (which the SDK reports) needs an open WebSocket
+    await websocket.send_text(json.dumps(error_message(reason, code)))
+    await websocket.close(code, reason)
+
+
+async def _accept(websocket: WebSocket) -> StreamParams | None:
+    """Check key, params and capacity; accept, or refuse with the code for the cause."""
     query = dict(websocket.query_params)
     if not _authorized(websocket, query):
-        # Accept first: a close code (which the SDK reports) needs an open WebSocket.
-        await websocket.accept()
-        await websocket.close(CLOSE_UNAUTHORIZED, "not authorized")
-        return
+        await _refuse(websocket, CLOSE_UNAUTHORIZED, "not authorized")
+        return None
     try:
         params = StreamParams.model_validate(query)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        await websocket.accept()
-        await websocket.send_text(json.dumps(error_message(f"{where}: {first['msg']}", 3006)))
-        await websocket.close(CLOSE_BAD_PARAMS, f"invalid {where}")
-        return
-    inference: StreamingInference = websocket.app.state.streaming
-    config = _config(params)
+        await _refuse(websocket, CLOSE_BAD_PARAMS, f"invalid {where}: {first['msg']}")
+        return None
+    limit: int = websocket.app.state.settings.max_sessions
+    if websocket.app.state.active_sessions >= limit:
+        await _refuse(websocket, CLOSE_TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions")
+        return None
     await websocket.accept()
-    session = StreamSession(config, inference.speakers.grid)
-    connection = Connection(websocket, session, inference)
+    return params
+
+
+async def _serve(connection: Connection, params: StreamParams) -> None:
+    """Begin, then frames until Terminate, a close code, or the client is gone."""
+    websocket = connection.websocket
     session_id = str(uuid.uuid4())
-    await connection.send(begin_message(session_id, int(time.time()) + MAX_SESSION_S))
-    idle_s = params.inactivity_timeout or DEFAULT_INACTIVITY_S
     try:
-        while True:
-            try:
-                message = await asyncio.wait_for(websocket.receive(), timeout=idle_s)
-            except TimeoutError as error:
-                raise _Close(CLOSE_IDLE, "session idle for too long") from error
-            if message["type"] == "websocket.disconnect":
-                return
-            if time.monotonic() - connection.started > MAX_SESSION_S:
-                raise _Close(CLOSE_MAX_DURATION, "maximum session duration exceeded")
-            data = message.get("bytes")
-            if data is not None:
-                duration = _chunk_ms(data, config)
-                if not MIN_CHUNK_MS <= duration <= MAX_CHUNK_MS:
-                    raise _Close(
-                        CLOSE_CHUNK_DURATION,
-                        f"audio chunks must be {MIN_CHUNK_MS}-{MAX_CHUNK_MS} ms "
-                        f"(got {duration:.0f} ms)",
-                    )
-                await connection.audio(data)
-            elif (
-                message.get("text") is not None
-                and _control(message["text"], connection) == "Terminate"
-            ):
-                await connection.finish()
-                await websocket.close(CLOSE_NORMAL)
-                return
+        await connection.send(begin_message(session_id, int(time.time()) + MAX_SESSION_S))
+        await _receive(connection, params.inactivity_timeout or DEFAULT_INACTIVITY_S)
     except _Close as close:
         await connection.send(error_message(close.reason, close.code))
         await websocket.close(close.code, close.reason)
@@ -233,5 +229,30 @@ async def stream(websocket: WebSocket) -> None:
         log.exception("session %s failed", session_id)
         if websocket.application_state == WebSocketState.CONNECTED:
             await websocket.close(CLOSE_SERVER_ERROR, "internal error")
-    finally:
-        connection.close()
+
+
+async def _receive(connection: Connection, idle_s: float) -> None:
+    websocket, config = connection.websocket, connection.session.config
+    while True:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), timeout=idle_s)
+        except TimeoutError as error:
+            raise _Close(CLOSE_IDLE, "session idle for too long") from error
+        if message["type"] == "websocket.disconnect":
+            return
+        if time.monotonic() - connection.started > MAX_SESSION_S:
+            raise _Close(CLOSE_MAX_DURATION, "maximum session duration exceeded")
+        data, text = message.get("bytes"), message.get("text")
+        if data is not None:
+            duration = _chunk_ms(data, config)
+            if not MIN_CHUNK_MS <= duration <= MAX_CHUNK_MS:
+                raise _Close(
+                    CLOSE_CHUNK_DURATION,
+                    f"audio chunks must be {MIN_CHUNK_MS}-{MAX_CHUNK_MS} ms "
+                    f"(got {duration:.0f} ms)",
+                )
+            await connection.audio(data)
+        elif text is not None and _control(text, connection) == "Terminate":
+            await connection.finish()
+            await websocket.close(CLOSE_NORMAL)
+            return

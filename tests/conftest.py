@@ -6,9 +6,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 import numpy as np
@@ -56,32 +59,44 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[str]:
+    """A real `streamer serve` process on a free port with `env` added; yields its base URL
+    once /healthz says the models are loaded. Its log goes to a file, never a full pipe."""
+    port = free_port()
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamer.cli", "serve", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(process, base, log)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], base: str, log: IO[str]) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"server exited: {log.read()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail("server never became healthy")
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
-    """A real `streamer serve` process with one API key; yields its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamer.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "STREAMER_API_KEYS": API_KEY},
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    try:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"server exited: {process.stdout.read() if process.stdout else ''}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("server never became healthy")
+    """The shared test server, with one API key."""
+    with running_server({"STREAMER_API_KEYS": API_KEY}) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

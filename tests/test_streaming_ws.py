@@ -22,7 +22,7 @@ from assemblyai.streaming.v3 import (
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import API_KEY, dev_file
+from tests.conftest import API_KEY, dev_file, running_server
 
 pytestmark = pytest.mark.models
 
@@ -99,13 +99,12 @@ def test_bad_params_close_3006(server: str, query: str, code: int) -> None:
 
 
 def test_bad_key_closes_4001(server: str) -> None:
-    with (
-        connect(
-            ws_url(server, "sample_rate=16000"), additional_headers={"Authorization": "wrong"}
-        ) as ws,
-        pytest.raises(ConnectionClosed) as closed,
-    ):
-        ws.recv(timeout=10)
+    with connect(
+        ws_url(server, "sample_rate=16000"), additional_headers={"Authorization": "wrong"}
+    ) as ws:
+        assert json.loads(ws.recv(timeout=10))["error_code"] == 4001
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
 
 
@@ -236,3 +235,18 @@ def test_concurrent_sessions_keep_their_audio_and_labels(server: str) -> None:
     assert (
         meeting_turns[0]["words"][0]["speaker"] == "A" or meeting_turns[0]["speaker_label"] == "A"
     )
+
+
+def test_session_limit_closes_3009() -> None:
+    """A server allowing one session refuses a second with 3009 and still serves the first."""
+    with running_server({"STREAMER_MAX_SESSIONS": "1"}) as base:
+        url = ws_url(base, "sample_rate=16000")
+        with connect(url) as first:
+            assert json.loads(first.recv(timeout=10))["type"] == "Begin"
+            with connect(url) as second:
+                assert json.loads(second.recv(timeout=10))["type"] == "Error"
+                with pytest.raises(ConnectionClosed) as closed:
+                    second.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 3009
+            first.send(json.dumps({"type": "Terminate"}))
+            assert json.loads(first.recv(timeout=30))["type"] == "Termination"
