@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import numpy as np
 from websockets.asyncio.client import connect
 
-from streamer.audio import MODEL_SAMPLE_RATE
+from streamer.audio import MODEL_SAMPLE_RATE, float_to_pcm_s16le
 from streamer.media import decode_file
 
 CHUNK_S = 0.1
@@ -84,7 +84,7 @@ async def main() -> None:
     audio = decode_file(args.file)
     # whole 100 ms chunks: the protocol refuses chunks under 50 ms, so pad the tail
     audio = np.pad(audio, (0, -len(audio) % int(CHUNK_S * MODEL_SAMPLE_RATE)))
-    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    pcm = float_to_pcm_s16le(audio)
     print("| streams | first partial after speech start (s) | final after last word (s) |")
     print("|---|---|---|")
     for count in args.streams:

@@ -40,6 +40,11 @@ def pcm_s16le_to_float(data: bytes) -> Float32Array:
     return (np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
 
 
+def float_to_pcm_s16le(samples: Float32Array) -> bytes:
+    """float32 in [-1, 1] (clipped) to little-endian 16-bit PCM: what clients send."""
+    return bytes((np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes())
+
+
 def pcm_mulaw_to_float(data: bytes) -> Float32Array:
     """G.711 mu-law bytes (one sample per byte) to float32 in [-1, 1]."""
     return _MULAW_TO_FLOAT[np.frombuffer(data, dtype=np.uint8)]

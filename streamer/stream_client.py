@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import numpy as np
 from websockets.asyncio.client import connect
 
-from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
+from streamer.audio import MODEL_SAMPLE_RATE, Float32Array, float_to_pcm_s16le
 
 CHUNK_S = 0.1
 GREY, RESET, CLEAR_LINE = "\x1b[90m", "\x1b[0m", "\r\x1b[K"
@@ -80,10 +80,6 @@ class Captions:
         return "\n".join(self._render(self.turns[order]) for order in sorted(self.turns))
 
 
-def _pcm16(samples: Float32Array) -> bytes:
-    return bytes((np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes())
-
-
 async def stream_file(
     url: str, audio: Float32Array, api_key: str | None, speed: float, captions: Captions
 ) -> dict[str, Any]:
@@ -109,7 +105,7 @@ async def stream_file(
         # whole chunks only: the protocol refuses chunks under 50 ms, so pad the tail
         audio = np.pad(audio, (0, -len(audio) % step))
         for start in range(0, len(audio), step):
-            await ws.send(_pcm16(audio[start : start + step]))
+            await ws.send(float_to_pcm_s16le(audio[start : start + step]))
             await asyncio.sleep(CHUNK_S / speed)
         await ws.send(json.dumps({"type": "Terminate"}))
         await receiver

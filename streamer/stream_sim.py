@@ -15,9 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
+from streamer.audio import MODEL_SAMPLE_RATE, Float32Array, float_to_pcm_s16le
 from streamer.events import Transcript, Word
 from streamer.inference import StreamingInference
 from streamer.models.vad import VadState
@@ -48,10 +46,6 @@ class StreamStats:
 class StreamResult:
     transcript: Transcript
     stats: StreamStats
-
-
-def _pcm16(samples: Float32Array) -> bytes:
-    return bytes((np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes())
 
 
 class _Run:
@@ -97,7 +91,7 @@ class _Run:
 
     def audio(self, now: float, samples: Float32Array) -> None:
         self.complete_until(now)
-        self.session.add_audio(_pcm16(samples))
+        self.session.add_audio(float_to_pcm_s16le(samples))
         started = time.perf_counter()
         probs = self.inference.vad_blocking(self.session.vad_input(), self.vad_state)
         self.compute_s += time.perf_counter() - started

@@ -3,6 +3,7 @@ import pytest
 
 from streamer.audio import (
     StreamResampler,
+    float_to_pcm_s16le,
     pcm_mulaw_to_float,
     pcm_s16le_to_float,
     resample,
@@ -56,3 +57,9 @@ def test_stream_resampler_matches_whole_buffer() -> None:
 def test_to_mono_averages_channels() -> None:
     stereo = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     assert to_mono(stereo, channel_axis=0).tolist() == [0.5, 0.5]
+
+
+def test_float_to_pcm_round_trip_and_clipping() -> None:
+    samples = np.array([0.0, 0.5, -0.5, 1.5, -1.5], dtype=np.float32)
+    back = pcm_s16le_to_float(float_to_pcm_s16le(samples))
+    assert np.allclose(back, [0.0, 0.5, -0.5, 32767 / 32768, -32767 / 32768], atol=1e-4)
