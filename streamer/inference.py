@@ -49,27 +49,34 @@ class StreamingInference:
     def vad_blocking(self, audio: Float32Array, state: VadState) -> list[float]:
         return [float(p) for p in self._models.vad.probabilities(audio, state)]
 
-    async def decode(self, request: DecodeRequest) -> tuple[list[Word], LocalSpeakers | None]:
+    async def decode(
+        self, request: DecodeRequest, words: list[Word] | None = None
+    ) -> tuple[list[Word], LocalSpeakers | None]:
         self._pending += 1
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._asr_pool, self.decode_blocking, request)
+            return await loop.run_in_executor(self._asr_pool, self.decode_blocking, request, words)
         finally:
             self._pending -= 1
 
-    def decode_blocking(self, request: DecodeRequest) -> tuple[list[Word], LocalSpeakers | None]:
-        """ASR on the request's audio and local speakers of its context, in this thread."""
+    def decode_blocking(
+        self, request: DecodeRequest, words: list[Word] | None = None
+    ) -> tuple[list[Word], LocalSpeakers | None]:
+        """ASR on the request's audio (unless its `words` are known already) and the local
+        speakers of its context, in this thread."""
+        local = self.speakers.find(request.context) if request.context is not None else None
+        if words is not None:
+            return words, local
         duration_s = len(request.audio) / MODEL_SAMPLE_RATE
         result = self._models.asr.transcribe_regions(
             request.audio, [(0.0, duration_s)], self.language
         )
         shift_ms = round(request.offset * 1000 / MODEL_SAMPLE_RATE)
-        words = [
+        shifted = [
             replace(w, start_ms=w.start_ms + shift_ms, end_ms=w.end_ms + shift_ms)
             for w in result.words
         ]
-        local = self.speakers.find(request.context) if request.context is not None else None
-        return words, local
+        return shifted, local
 
     def close(self) -> None:
         self._vad_pool.shutdown(wait=False, cancel_futures=True)

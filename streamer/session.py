@@ -14,7 +14,7 @@ algorithm; turns whose words change speaker are sent again as a `SpeakerRevision
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +53,11 @@ Message = dict[str, object]
 """A server message in the v3 wire shape, ready for JSON."""
 
 VAD_FRAME_SAMPLES = 512
+PAUSE_MS = 150
+"""Trailing silence after which the open turn is decoded through its end."""
+REUSE_SLACK = 2 * VAD_FRAME_SAMPLES
+"""A decode that stopped this close to the end of speech heard it all (the VAD lags by a frame
+or two, and a final pads a few frames of silence that hold no words)."""
 SENTENCE_END = (".", "?", "!")
 
 
@@ -91,6 +96,11 @@ class DecodeRequest:
     offset: int
     context: Float32Array | None
     context_offset: int
+    speech_end: int = 0
+    """absolute sample where the turn's speech ended (finals)"""
+    through_pause: bool = False
+    """a partial that decodes through the end of the speech so far: worth running even once
+    its turn has ended, since the final can reuse its words"""
 
 
 @dataclass(slots=True)
@@ -121,6 +131,8 @@ class StreamSession:
         self.samples_received = 0
         self.partials_skipped = 0
         self._odd_byte = b""
+        self._heard: tuple[int, int, list[Word]] | None = None
+        """(turn, absolute end sample, words) of the latest partial decode"""
 
     # ---- audio in -------------------------------------------------------------------------
     def add_audio(self, data: bytes) -> None:
@@ -173,8 +185,25 @@ class StreamSession:
         self._partial_in_flight = False
         self.partials_skipped += 1
 
+    def reusable_words(self, request: DecodeRequest) -> list[Word] | None:
+        """For a final: the words of a partial decode of the same turn that already heard all
+        of its speech (no need to decode again), else None."""
+        if self._heard is None or not request.final:
+            return None
+        turn, heard_until, words = self._heard
+        if turn != request.turn_order or heard_until < request.speech_end - REUSE_SLACK:
+            return None
+        return words or None
+
     def is_open_turn(self, turn_order: int) -> bool:
         return self._open_start is not None and turn_order == self._turn_order
+
+    def still_useful(self, request: DecodeRequest) -> bool:
+        """Whether a queued partial is still worth running: its turn is open, or it decodes
+        through the pause that ended its turn (the final will reuse it)."""
+        return self.is_open_turn(request.turn_order) or (
+            request.through_pause and request.turn_order == self._turn_order - 1
+        )
 
     def _request(self, final: bool, start: int, end: int) -> DecodeRequest:
         start = max(start, self._ring.start)
@@ -192,22 +221,34 @@ class StreamSession:
         )
 
     def _partial_request(self) -> DecodeRequest | None:
+        """Re-decode the open turn every `partial_interval_s` of new audio while speech goes
+        on, one decode at a time; when the speaker pauses, once more through the end of the
+        speech, so that when the pause turns out to end the turn the final can reuse those
+        words instead of decoding again."""
         if self._open_start is None or self._partial_in_flight:
             return None
-        if self._turns.trailing_silence_ms >= self.config.turn.min_turn_silence_ms:
-            return None  # the speaker paused: keep the worker free for the final
         end = self._vad_cursor
-        if end - self._last_partial_end < round(self.config.partial_interval_s * MODEL_SAMPLE_RATE):
+        silence_ms = self._turns.trailing_silence_ms
+        if silence_ms >= PAUSE_MS:
+            speech_end = end - round(silence_ms * MODEL_SAMPLE_RATE / 1000)
+            if self._last_partial_end >= speech_end:
+                return None  # a decode already hears everything said
+        elif end - self._last_partial_end < round(
+            self.config.partial_interval_s * MODEL_SAMPLE_RATE
+        ):
             return None
         self._last_partial_end = end
         self._partial_in_flight = True
-        return self._request(False, self._open_start, end)
+        request = self._request(False, self._open_start, end)
+        return replace(request, through_pause=silence_ms >= PAUSE_MS)
 
     def _final_request(self, event: TurnEnded) -> DecodeRequest:
         pad = VAD_FRAME_SAMPLES * 3  # keep word onsets/tails the VAD frame edges may clip
         start = event.start_frame * VAD_FRAME_SAMPLES - pad
         end = min(event.end_frame * VAD_FRAME_SAMPLES + pad, self._ring.end)
-        request = self._request(True, start, end)
+        request = replace(
+            self._request(True, start, end), speech_end=event.end_frame * VAD_FRAME_SAMPLES
+        )
         self._turn_order += 1
         self._open_start = None
         self._partial_in_flight = False
@@ -222,6 +263,7 @@ class StreamSession:
         if request.final:
             return self._final_turn(request, words, local)
         self._partial_in_flight = False
+        self._heard = (request.turn_order, request.offset + len(request.audio), words)
         if not self.is_open_turn(request.turn_order):
             return []  # the turn ended while this partial was decoding
         return [self._partial_turn(request, words, local)]

@@ -71,11 +71,11 @@ class _Run:
         """The worker takes the next request if idle, dropping partials of ended turns."""
         while self.busy_until is None and self.queue:
             request = self.queue.popleft()
-            if not request.final and not self.session.is_open_turn(request.turn_order):
+            if not request.final and not self.session.still_useful(request):
                 self.session.partial_dropped()
                 continue
             started = time.perf_counter()
-            result = self.inference.decode_blocking(request)
+            result = self.inference.decode_blocking(request, self.session.reusable_words(request))
             spent = time.perf_counter() - started
             self.compute_s += spent
             self.busy_until = now + spent

@@ -118,13 +118,12 @@ class Connection:
                 self._decodes.task_done()
 
     async def _emit(self, request: DecodeRequest) -> None:
-        if not request.final and (
-            self.inference.busy or not self.session.is_open_turn(request.turn_order)
-        ):
+        if not request.final and (self.inference.busy or not self.session.still_useful(request)):
             self.session.partial_dropped()  # the worker is taken, or its turn ended meanwhile
             return
         try:
-            words, local = await self.inference.decode(request)
+            known = self.session.reusable_words(request)
+            words, local = await self.inference.decode(request, known)
         except Exception:
             if request.final:
                 raise

@@ -101,3 +101,30 @@ def test_odd_byte_counts_lose_no_audio() -> None:
     s.add_audio(bytes(3199))
     assert s.audio_duration_s == 0.2
     assert len(s.vad_input()) == 3200 // VAD_FRAME_SAMPLES * VAD_FRAME_SAMPLES  # whole frames
+
+
+def test_final_reuses_words_of_a_decode_that_heard_the_whole_turn() -> None:
+    s = session()
+    _, requests = feed(s, 1.0, speech=True)
+    (running,) = [r for r in requests if not r.final]
+    assert feed(s, 0.3, speech=True)[1] == []  # more speech while that decode runs
+    s.on_decoded(running, [Word("Done", 200, 600, 0.9)], None)  # the worker is free again
+    _, requests = feed(s, 0.3, speech=False)  # a pause: one decode through the speech end
+    (pause,) = [r for r in requests if not r.final]
+    assert pause.through_pause
+    words = [Word("Done.", 200, 900, 0.9)]
+    s.on_decoded(pause, words, one_speaker(len(pause.context), np.eye(4)[0]))
+    _, requests = feed(s, 1.0, speech=False)
+    (final,) = [r for r in requests if r.final]
+    assert s.reusable_words(final) == words
+
+
+def test_final_decodes_again_when_no_decode_heard_the_end() -> None:
+    s = session()
+    _, requests = feed(s, 1.0, speech=True)
+    (early,) = [r for r in requests if not r.final]
+    s.on_decoded(early, [Word("Half", 0, 400, 0.9)], None)
+    s.add_audio(bytes(16000))  # 0.5 s more speech, then the turn is forced to end
+    s.on_vad([0.9] * (len(s.vad_input()) // VAD_FRAME_SAMPLES))
+    (final,) = s.force_endpoint()
+    assert s.reusable_words(final) is None
