@@ -3,5 +3,5 @@ from the files that `models/manifest.json` names."""
 
 import os
 
-# faster-whisper imports huggingface_hub: make sure nothing here ever reaches a model hub.
+# faster-whisper imports a model-hub client: force it offline so nothing here reaches a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
