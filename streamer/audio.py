@@ -50,16 +50,6 @@ def pcm_mulaw_to_float(data: bytes) -> Float32Array:
     return _MULAW_TO_FLOAT[np.frombuffer(data, dtype=np.uint8)]
 
 
-def resample(
-    samples: Float32Array, from_rate: int, to_rate: int = MODEL_SAMPLE_RATE
-) -> Float32Array:
-    """Whole-buffer resampling (files). Streams use `StreamResampler` to keep filter state."""
-    if from_rate == to_rate:
-        return samples.astype(np.float32, copy=False)
-    out = soxr.resample(samples, from_rate, to_rate, quality="HQ")
-    return np.asarray(out, dtype=np.float32)
-
-
 class StreamResampler:
     """Chunk-by-chunk resampling whose output equals resampling the whole stream at once."""
 
@@ -76,13 +66,6 @@ class StreamResampler:
             return samples.astype(np.float32, copy=False)
         out = self._stream.resample_chunk(samples, last=last)
         return np.asarray(out, dtype=np.float32)
-
-
-def to_mono(samples: npt.NDArray[np.floating], channel_axis: int = 0) -> Float32Array:
-    """Average the channels of a (channels, n) or (n, channels) array; 1-D passes through."""
-    if samples.ndim == 1:
-        return np.asarray(samples, dtype=np.float32)
-    return np.asarray(samples.mean(axis=channel_axis), dtype=np.float32)
 
 
 def seconds_to_ms(seconds: float) -> int:

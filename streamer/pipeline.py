@@ -167,10 +167,7 @@ class FileTranscriber:
         )
 
     def diarize(self, audio: npt.NDArray[np.float32], count: SpeakerCount) -> Diarization:
-        return self.cluster_local_speakers(self.local_speakers(audio), count)
-
-    def local_speakers(self, audio: npt.NDArray[np.float32]) -> LocalSpeakers:
-        return self.speaker_finder.find(audio)
+        return self.cluster_local_speakers(self.speaker_finder.find(audio), count)
 
     def cluster_local_speakers(self, local: LocalSpeakers, count: SpeakerCount) -> Diarization:
         """The pure half: cluster local speakers into global ones and stitch the windows."""

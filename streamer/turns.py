@@ -58,10 +58,6 @@ class TurnDetector:
         """Set by the session when the open turn's text ends a sentence."""
 
     @property
-    def open_turn_start(self) -> int | None:
-        return self._turn_start
-
-    @property
     def trailing_silence_ms(self) -> float:
         """Silence since the open turn's last speech frame."""
         return (self._frame - self._last_speech_end) * self._frame_ms

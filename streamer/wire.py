@@ -85,16 +85,8 @@ def transcript_json(transcript: Transcript, **request_fields: Any) -> dict[str, 
 
 
 def _stream_word(word: Word, is_final: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "start": word.start_ms,
-        "end": word.end_ms,
-        "confidence": word.confidence,
-        "text": word.text,
-        "word_is_final": is_final,
-    }
-    if word.speaker is not None:
-        body["speaker"] = word.speaker
-    return body
+    """A v3 word: the v2 word (speaker left out when unknown) plus `word_is_final`."""
+    return {**wire_word(word).model_dump(exclude_none=True), "word_is_final": is_final}
 
 
 def _majority_speaker(words: list[Word]) -> str | None:
