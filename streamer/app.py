@@ -11,10 +11,17 @@ from fastapi import FastAPI
 
 from streamer import __version__
 from streamer.config import Settings
+from streamer.errors import install_error_handlers
 from streamer.http import health_router
 from streamer.inference import StreamingInference
+from streamer.jobs.runner import JobRunner, RunnerLimits, RunnerSlot
+from streamer.jobs.store import SqliteJobStore
+from streamer.jobs.uploads import FolderUploadStore
+from streamer.jobs.webhooks import deliver_forever
 from streamer.models.loader import load_models
 from streamer.pipeline import FileTranscriber
+from streamer.rest import router as rest_router
+from streamer.tokens import TemporaryTokens
 from streamer.ws import router as stream_router
 
 log = logging.getLogger(__name__)
@@ -27,18 +34,38 @@ def create_app(settings: Settings) -> FastAPI:
             log.warning("no API keys configured (STREAMER_API_KEYS): the server is open to all")
         # Loading takes seconds of CPU: keep the event loop free while it runs.
         models = await asyncio.to_thread(load_models, settings)
-        app.state.models = models
         transcriber = FileTranscriber(models)
-        app.state.transcriber = transcriber
         app.state.streaming = StreamingInference(models, transcriber.speaker_finder)
+        runner = JobRunner(
+            app.state.jobs,
+            app.state.uploads,
+            transcriber,
+            RunnerLimits(
+                workers=settings.job_workers,
+                lease_s=settings.job_lease_s,
+                max_audio_bytes=settings.max_upload_bytes,
+            ),
+            scratch=settings.data_dir / "scratch",
+        )
+        app.state.runner.attach(runner)
+        webhooks = asyncio.create_task(deliver_forever(app.state.jobs))
+        app.state.models = models
         log.info("models loaded; serving")
         yield
+        webhooks.cancel()
+        runner.stop()
         app.state.streaming.close()
 
     app = FastAPI(title="streamer", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.models = None
     app.state.active_sessions = 0
+    app.state.jobs = SqliteJobStore(settings.jobs_db)
+    app.state.uploads = FolderUploadStore(settings.uploads_dir)
+    app.state.runner = RunnerSlot()
+    app.state.tokens = TemporaryTokens()
+    install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(rest_router)
     app.include_router(stream_router)
     return app

@@ -32,6 +32,12 @@ class Settings:
     log_level: str = "info"
     max_sessions: int = 8
     """Concurrent streaming sessions; one more is refused with close code 3009."""
+    job_workers: int = 1
+    """Transcript jobs run at once (each uses `threads` cores in its model calls)."""
+    job_lease_s: float = 30.0
+    """A job whose worker stops renewing its lease for this long is run again (a crash)."""
+    max_upload_bytes: int = 1024**3
+    """Largest file `/v2/upload` accepts, and `audio_url` downloads."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -40,6 +46,10 @@ class Settings:
             raise ValueError("threads must be at least 1")
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
+        if self.job_workers < 1:
+            raise ValueError("job_workers must be at least 1")
+        if self.job_lease_s <= 0 or self.max_upload_bytes < 1:
+            raise ValueError("job_lease_s and max_upload_bytes must be positive")
         if self.asr_model not in ("whisper-base", "whisper-tiny.en"):
             raise ValueError(f"unknown asr_model {self.asr_model!r}")
         if self.device not in ("cpu", "cuda"):
@@ -49,14 +59,24 @@ class Settings:
     def model_cache_dir(self) -> Path:
         return self.data_dir / "models"
 
+    @property
+    def jobs_db(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply CLI flags (None means "not given")."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _parse(name: str, raw: str) -> Any:
-    if name in ("port", "threads", "max_sessions"):
+    if name in ("port", "threads", "max_sessions", "job_workers", "max_upload_bytes"):
         return int(raw)
+    if name == "job_lease_s":
+        return float(raw)
     if name in ("data_dir", "models_dir"):
         return Path(raw).expanduser()
     if name == "api_keys":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 
@@ -65,3 +66,21 @@ def join_words(words: tuple[Word, ...] | list[Word]) -> str:
 
 def mean_confidence(words: tuple[Word, ...] | list[Word]) -> float:
     return sum(w.confidence for w in words) / len(words) if words else 0.0
+
+
+def spread_words(
+    words: Sequence[tuple[str, float]], start_ms: int, end_ms: int
+) -> tuple[Word, ...]:
+    """(text, confidence) pairs from a recognizer that gives no times, spread over the span
+    they were heard in, each in proportion to its length: rough, but enough to place partial
+    words and find their speaker."""
+    weights = [len(text) + 1 for text, _ in words]
+    total = sum(weights)
+    span = max(end_ms - start_ms, len(words))
+    timed = []
+    done = 0
+    for (text, confidence), weight in zip(words, weights, strict=True):
+        start = start_ms + span * done // total
+        done += weight
+        timed.append(Word(text, start, start_ms + span * done // total, confidence))
+    return tuple(timed)

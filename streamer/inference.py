@@ -1,8 +1,9 @@
 """Model calls for streaming sessions, off the event loop.
 
 One worker thread per model kind, shared by all sessions: VAD (cheap, must stay prompt) and
-ASR + speaker analysis (expensive; each session sends its requests one at a time, in order, so
-at most one per session waits: the session limit bounds the queue). A partial decode only
+ASR (Whisper; Moonshine for a turn's first partial) + speaker analysis (expensive; each
+session sends its requests one at a time, in order, so at most one per session waits: the
+session limit bounds the queue). A partial decode only
 starts when the ASR worker is idle, otherwise it is skipped and counted by the session; finals
 always run.
 """
@@ -15,7 +16,7 @@ from dataclasses import replace
 
 from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
 from streamer.diarization import LocalSpeakers
-from streamer.events import Word
+from streamer.events import Word, spread_words
 from streamer.models.loader import ModelSet
 from streamer.models.vad import VadState
 from streamer.pipeline import LocalSpeakerFinder
@@ -67,11 +68,16 @@ class StreamingInference:
         local = self.speakers.find(request.context) if request.context is not None else None
         if words is not None:
             return words, local
+        if request.quick:
+            # the cheap model has no word times: its words are spread over the speech
+            speech = request.audio[: max(0, request.speech_end - request.offset)]
+            (texts,) = self._models.partial_asr.transcribe_batch([speech])
+            return list(spread_words(texts, _ms(request.offset), _ms(request.speech_end))), local
         duration_s = len(request.audio) / MODEL_SAMPLE_RATE
         result = self._models.asr.transcribe_regions(
             request.audio, [(0.0, duration_s)], self.language
         )
-        shift_ms = round(request.offset * 1000 / MODEL_SAMPLE_RATE)
+        shift_ms = _ms(request.offset)
         shifted = [
             replace(w, start_ms=w.start_ms + shift_ms, end_ms=w.end_ms + shift_ms)
             for w in result.words
@@ -81,3 +87,7 @@ class StreamingInference:
     def close(self) -> None:
         self._vad_pool.shutdown(wait=False, cancel_futures=True)
         self._asr_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ms(sample: int) -> int:
+    return round(sample * 1000 / MODEL_SAMPLE_RATE)

@@ -17,15 +17,37 @@ class MediaError(ValueError):
 
 def decode_file(path: Path | str) -> npt.NDArray[np.float32]:
     """All audio of the first audio stream, downmixed and resampled to 16 kHz mono."""
+    path = _existing(path)
+    try:
+        return _decode(str(path))
+    except _DECODE_ERRORS as error:
+        raise MediaError(f"cannot decode {path.name}: {_one_line(error)}") from error
+
+
+def probe_audio(path: Path | str) -> None:
+    """Raise `MediaError` unless the file's first audio frame decodes (cheap: an upload is
+    checked before any job is queued for it)."""
+    path = _existing(path)
+    try:
+        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise MediaError("it has no audio stream")
+            if next(container.decode(container.streams.audio[0]), None) is None:
+                raise MediaError("its audio stream holds no samples")
+    except _DECODE_ERRORS as error:
+        raise MediaError(f"cannot decode {path.name}: {_one_line(error)}") from error
+
+
+_DECODE_ERRORS = (av.error.FFmpegError, MediaError, ValueError, IndexError, EOFError)
+
+
+def _existing(path: Path | str) -> Path:
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"no such file: {path}")
     if path.stat().st_size == 0:
         raise MediaError(f"empty file: {path}")
-    try:
-        return _decode(str(path))
-    except (av.error.FFmpegError, MediaError, ValueError, IndexError, EOFError) as error:
-        raise MediaError(f"cannot decode {path.name}: {_one_line(error)}") from error
+    return path
 
 
 def _one_line(error: Exception) -> str:

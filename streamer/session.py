@@ -59,6 +59,8 @@ REUSE_SLACK = 2 * VAD_FRAME_SAMPLES
 """A decode that stopped this close to the end of speech heard it all (the VAD lags by a frame
 or two, and a final pads a few frames of silence that hold no words)."""
 SENTENCE_END = (".", "?", "!")
+CONFIDENT, UNSURE = 0.9, 0.1
+"""end-of-turn confidence when the words so far end a sentence, and when they do not"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,9 @@ class StreamConfig:
     turn: TurnParams = field(default_factory=TurnParams)
     partial_interval_s: float = 0.6
     """Re-decode the open turn after this much new audio (if the last decode is back)."""
+    first_partial_s: float = 0.4
+    """A turn's first partial after this much audio, from the cheap model (more of them
+    would delay the Whisper decodes that follow: one stream keeps the worker busy)."""
     speaker_context_s: float = 10.0
     """Audio before a turn's end that the segmentation sees (one model window)."""
     online: OnlineParams = field(default_factory=OnlineParams)
@@ -101,6 +106,9 @@ class DecodeRequest:
     through_pause: bool = False
     """a partial that decodes through the end of the speech so far: worth running even once
     its turn has ended, since the final can reuse its words"""
+    quick: bool = False
+    """a turn's first partial: decoded by the cheap model (no word times, no speaker
+    analysis), since Whisper costs a second however short the audio"""
 
 
 @dataclass(slots=True)
@@ -131,6 +139,8 @@ class StreamSession:
         self.samples_received = 0
         self.partials_skipped = 0
         self._odd_byte = b""
+        self._current_speaker = speaker_name(0)
+        """the speaker heard last: words decoded without speaker analysis take it"""
         self._heard: tuple[int, int, list[Word]] | None = None
         """(turn, absolute end sample, words) of the latest partial decode"""
 
@@ -175,6 +185,11 @@ class StreamSession:
         if partial is not None:
             requests.append(partial)
         return messages, requests
+
+    def reconfigure(self, turn: TurnParams, format_turns: bool) -> None:
+        """New end-of-turn settings (UpdateConfiguration), from the next audio on."""
+        self.config = replace(self.config, turn=turn, format_turns=format_turns)
+        self._turns.params = turn
 
     def force_endpoint(self) -> list[DecodeRequest]:
         event = self._turns.force_end()
@@ -229,17 +244,19 @@ class StreamSession:
             return None
         end = self._vad_cursor
         silence_ms = self._turns.trailing_silence_ms
+        first = self._last_partial_end == self._open_start
+        interval = self.config.first_partial_s if first else self.config.partial_interval_s
+        speech_end = end - round(silence_ms * MODEL_SAMPLE_RATE / 1000)
         if silence_ms >= PAUSE_MS:
-            speech_end = end - round(silence_ms * MODEL_SAMPLE_RATE / 1000)
             if self._last_partial_end >= speech_end:
                 return None  # a decode already hears everything said
-        elif end - self._last_partial_end < round(
-            self.config.partial_interval_s * MODEL_SAMPLE_RATE
-        ):
+        elif end - self._last_partial_end < round(interval * MODEL_SAMPLE_RATE):
             return None
         self._last_partial_end = end
         self._partial_in_flight = True
         request = self._request(False, self._open_start, end)
+        if first and silence_ms < PAUSE_MS:
+            return replace(request, quick=True, context=None, speech_end=speech_end)
         return replace(request, through_pause=silence_ms >= PAUSE_MS)
 
     def _final_request(self, event: TurnEnded) -> DecodeRequest:
@@ -263,7 +280,8 @@ class StreamSession:
         if request.final:
             return self._final_turn(request, words, local)
         self._partial_in_flight = False
-        self._heard = (request.turn_order, request.offset + len(request.audio), words)
+        if not request.quick:
+            self._heard = (request.turn_order, request.offset + len(request.audio), words)
         if not self.is_open_turn(request.turn_order):
             return []  # the turn ended while this partial was decoding
         return [self._partial_turn(request, words, local)]
@@ -275,9 +293,12 @@ class StreamSession:
         committed = self._prefix.update(texts)
         if committed > len(self._committed):
             self._committed = list(words[:committed])
-        self._turns.sentence_complete = bool(texts) and texts[-1].endswith(SENTENCE_END)
+        # Only Whisper punctuates reliably: its sentence end is our end-of-turn signal.
+        ends_sentence = bool(texts) and texts[-1].endswith(SENTENCE_END) and not request.quick
+        self._turns.end_of_turn_confidence = CONFIDENT if ends_sentence else UNSURE
         rows = self._row_speakers(local, learn=False)
         named = self._name_words(words, local, request.context_offset, rows)
+        self._note_speaker(named)
         final_count = min(len(self._committed), len(named))
         return turn_message(
             turn_order=request.turn_order,
@@ -285,7 +306,7 @@ class StreamSession:
             word_is_final=[i < final_count for i in range(len(named))],
             end_of_turn=False,
             formatted=False,
-            end_of_turn_confidence=0.9 if self._turns.sentence_complete else 0.1,
+            end_of_turn_confidence=self._turns.end_of_turn_confidence,
             transcript=join_words(named[:final_count]),
         )
 
@@ -294,6 +315,7 @@ class StreamSession:
     ) -> list[Message]:
         rows = self._row_speakers(local, learn=True)
         named = self._name_words(words, local, request.context_offset, rows)
+        self._note_speaker(named)
         messages: list[Message] = [
             turn_message(
                 turn_order=request.turn_order,
@@ -327,6 +349,10 @@ class StreamSession:
             )
         return rows
 
+    def _note_speaker(self, words: list[Word]) -> None:
+        if words and words[-1].speaker is not None:
+            self._current_speaker = words[-1].speaker
+
     def _name_words(
         self,
         words: list[Word],
@@ -336,20 +362,20 @@ class StreamSession:
     ) -> list[Word]:
         if not self.config.speaker_labels or not words:
             return list(words)
-        labels = np.zeros(len(words), dtype=np.int64)
-        if local is not None and rows.size:
-            timeline, _ = global_timeline(
-                local,
-                chunk_assignment(local, rows),
-                int(rows.max()) + 1,
-                self._grid,
-                self.config.diarization,
-                offset_s=context_offset / MODEL_SAMPLE_RATE,
-            )
-            found = word_speakers(words, timeline)
-            # words the segmentation heard no one in take the turn's main speaker
-            main = int(rows[np.argmax(local.speech_s)])
-            labels = smooth_islands(words, np.where(found < 0, main, found), SmoothingParams())
+        if local is None or not rows.size:  # no analysis: the speaker heard last
+            return [w.with_speaker(self._current_speaker) for w in words]
+        timeline, _ = global_timeline(
+            local,
+            chunk_assignment(local, rows),
+            int(rows.max()) + 1,
+            self._grid,
+            self.config.diarization,
+            offset_s=context_offset / MODEL_SAMPLE_RATE,
+        )
+        found = word_speakers(words, timeline)
+        # words the segmentation heard no one in take the turn's main speaker
+        main = int(rows[np.argmax(local.speech_s)])
+        labels = smooth_islands(words, np.where(found < 0, main, found), SmoothingParams())
         return [
             w.with_speaker(speaker_name(int(label))) for w, label in zip(words, labels, strict=True)
         ]

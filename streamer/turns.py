@@ -1,8 +1,8 @@
 """End-of-turn detection over per-frame VAD probabilities (pure).
 
 A turn opens when speech starts and ends after enough trailing silence: `min_turn_silence_ms`
-when the words so far end a sentence (Whisper punctuates, so a final "." "?" or "!" is our
-end-of-turn confidence), `max_turn_silence_ms` otherwise, or at `max_turn_s` of speech.
+when the end-of-turn confidence (set by the session from the words so far) reaches the
+threshold, `max_turn_silence_ms` otherwise, or at `max_turn_s` of speech.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class EndReason(Enum):
 @dataclass(frozen=True, slots=True)
 class TurnParams:
     vad_threshold: float = 0.5
+    end_of_turn_confidence_threshold: float = 0.4
     min_turn_silence_ms: int = 400
     max_turn_silence_ms: int = 1280
     max_turn_s: float = 28.0
@@ -54,8 +55,8 @@ class TurnDetector:
         self._speech_run = 0
         self._turn_start: int | None = None
         self._last_speech_end = 0
-        self.sentence_complete = False
-        """Set by the session when the open turn's text ends a sentence."""
+        self.end_of_turn_confidence = 0.0
+        """Set by the session: how sure the words so far make it that the turn is over."""
 
     @property
     def trailing_silence_ms(self) -> float:
@@ -81,7 +82,7 @@ class TurnDetector:
             silence_ms = (self._frame - self._last_speech_end) * self._frame_ms
             limit = (
                 self.params.min_turn_silence_ms
-                if self.sentence_complete
+                if self.end_of_turn_confidence >= self.params.end_of_turn_confidence_threshold
                 else self.params.max_turn_silence_ms
             )
             if silence_ms >= limit:
@@ -100,5 +101,5 @@ class TurnDetector:
         event = TurnEnded(self._turn_start, end, reason)
         self._turn_start = None
         self._speech_run = 0
-        self.sentence_complete = False
+        self.end_of_turn_confidence = 0.0
         return event

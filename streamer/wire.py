@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from streamer.events import Transcript, Utterance, Word
+from streamer.events import Transcript, Utterance, Word, mean_confidence
 
 TranscriptStatus = Literal["queued", "processing", "completed", "error"]
 
@@ -74,6 +74,26 @@ def transcript_body(transcript: Transcript, speaker_labels: bool = True) -> Tran
         audio_duration=round(transcript.audio_duration_s),
         language_code=transcript.language_code,
     )
+
+
+def words_from_body(body: dict[str, Any]) -> tuple[Word, ...]:
+    """The words of a stored transcript body (as `transcript_body` made it)."""
+    return tuple(
+        Word(w["text"], w["start"], w["end"], w["confidence"], w.get("speaker"))
+        for w in body.get("words") or ()
+    )
+
+
+def passage_json(words: tuple[Word, ...], text: str, speaker: str | None) -> dict[str, Any]:
+    """A sentence or paragraph of `/sentences` and `/paragraphs`."""
+    return {
+        "text": text,
+        "start": words[0].start_ms,
+        "end": words[-1].end_ms,
+        "confidence": round(mean_confidence(words), 4),
+        "speaker": speaker,
+        "words": [wire_word(w).model_dump() for w in words],
+    }
 
 
 def transcript_json(transcript: Transcript, **request_fields: Any) -> dict[str, Any]:
@@ -161,19 +181,26 @@ def error_message(error: str, code: int | None = None) -> dict[str, Any]:
     return {"type": "Error", "error": error, "error_code": code}
 
 
-class StreamParams(BaseModel):
-    """`/v3/ws` query parameters we act on; unknown ones are ignored (clients send many)."""
+class TurnSettings(BaseModel):
+    """End-of-turn settings a client may give when connecting or in `UpdateConfiguration`;
+    None leaves the current value."""
 
     model_config = ConfigDict(extra="ignore")
+    format_turns: bool | None = None
+    end_of_turn_confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_turn_silence: int | None = Field(default=None, ge=0, le=10_000)
+    min_end_of_turn_silence_when_confident: int | None = Field(default=None, ge=0, le=10_000)
+    """the older name of `min_turn_silence`"""
+    max_turn_silence: int | None = Field(default=None, ge=0, le=10_000)
+    vad_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
+
+
+class StreamParams(TurnSettings):
+    """`/v3/ws` query parameters we act on; unknown ones are ignored (clients send many)."""
+
     sample_rate: int = Field(ge=8000, le=48000)
     encoding: Literal["pcm_s16le", "pcm_mulaw"] = "pcm_s16le"
     speaker_labels: bool = True
     max_speakers: int | None = Field(default=None, ge=1, le=26)
-    format_turns: bool = False
-    end_of_turn_confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
-    min_turn_silence: int | None = Field(default=None, ge=0, le=10_000)
-    min_end_of_turn_silence_when_confident: int | None = Field(default=None, ge=0, le=10_000)
-    max_turn_silence: int | None = Field(default=None, ge=0, le=10_000)
-    vad_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
     inactivity_timeout: int | None = Field(default=None, ge=5, le=3600)
     token: str | None = None

@@ -11,6 +11,8 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import replace
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
@@ -20,7 +22,13 @@ from streamer.inference import StreamingInference
 from streamer.models.vad import VadState
 from streamer.session import DecodeRequest, Message, StreamConfig, StreamSession
 from streamer.turns import TurnParams
-from streamer.wire import StreamParams, begin_message, error_message, termination_message
+from streamer.wire import (
+    StreamParams,
+    TurnSettings,
+    begin_message,
+    error_message,
+    termination_message,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -53,36 +61,51 @@ class _Close(Exception):
 
 
 def _config(params: StreamParams) -> StreamConfig:
-    defaults = TurnParams()
-    min_silence = params.min_turn_silence or params.min_end_of_turn_silence_when_confident
-    turn = TurnParams(
-        vad_threshold=params.vad_threshold or defaults.vad_threshold,
-        min_turn_silence_ms=min_silence
-        if min_silence is not None
-        else defaults.min_turn_silence_ms,
-        max_turn_silence_ms=params.max_turn_silence or defaults.max_turn_silence_ms,
-    )
     return StreamConfig(
         sample_rate=params.sample_rate,
         encoding=params.encoding,
         speaker_labels=params.speaker_labels,
         max_speakers=params.max_speakers,
-        format_turns=params.format_turns,
-        turn=turn,
+        format_turns=bool(params.format_turns),
+        turn=_turn_params(TurnParams(), params),
     )
 
 
-def _authorized(websocket: WebSocket, params: dict[str, str]) -> bool:
+def _turn_params(current: TurnParams, settings: TurnSettings) -> TurnParams:
+    """`current` with what the client set (at connect or in `UpdateConfiguration`)."""
+    min_silence = settings.min_turn_silence
+    if min_silence is None:
+        min_silence = settings.min_end_of_turn_silence_when_confident
+    changes: dict[str, Any] = {
+        "vad_threshold": settings.vad_threshold,
+        "end_of_turn_confidence_threshold": settings.end_of_turn_confidence_threshold,
+        "min_turn_silence_ms": min_silence,
+        "max_turn_silence_ms": settings.max_turn_silence,
+    }
+    return replace(current, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _session_limit(websocket: WebSocket, params: dict[str, str]) -> float | None:
+    """How long the client may stream (seconds), or None when it is not authorized: an API
+    key, or a temporary token from `/v3/token` (once, for the duration it was issued for)."""
     keys: tuple[str, ...] = websocket.app.state.settings.api_keys
-    if not keys:
-        return True
-    offered = websocket.headers.get("authorization") or params.get("token")
-    return offered in keys
+    offered = websocket.headers.get("authorization") or params.get("token") or ""
+    if not keys or offered in keys:
+        return MAX_SESSION_S
+    grant = websocket.app.state.tokens.redeem(offered)
+    return min(MAX_SESSION_S, grant.max_session_s) if grant is not None else None
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, session: StreamSession, inference: StreamingInference):
+    def __init__(
+        self,
+        websocket: WebSocket,
+        session: StreamSession,
+        inference: StreamingInference,
+        max_session_s: float,
+    ) -> None:
         self.websocket = websocket
+        self.max_session_s = max_session_s
         self.session = session
         self.inference = inference
         self.vad_state = VadState()
@@ -165,18 +188,36 @@ def _control(text: str, connection: Connection) -> str:
         raise _Close(CLOSE_INVALID_MESSAGE, f"unknown message type {kind!r}")
     if kind == "ForceEndpoint":
         connection.schedule(connection.session.force_endpoint())
+    elif kind == "UpdateConfiguration":
+        try:
+            update = TurnSettings.model_validate(body)
+        except ValidationError as error:
+            raise _Close(CLOSE_INVALID_MESSAGE, f"UpdateConfiguration: {_first(error)}") from error
+        config = connection.session.config
+        connection.session.reconfigure(
+            _turn_params(config.turn, update),
+            config.format_turns if update.format_turns is None else update.format_turns,
+        )
     return str(kind)
+
+
+def _first(error: ValidationError) -> str:
+    """The first problem, short enough for a close reason (at most 123 bytes)."""
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"invalid {where}: {first['msg']}"[:120]
 
 
 @router.websocket("/v3/ws")
 async def stream(websocket: WebSocket) -> None:
-    params = await _accept(websocket)
-    if params is None:
+    accepted = await _accept(websocket)
+    if accepted is None:
         return
+    params, session_limit_s = accepted
     state = websocket.app.state
     inference: StreamingInference = state.streaming
     session = StreamSession(_config(params), inference.speakers.grid)
-    connection = Connection(websocket, session, inference)
+    connection = Connection(websocket, session, inference, session_limit_s)
     state.active_sessions += 1
     try:
         await _serve(connection, params)
@@ -191,25 +232,24 @@ async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
     await websocket.close(code, reason)
 
 
-async def _accept(websocket: WebSocket) -> StreamParams | None:
+async def _accept(websocket: WebSocket) -> tuple[StreamParams, float] | None:
     """Check key, params and capacity; accept, or refuse with the code for the cause."""
     query = dict(websocket.query_params)
-    if not _authorized(websocket, query):
+    session_limit = _session_limit(websocket, query)
+    if session_limit is None:
         await _refuse(websocket, CLOSE_UNAUTHORIZED, "not authorized")
         return None
     try:
         params = StreamParams.model_validate(query)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        await _refuse(websocket, CLOSE_BAD_PARAMS, f"invalid {where}: {first['msg']}")
+        await _refuse(websocket, CLOSE_BAD_PARAMS, _first(error))
         return None
     limit: int = websocket.app.state.settings.max_sessions
     if websocket.app.state.active_sessions >= limit:
         await _refuse(websocket, CLOSE_TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions")
         return None
     await websocket.accept()
-    return params
+    return params, session_limit
 
 
 async def _serve(connection: Connection, params: StreamParams) -> None:
@@ -217,7 +257,9 @@ async def _serve(connection: Connection, params: StreamParams) -> None:
     websocket = connection.websocket
     session_id = str(uuid.uuid4())
     try:
-        await connection.send(begin_message(session_id, int(time.time()) + MAX_SESSION_S))
+        await connection.send(
+            begin_message(session_id, int(time.time() + connection.max_session_s))
+        )
         await _receive(connection, params.inactivity_timeout or DEFAULT_INACTIVITY_S)
     except _Close as close:
         await connection.send(error_message(close.reason, close.code))
@@ -239,7 +281,7 @@ async def _receive(connection: Connection, idle_s: float) -> None:
             raise _Close(CLOSE_IDLE, "session idle for too long") from error
         if message["type"] == "websocket.disconnect":
             return
-        if time.monotonic() - connection.started > MAX_SESSION_S:
+        if time.monotonic() - connection.started > connection.max_session_s:
             raise _Close(CLOSE_MAX_DURATION, "maximum session duration exceeded")
         data, text = message.get("bytes"), message.get("text")
         if data is not None:

@@ -73,14 +73,14 @@ def running_server(env: dict[str, str]) -> Iterator[str]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(process, base, log)
+            wait_healthy(process, base, log)
             yield base
         finally:
             process.terminate()
             process.wait(timeout=30)
 
 
-def _wait_healthy(process: subprocess.Popen[bytes], base: str, log: IO[str]) -> None:
+def wait_healthy(process: subprocess.Popen[bytes], base: str, log: IO[str]) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -95,8 +95,16 @@ def _wait_healthy(process: subprocess.Popen[bytes], base: str, log: IO[str]) -> 
     pytest.fail("server never became healthy")
 
 
+MAX_UPLOAD_BYTES = 8_000_000
+
+
 @pytest.fixture(scope="session")
-def server() -> Iterator[str]:
-    """The shared test server, with one API key."""
-    with running_server({"STREAMER_API_KEYS": API_KEY}) as base:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The shared test server: one API key, its own data dir (jobs, uploads), small uploads."""
+    env = {
+        "STREAMER_API_KEYS": API_KEY,
+        "STREAMER_DATA_DIR": str(tmp_path_factory.mktemp("server-data")),
+        "STREAMER_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+    }
+    with running_server(env) as base:
         yield base

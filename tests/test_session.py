@@ -50,9 +50,10 @@ def test_turn_lifecycle_partial_then_final_with_speakers() -> None:
     assert len(partial) == 1 and partial[0].turn_order == 0
     assert s.is_open_turn(0)
 
+    # a turn's first partial: the cheap model, no speaker analysis (the last speaker heard)
+    assert partial[0].quick and partial[0].context is None
     words = [Word("Hello", 600, 900, 0.9), Word("there", 950, 1300, 0.8)]
-    local = one_speaker(len(partial[0].context), np.eye(4)[0])
-    (turn,) = s.on_decoded(partial[0], words, local)
+    (turn,) = s.on_decoded(partial[0], words, None)
     assert turn["type"] == "Turn" and turn["end_of_turn"] is False
     assert [w["speaker"] for w in turn["words"]] == ["A", "A"]  # type: ignore[index]
     assert not any(w["word_is_final"] for w in turn["words"])  # type: ignore[index]
@@ -128,3 +129,12 @@ def test_final_decodes_again_when_no_decode_heard_the_end() -> None:
     s.on_vad([0.9] * (len(s.vad_input()) // VAD_FRAME_SAMPLES))
     (final,) = s.force_endpoint()
     assert s.reusable_words(final) is None
+
+
+def test_reconfigured_silence_ends_turns_sooner() -> None:
+    s = session()
+    s.reconfigure(TurnParams(min_turn_silence_ms=100, max_turn_silence_ms=200), True)
+    feed(s, 1.0, speech=True)
+    _, requests = feed(s, 0.25, speech=False)  # 600 ms would have been needed before
+    assert any(r.final for r in requests)
+    assert s.config.format_turns

@@ -46,7 +46,7 @@ def test_turn_ends_after_max_silence_without_a_sentence_end() -> None:
 def test_turn_ends_sooner_when_the_sentence_is_complete() -> None:
     turns = detector()
     turns.feed([0.9] * 10)
-    turns.sentence_complete = True
+    turns.end_of_turn_confidence = 0.9
     assert turns.feed([0.0] * 10) == [TurnEnded(0, 10, EndReason.SILENCE)]
 
 

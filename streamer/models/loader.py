@@ -12,6 +12,7 @@ from streamer.config import Settings
 from streamer.models.asr import WhisperAsr
 from streamer.models.embedder import CamPlusPlusEmbedder
 from streamer.models.manifest import load_manifest, model_path
+from streamer.models.moonshine import MoonshineAsr
 from streamer.models.segmenter import PyannoteSegmenter
 from streamer.models.vad import SileroVad
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 VAD_MODEL = "vad-silero"
 EMBEDDING_MODEL = "campplus"
 SEGMENTATION_MODEL = "segmentation-3.0"
+PARTIAL_ASR_MODEL = "moonshine-base-en"
 EMBEDDING_FILE = "campplus_cn_en_common_192.onnx"
 SEGMENTATION_FILE = "pyannote_segmentation_3_0.onnx"
 
@@ -28,6 +30,8 @@ SEGMENTATION_FILE = "pyannote_segmentation_3_0.onnx"
 class ModelSet:
     vad: SileroVad
     asr: WhisperAsr
+    partial_asr: MoonshineAsr
+    """cheap, untimed, unpunctuated: for partial words of an open turn"""
     embedder: CamPlusPlusEmbedder
     segmenter: PyannoteSegmenter
 
@@ -60,6 +64,7 @@ def load_models(settings: Settings) -> ModelSet:
             threads=settings.threads,
             english_only=settings.asr_model.endswith(".en"),
         ),
+        partial_asr=MoonshineAsr(model_file(settings, PARTIAL_ASR_MODEL), options, providers),
         embedder=CamPlusPlusEmbedder(
             model_file(settings, EMBEDDING_MODEL, EMBEDDING_FILE),
             settings.threads,

@@ -1,0 +1,1 @@
+"""Transcript jobs: durable store, uploaded audio, the worker pool and webhook delivery."""

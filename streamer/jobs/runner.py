@@ -1,0 +1,191 @@
+"""The worker pool that runs transcript jobs, on threads of its own (never the event loop).
+
+Each worker claims a job with a lease, renews the lease while the models run, and records the
+outcome; a finished job with a `webhook_url` gets a webhook queued in the store, which the
+server's webhook sender delivers. Workers that die leave their job to be claimed again once
+the lease runs out, by this process after a restart or by another replica.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from streamer.clustering import SpeakerCount
+from streamer.jobs.store import Job, JobStore
+from streamer.jobs.uploads import UploadStore
+from streamer.media import MediaError, decode_file
+from streamer.pipeline import FileTranscriber
+from streamer.wire import transcript_body
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_S = 1.0
+"""How often an idle worker looks for jobs another process queued (its own are signalled)."""
+
+
+class AudioUnavailable(Exception):
+    """The job's audio cannot be had: gone, too large, too slow, or not audio."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerLimits:
+    workers: int = 1
+    lease_s: float = 30.0
+    fetch_timeout_s: float = 60.0
+    max_audio_bytes: int = 2 * 1024**3
+
+
+class RunnerSlot:
+    """Where the runner sits once the models are loaded; jobs queued before that wait in the
+    store and are claimed when it starts."""
+
+    def __init__(self) -> None:
+        self._runner: JobRunner | None = None
+
+    def attach(self, runner: JobRunner) -> None:
+        runner.start()
+        self._runner = runner
+
+    def notify(self) -> None:
+        if self._runner is not None:
+            self._runner.notify()
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: JobStore,
+        uploads: UploadStore,
+        transcriber: FileTranscriber,
+        limits: RunnerLimits,
+        scratch: Path,
+    ) -> None:
+        self._store = store
+        self._uploads = uploads
+        self._transcriber = transcriber
+        self._limits = limits
+        self._scratch = scratch
+        self._work = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        for index in range(self._limits.workers):
+            name = f"job-worker-{index}-{uuid.uuid4().hex[:8]}"
+            thread = threading.Thread(target=self._loop, args=(name,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def notify(self) -> None:
+        """A job was queued: wake an idle worker now rather than at its next poll."""
+        self._work.set()
+
+    def stop(self) -> None:
+        """Let running jobs finish their model call, then stop (jobs left are claimed again)."""
+        self._stopping.set()
+        self._work.set()
+
+    def _loop(self, worker: str) -> None:
+        while not self._stopping.is_set():
+            job = self._store.claim(worker, self._limits.lease_s)
+            if job is None:
+                self._work.wait(IDLE_POLL_S)
+                self._work.clear()
+                continue
+            self._run(job, worker)
+
+    def _run(self, job: Job, worker: str) -> None:
+        renewing = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew, args=(job.id, worker, renewing), name=f"{worker}-lease", daemon=True
+        )
+        renewer.start()
+        result: dict[str, Any] | None = None
+        error: str | None = None
+        try:
+            result = self._transcribe(job)
+        except AudioUnavailable as problem:
+            error = str(problem)
+        except Exception:
+            log.exception("job %s failed", job.id)
+            error = "internal error while transcribing"
+        finally:
+            renewing.set()
+            renewer.join()
+        finished = self._store.finish(job.id, worker, result, error)
+        webhook = job.request.get("webhook_url")
+        if finished is not None and webhook:
+            self._store.add_webhook(
+                str(webhook),
+                _auth_header(job.request),
+                {"transcript_id": job.id, "status": finished.status},
+            )
+
+    def _renew(self, job_id: str, worker: str, done: threading.Event) -> None:
+        while not done.wait(self._limits.lease_s / 3):
+            if not self._store.renew(job_id, worker, self._limits.lease_s):
+                return  # deleted meanwhile: its outcome will not be kept
+
+    def _transcribe(self, job: Job) -> dict[str, Any]:
+        audio = self._audio(job)
+        request = job.request
+        options = request.get("speaker_options") or {}
+        count = SpeakerCount(
+            expected=request.get("speakers_expected"),
+            minimum=options.get("min_speakers_expected") or 1,
+            maximum=options.get("max_speakers_expected"),
+        )
+        language = None if request.get("language_detection") else request.get("language_code")
+        speaker_labels = bool(request.get("speaker_labels"))
+        transcript = self._transcriber.transcribe(audio, count, language, speaker_labels)
+        return transcript_body(transcript, speaker_labels).model_dump()
+
+    def _audio(self, job: Job) -> npt.NDArray[np.float32]:
+        if job.upload_id is not None:
+            path = self._uploads.path(job.upload_id)
+            if path is None:
+                raise AudioUnavailable("the uploaded file is gone")
+            return _decode(path)
+        with tempfile.NamedTemporaryFile(dir=self._scratch, suffix=".download") as file:
+            self._download(job.audio_url, file)
+            return _decode(Path(file.name))
+
+    def _download(self, url: str, file: Any) -> None:
+        size = 0
+        try:
+            with httpx.stream(
+                "GET", url, timeout=self._limits.fetch_timeout_s, follow_redirects=True
+            ) as response:
+                if response.status_code != 200:
+                    raise AudioUnavailable(f"audio_url answered HTTP {response.status_code}")
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > self._limits.max_audio_bytes:
+                        raise AudioUnavailable("the file at audio_url is too large")
+                    file.write(chunk)
+            file.flush()
+        except httpx.HTTPError as error:
+            raise AudioUnavailable(f"could not download audio_url: {error}") from error
+
+
+def _decode(path: Path) -> npt.NDArray[np.float32]:
+    try:
+        return decode_file(path)
+    except MediaError as error:
+        raise AudioUnavailable(str(error)) from error
+
+
+def _auth_header(request: dict[str, Any]) -> dict[str, str]:
+    name, value = request.get("webhook_auth_header_name"), request.get("webhook_auth_header_value")
+    return {str(name): str(value)} if name and value is not None else {}

@@ -1,0 +1,312 @@
+"""Durable transcript jobs: the `JobStore` interface and its embedded SQLite implementation.
+
+A job is claimed with a lease: a worker owns it until `lease_until` and renews the lease while
+it runs. A worker that dies (a crash, `kill -9`) stops renewing, the lease runs out, and the
+job is queued again; a job is never run by two workers at once, because a claim is one atomic
+UPDATE of a queued job or of one whose lease has expired. A PostgreSQL store would implement
+the same methods (`SELECT ... FOR UPDATE SKIP LOCKED` for `claim`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from streamer.wire import TranscriptStatus
+
+MAX_ATTEMPTS = 3
+"""A job whose worker died this many times is failed, not retried forever (poison input)."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    completed REAL,
+    audio_url TEXT NOT NULL,
+    upload_id TEXT,
+    request TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    lease_owner TEXT,
+    lease_until REAL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    url TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    status: TranscriptStatus
+    created: float
+    completed: float | None
+    audio_url: str
+    upload_id: str | None
+    request: dict[str, Any]
+    """the request's fields, echoed back in the transcript object"""
+    result: dict[str, Any] | None
+    error: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: int
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    attempts: int
+
+
+class JobStore(Protocol):
+    def create(self, audio_url: str, upload_id: str | None, request: dict[str, Any]) -> Job: ...
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def page(
+        self,
+        limit: int,
+        status: str | None,
+        created_on: str | None,
+        before_id: str | None,
+        after_id: str | None,
+    ) -> list[Job]: ...
+
+    def claim(self, worker: str, lease_s: float) -> Job | None: ...
+
+    def renew(self, job_id: str, worker: str, lease_s: float) -> bool: ...
+
+    def finish(
+        self, job_id: str, worker: str, result: dict[str, Any] | None, error: str | None
+    ) -> Job | None: ...
+
+    def delete(self, job_id: str) -> Job | None: ...
+
+    def add_webhook(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> None: ...
+
+    def due_webhooks(self, now: float, limit: int) -> list[Webhook]: ...
+
+    def webhook_failed(self, webhook_id: int, next_at: float | None) -> None: ...
+
+    def webhook_done(self, webhook_id: int) -> None: ...
+
+
+class SqliteJobStore:
+    """One SQLite file in WAL mode: readers never wait for the writer, and every write is one
+    short transaction, so the event loop may call it directly."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._local = threading.local()
+        self._connection().executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def create(self, audio_url: str, upload_id: str | None, request: dict[str, Any]) -> Job:
+        job_id = str(uuid.uuid4())
+        with self._transaction() as db:
+            (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()
+            db.execute(
+                "INSERT INTO jobs (id, seq, status, created, audio_url, upload_id, request)"
+                " VALUES (?, ?, 'queued', ?, ?, ?, ?)",
+                (job_id, seq, time.time(), audio_url, upload_id, json.dumps(request)),
+            )
+        job = self.get(job_id)
+        assert job is not None
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        row = self._connection().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row) if row is not None else None
+
+    def page(
+        self,
+        limit: int,
+        status: str | None,
+        created_on: str | None,
+        before_id: str | None,
+        after_id: str | None,
+    ) -> list[Job]:
+        """Newest first; `created_on` a UTC date (YYYY-MM-DD); `before_id` / `after_id` page
+        older / newer than that job."""
+        where, args = ["1 = 1"], []
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if created_on is not None:
+            where.append("date(created, 'unixepoch') = ?")
+            args.append(created_on)
+        if before_id is not None:
+            where.append("seq < COALESCE((SELECT seq FROM jobs WHERE id = ?), 0)")
+            args.append(before_id)
+        if after_id is not None:
+            where.append("seq > COALESCE((SELECT seq FROM jobs WHERE id = ?), 1e18)")
+            args.append(after_id)
+        rows = self._connection().execute(
+            f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [_job(row) for row in rows]
+
+    def claim(self, worker: str, lease_s: float) -> Job | None:
+        """The oldest job that is queued or whose worker's lease ran out, now leased to
+        `worker`; None when there is none. A job out of attempts is failed instead."""
+        now = time.time()
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT id, attempts FROM jobs WHERE status = 'queued'"
+                " OR (status = 'processing' AND lease_until < ?) ORDER BY seq LIMIT 1",
+                (now,),
+            ).fetchone()
+            if row is None:
+                return None
+            if row["attempts"] >= MAX_ATTEMPTS:
+                db.execute(
+                    "UPDATE jobs SET status = 'error', completed = ?, error = ?,"
+                    " lease_owner = NULL WHERE id = ?",
+                    (now, "the transcription stopped unexpectedly, several times", row["id"]),
+                )
+                return None
+            db.execute(
+                "UPDATE jobs SET status = 'processing', lease_owner = ?, lease_until = ?,"
+                " attempts = attempts + 1 WHERE id = ?",
+                (worker, now + lease_s, row["id"]),
+            )
+        return self.get(row["id"])
+
+    def renew(self, job_id: str, worker: str, lease_s: float) -> bool:
+        """Extend the lease; False when the job is no longer this worker's (deleted)."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ?"
+                " AND status = 'processing'",
+                (time.time() + lease_s, job_id, worker),
+            )
+        return cursor.rowcount == 1
+
+    def finish(
+        self, job_id: str, worker: str, result: dict[str, Any] | None, error: str | None
+    ) -> Job | None:
+        """Record the outcome, if the job is still this worker's; the finished job or None."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET status = ?, completed = ?, result = ?, error = ?,"
+                " lease_owner = NULL, lease_until = NULL"
+                " WHERE id = ? AND lease_owner = ? AND status = 'processing'",
+                (
+                    "error" if error is not None else "completed",
+                    time.time(),
+                    json.dumps(result) if result is not None else None,
+                    error,
+                    job_id,
+                    worker,
+                ),
+            )
+        return self.get(job_id) if cursor.rowcount == 1 else None
+
+    def delete(self, job_id: str) -> Job | None:
+        """Forget the job's audio and text (the record stays, marked deleted in its request);
+        the job as it was, or None when unknown."""
+        job = self.get(job_id)
+        if job is None:
+            return None
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE jobs SET result = NULL, upload_id = NULL, lease_owner = NULL,"
+                " status = CASE WHEN status IN ('queued', 'processing') THEN 'error'"
+                " ELSE status END, error = CASE WHEN status IN ('queued', 'processing')"
+                " THEN 'deleted before it finished' ELSE error END WHERE id = ?",
+                (job_id,),
+            )
+        return job
+
+    def add_webhook(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO webhooks (url, headers, body, next_at) VALUES (?, ?, ?, ?)",
+                (url, json.dumps(headers), json.dumps(body), time.time()),
+            )
+
+    def due_webhooks(self, now: float, limit: int) -> list[Webhook]:
+        rows = self._connection().execute(
+            "SELECT * FROM webhooks WHERE next_at <= ? ORDER BY next_at LIMIT ?", (now, limit)
+        )
+        return [
+            Webhook(
+                id=row["id"],
+                url=row["url"],
+                headers=json.loads(row["headers"]),
+                body=json.loads(row["body"]),
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    def webhook_failed(self, webhook_id: int, next_at: float | None) -> None:
+        """Try again at `next_at`, or give up (None)."""
+        with self._transaction() as db:
+            if next_at is None:
+                db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
+            else:
+                db.execute(
+                    "UPDATE webhooks SET attempts = attempts + 1, next_at = ? WHERE id = ?",
+                    (next_at, webhook_id),
+                )
+
+    def webhook_done(self, webhook_id: int) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        status=row["status"],
+        created=row["created"],
+        completed=row["completed"],
+        audio_url=row["audio_url"],
+        upload_id=row["upload_id"],
+        request=json.loads(row["request"]),
+        result=json.loads(row["result"]) if row["result"] is not None else None,
+        error=row["error"],
+        attempts=row["attempts"],
+    )

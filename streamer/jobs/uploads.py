@@ -1,0 +1,68 @@
+"""Uploaded audio: the `UploadStore` interface and its local-folder implementation.
+
+An upload is streamed to a temporary file and renamed into place only when complete, so a
+crash mid-upload never leaves a half file under a valid id. An object store (S3 and the like)
+would implement the same four methods.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class UploadTooLarge(Exception):
+    pass
+
+
+class UploadStore(Protocol):
+    async def save(self, chunks: AsyncIterator[bytes], limit_bytes: int) -> tuple[str, int]: ...
+
+    def path(self, upload_id: str) -> Path | None: ...
+
+    def delete(self, upload_id: str) -> None: ...
+
+
+class FolderUploadStore:
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._folder = folder
+
+    async def save(self, chunks: AsyncIterator[bytes], limit_bytes: int) -> tuple[str, int]:
+        """Write the body to a new upload; (its id, its size). Raises `UploadTooLarge` past
+        `limit_bytes` (and keeps nothing)."""
+        upload_id = uuid.uuid4().hex
+        handle, temporary = tempfile.mkstemp(dir=self._folder, suffix=".part")
+        size = 0
+        try:
+            with os.fdopen(handle, "wb") as file:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > limit_bytes:
+                        raise UploadTooLarge(f"uploads are limited to {limit_bytes} bytes")
+                    file.write(chunk)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self._folder / upload_id)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return upload_id, size
+
+    def path(self, upload_id: str) -> Path | None:
+        if not _UPLOAD_ID.match(upload_id):
+            return None
+        path = self._folder / upload_id
+        return path if path.is_file() else None
+
+    def delete(self, upload_id: str) -> None:
+        path = self.path(upload_id)
+        if path is not None:
+            path.unlink(missing_ok=True)

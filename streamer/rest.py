@@ -1,0 +1,292 @@
+"""`/v2`: uploads and transcript jobs in the AssemblyAI shapes, and `/v3/token`.
+
+Only moves bytes and JSON: jobs live in the `JobStore`, audio in the `UploadStore`, and the
+`JobRunner` transcribes off the event loop. Every error is `{"error": "..."}` with a 4xx.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from streamer import captions, exports
+from streamer.clustering import SpeakerCount
+from streamer.errors import ApiError
+from streamer.events import Transcript
+from streamer.jobs.store import Job, JobStore
+from streamer.jobs.uploads import UploadStore, UploadTooLarge
+from streamer.media import MediaError, probe_audio
+from streamer.offline import utterances
+from streamer.wire import passage_json, words_from_body
+
+router = APIRouter()
+
+_UPLOAD_PATH = re.compile(r"/v2/upload/([0-9a-f]{32})$")
+MAX_PAGE = 200
+
+
+def require_key(request: Request) -> None:
+    keys: tuple[str, ...] = request.app.state.settings.api_keys
+    if keys and request.headers.get("authorization") not in keys:
+        raise ApiError(401, "Authentication error, API token missing/invalid")
+
+
+Authorized = Annotated[None, Depends(require_key)]
+
+
+class SpeakerOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_speakers_expected: int | None = Field(default=None, ge=1, le=26)
+    max_speakers_expected: int | None = Field(default=None, ge=1, le=26)
+
+
+class TranscriptRequest(BaseModel):
+    """What we act on; other AssemblyAI fields are accepted, kept and echoed back."""
+
+    model_config = ConfigDict(extra="allow")
+    audio_url: str = Field(min_length=1, max_length=4096)
+    speaker_labels: bool = False
+    speakers_expected: int | None = Field(default=None, ge=1, le=26)
+    speaker_options: SpeakerOptions | None = None
+    language_code: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[a-z]{2})?$")
+    language_detection: bool = False
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=4096)
+    webhook_auth_header_name: str | None = Field(default=None, max_length=256)
+    webhook_auth_header_value: str | None = Field(default=None, max_length=4096)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TranscriptRequest:
+        options = self.speaker_options or SpeakerOptions()
+        SpeakerCount(  # raises ValueError on contradictions
+            expected=self.speakers_expected,
+            minimum=options.min_speakers_expected or 1,
+            maximum=options.max_speakers_expected,
+        )
+        return self
+
+
+class TranscriptListItem(BaseModel):
+    id: str
+    resource_url: str
+    status: str
+    created: str
+    completed: str | None
+    audio_url: str
+    error: str | None
+
+
+def _store(request: Request) -> JobStore:
+    store: JobStore = request.app.state.jobs
+    return store
+
+
+def _uploads(request: Request) -> UploadStore:
+    uploads: UploadStore = request.app.state.uploads
+    return uploads
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    async for chunk in request.stream():
+        yield chunk
+
+
+RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post("/v2/upload", openapi_extra=RAW_BODY)
+async def upload(request: Request, _: Authorized) -> dict[str, str]:
+    """The raw request body is the file; it is streamed to disk, checked to be audio, kept."""
+    limit: int = request.app.state.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"uploads are limited to {limit} bytes")
+    uploads = _uploads(request)
+    try:
+        upload_id, size = await uploads.save(_body(request), limit)
+    except UploadTooLarge as error:
+        raise ApiError(413, str(error)) from error
+    path = uploads.path(upload_id)
+    assert path is not None
+    try:
+        if size == 0:
+            raise MediaError("the upload is empty")
+        probe_audio(path)
+    except MediaError as error:
+        uploads.delete(upload_id)
+        raise ApiError(400, f"not an audio file we can read: {error}") from error
+    return {"upload_url": f"{str(request.base_url).rstrip('/')}/v2/upload/{upload_id}"}
+
+
+@router.post("/v2/transcript")
+async def create_transcript(
+    request: Request, body: TranscriptRequest, _: Authorized
+) -> dict[str, Any]:
+    upload_id = None
+    found = _UPLOAD_PATH.search(body.audio_url)
+    if found is not None and _uploads(request).path(found.group(1)) is not None:
+        upload_id = found.group(1)
+    elif not body.audio_url.startswith(("http://", "https://")):
+        raise ApiError(400, "audio_url must be an upload_url from /v2/upload or an http(s) URL")
+    elif found is not None and body.audio_url.startswith(str(request.base_url)):
+        raise ApiError(400, "no such upload: upload the file again")
+    job = _store(request).create(body.audio_url, upload_id, body.model_dump(exclude_none=True))
+    request.app.state.runner.notify()
+    return transcript_object(job)
+
+
+@router.get("/v2/transcript")
+async def list_transcripts(
+    request: Request,
+    _: Authorized,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
+    status: Literal["queued", "processing", "completed", "error"] | None = None,
+    created_on: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+    before_id: str | None = None,
+    after_id: str | None = None,
+) -> dict[str, Any]:
+    jobs = _store(request).page(limit, status, created_on, before_id, after_id)
+    base = str(request.base_url).rstrip("/")
+    items = [
+        TranscriptListItem(
+            id=job.id,
+            resource_url=f"{base}/v2/transcript/{job.id}",
+            status=job.status,
+            created=_iso(job.created),
+            completed=_iso(job.completed) if job.completed is not None else None,
+            audio_url=job.audio_url,
+            error=job.error,
+        ).model_dump()
+        for job in jobs
+    ]
+    page = f"{base}/v2/transcript?limit={limit}"
+    return {
+        "page_details": {
+            "limit": limit,
+            "result_count": len(items),
+            "current_url": str(request.url),
+            "prev_url": f"{page}&before_id={jobs[-1].id}" if jobs else None,
+            "next_url": f"{page}&after_id={jobs[0].id}" if jobs else None,
+        },
+        "transcripts": items,
+    }
+
+
+def _job(request: Request, transcript_id: str) -> Job:
+    job = _store(request).get(transcript_id)
+    if job is None:
+        raise ApiError(404, "Transcript not found")
+    return job
+
+
+@router.get("/v2/transcript/{transcript_id}")
+async def get_transcript(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+    return transcript_object(_job(request, transcript_id))
+
+
+@router.delete("/v2/transcript/{transcript_id}")
+async def delete_transcript(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+    job = _store(request).delete(transcript_id)
+    if job is None:
+        raise ApiError(404, "Transcript not found")
+    if job.upload_id is not None:
+        _uploads(request).delete(job.upload_id)
+    deleted = _job(request, transcript_id)
+    return {**transcript_object(deleted), "audio_url": "http://deleted_by_user", "text": None}
+
+
+def _completed(request: Request, transcript_id: str) -> Transcript:
+    job = _job(request, transcript_id)
+    if job.status != "completed" or job.result is None:
+        raise ApiError(400, f"Transcript is not completed (status: {job.status})")
+    words = words_from_body(job.result)
+    with_speakers = all(w.speaker is not None for w in words)
+    return Transcript(
+        words=words,
+        utterances=utterances(words) if with_speakers else (),
+        audio_duration_s=float(job.result.get("audio_duration") or 0),
+    )
+
+
+@router.get("/v2/transcript/{transcript_id}/sentences")
+async def get_sentences(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+    transcript = _completed(request, transcript_id)
+    found = [passage_json(s.words, s.text, s.speaker) for s in exports.sentences(transcript.words)]
+    return _passages("sentences", found, transcript, transcript_id)
+
+
+@router.get("/v2/transcript/{transcript_id}/paragraphs")
+async def get_paragraphs(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+    transcript = _completed(request, transcript_id)
+    found = [passage_json(p.words, p.text, p.speaker) for p in exports.paragraphs(transcript.words)]
+    return _passages("paragraphs", found, transcript, transcript_id)
+
+
+def _passages(
+    kind: str, found: list[dict[str, Any]], transcript: Transcript, transcript_id: str
+) -> dict[str, Any]:
+    return {
+        "id": transcript_id,
+        kind: found,
+        "confidence": round(transcript.confidence, 4),
+        "audio_duration": round(transcript.audio_duration_s),
+    }
+
+
+CharsPerCaption = Annotated[int, Query(ge=1, le=10_000)]
+
+
+@router.get("/v2/transcript/{transcript_id}/{caption_format}", response_class=PlainTextResponse)
+async def get_captions(
+    request: Request,
+    transcript_id: str,
+    caption_format: Literal["srt", "vtt"],
+    _: Authorized,
+    chars_per_caption: CharsPerCaption = captions.DEFAULT_CHARS_PER_CAPTION,
+) -> str:
+    """SRT or WebVTT subtitles, each caption one speaker's words."""
+    render = captions.srt if caption_format == "srt" else captions.vtt
+    return render(_completed(request, transcript_id), chars_per_caption)
+
+
+@router.get("/v3/token")
+async def temporary_token(
+    request: Request,
+    _: Authorized,
+    expires_in_seconds: Annotated[int, Query(ge=1, le=600)] = 60,
+    max_session_duration_seconds: Annotated[int, Query(ge=60, le=10_800)] = 10_800,
+) -> dict[str, str]:
+    token = request.app.state.tokens.issue(expires_in_seconds, max_session_duration_seconds)
+    return {"token": token}
+
+
+def transcript_object(job: Job) -> dict[str, Any]:
+    """The v2 transcript object: the request's fields, then the job's state and result."""
+    result = job.result or {}
+    return {
+        **job.request,
+        "id": job.id,
+        "audio_url": job.audio_url,
+        "status": job.status,
+        "error": job.error,
+        "text": result.get("text"),
+        "words": result.get("words"),
+        "utterances": result.get("utterances"),
+        "confidence": result.get("confidence"),
+        "audio_duration": result.get("audio_duration"),
+        "language_code": result.get("language_code") or job.request.get("language_code"),
+    }
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()

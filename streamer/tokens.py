@@ -1,0 +1,55 @@
+"""Temporary streaming tokens (`GET /v3/token`) for browser clients, which cannot send an API
+key header: signed, expiring, and good for one session."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+PREFIX = "tmp_"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    max_session_s: int
+
+
+class TemporaryTokens:
+    """Tokens signed with a key that lives as long as the process: a restart ends them, which
+    is fine for tokens meant to be used within minutes."""
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+        self._redeemed: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, expires_in_s: int, max_session_s: int) -> str:
+        claims = {"id": uuid.uuid4().hex, "exp": time.time() + expires_in_s, "max": max_session_s}
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"{PREFIX}{payload}.{self._sign(payload)}"
+
+    def redeem(self, token: str) -> TokenGrant | None:
+        """The grant of a valid, unexpired token not used before (now used), else None."""
+        if not token.startswith(PREFIX) or token.count(".") != 1:
+            return None
+        payload, signature = token[len(PREFIX) :].split(".")
+        if not hmac.compare_digest(signature, self._sign(payload)):
+            return None
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        now = time.time()
+        with self._lock:
+            self._redeemed = {k: exp for k, exp in self._redeemed.items() if exp > now}
+            if claims["exp"] <= now or claims["id"] in self._redeemed:
+                return None
+            self._redeemed[claims["id"]] = claims["exp"]
+        return TokenGrant(max_session_s=int(claims["max"]))
+
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()

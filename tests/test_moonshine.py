@@ -1,0 +1,60 @@
+"""Moonshine, the cheap recognizer for a turn's first partial, with the real model."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import jiwer
+import numpy as np
+import pytest
+
+from streamer.events import spread_words
+from streamer.models.loader import ModelSet
+from tests.conftest import dev_file
+
+pytestmark = pytest.mark.models
+
+RATE = 16000
+
+
+def reference_words(start_s: float, end_s: float) -> str:
+    """Reference text of fisher_sample's segments that lie inside [start_s, end_s]."""
+    segments = json.loads(dev_file("fisher_sample.json").read_text())["segments"]
+    inside = [s["text"] for s in segments if start_s <= s["start"] and s["end"] <= end_s]
+    return normalize(" ".join(inside))
+
+
+def normalize(text: str) -> str:
+    return re.sub(r"[^\w' ]+", "", text.lower()).strip()
+
+
+def test_recognizes_telephone_speech_and_batches_alike(
+    models: ModelSet, fisher_audio: np.ndarray
+) -> None:
+    spans = [(8.3, 10.9), (12.4, 21.6)]
+    clips = [fisher_audio[round(a * RATE) : round(b * RATE)] for a, b in spans]
+    one_by_one = [models.partial_asr.transcribe_batch([clip])[0] for clip in clips]
+    for (start, end), words in zip(spans, one_by_one, strict=True):
+        found = normalize(" ".join(text for text, _ in words))
+        assert jiwer.wer(reference_words(start, end), found) < 0.2, found
+        assert all(0.0 < confidence <= 1.0 for _, confidence in words)
+    batched = models.partial_asr.transcribe_batch(clips)
+    # zero padding of the shorter clip may move a word's confidence, never its text much
+    for alone, together in zip(one_by_one, batched, strict=True):
+        alone_text = " ".join(t for t, _ in alone)
+        together_text = " ".join(t for t, _ in together)
+        assert jiwer.wer(normalize(alone_text), normalize(together_text)) < 0.2
+
+
+def test_silence_and_too_short_input_give_no_words(models: ModelSet) -> None:
+    silence, blip = np.zeros(RATE, dtype=np.float32), np.zeros(100, dtype=np.float32)
+    assert models.partial_asr.transcribe_batch([silence, blip]) == [[], []]
+    assert models.partial_asr.transcribe_batch([]) == []
+
+
+def test_untimed_words_are_spread_over_their_span_by_length() -> None:
+    words = spread_words([("a", 0.5), ("longer", 0.9)], 1000, 1900)
+    assert [(w.start_ms, w.end_ms) for w in words] == [(1000, 1200), (1200, 1900)]
+    assert words[1].confidence == 0.9
+    assert spread_words([], 0, 100) == ()

@@ -1,0 +1,253 @@
+"""`/v2` with the real `assemblyai` SDK and plain HTTP, against the real server and models."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import wave
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
+
+import assemblyai as aai
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.conftest import API_KEY, MAX_UPLOAD_BYTES, dev_file
+
+pytestmark = pytest.mark.models
+
+AUTH = {"authorization": API_KEY}
+
+
+@pytest.fixture(scope="module")
+def sdk(server: str) -> Iterator[None]:
+    aai.settings.base_url = server
+    aai.settings.api_key = API_KEY
+    aai.settings.polling_interval = 0.5
+    yield
+
+
+@pytest.fixture(scope="module")
+def fisher_transcript(sdk: None) -> aai.Transcript:
+    config = aai.TranscriptionConfig(speaker_labels=True, language_code="en")
+    return aai.Transcriber().transcribe(str(dev_file("fisher_sample.wav")), config)
+
+
+def wait_done(server: str, transcript_id: str, timeout_s: float = 240) -> dict[str, object]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body: dict[str, object] = httpx.get(
+            f"{server}/v2/transcript/{transcript_id}", headers=AUTH
+        ).json()
+        if body["status"] in ("completed", "error"):
+            return body
+        time.sleep(0.5)
+    pytest.fail(f"transcript {transcript_id} never finished")
+
+
+def upload(server: str, data: bytes) -> httpx.Response:
+    return httpx.post(f"{server}/v2/upload", content=data, headers=AUTH, timeout=60)
+
+
+def test_sdk_transcribes_a_call_with_its_two_speakers(fisher_transcript: aai.Transcript) -> None:
+    transcript = fisher_transcript
+    assert transcript.status == aai.TranscriptStatus.completed, transcript.error
+    assert transcript.utterances and len(transcript.words or []) > 40
+    assert {u.speaker for u in transcript.utterances} == {"A", "B"}
+    assert all(w.speaker in ("A", "B") for w in transcript.words or [])
+    assert transcript.audio_duration and transcript.audio_duration > 20
+
+
+def test_sdk_exports_captions_sentences_and_paragraphs(
+    fisher_transcript: aai.Transcript,
+) -> None:
+    srt = fisher_transcript.export_subtitles_srt(chars_per_caption=32)
+    blocks = srt.strip().split("\n\n")
+    assert blocks[0].startswith("1\n00:00:0") and " --> " in blocks[0]
+    assert all(len(b.split("\n", 2)[2]) <= 32 + len("A: ") for b in blocks if b.count("\n") >= 2)
+    vtt = fisher_transcript.export_subtitles_vtt()
+    assert vtt.startswith("WEBVTT") and "A: " in vtt and "B: " in vtt
+    sentences = fisher_transcript.get_sentences()
+    assert len(sentences) > 5 and all(s.words and s.speaker for s in sentences)
+    paragraphs = fisher_transcript.get_paragraphs()
+    assert 1 < len(paragraphs) <= len(sentences)
+    assert sum(len(p.words) for p in paragraphs) == len(fisher_transcript.words or [])
+
+
+def test_speakers_expected_is_honoured(sdk: None) -> None:
+    config = aai.TranscriptionConfig(speaker_labels=True, speakers_expected=3)
+    transcript = aai.Transcriber().transcribe(str(dev_file("ami_trn00.wav")), config)
+    assert transcript.status == aai.TranscriptStatus.completed, transcript.error
+    assert len({u.speaker for u in transcript.utterances or []}) == 3
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    calls: ClassVar[list[tuple[dict[str, str], dict[str, object]]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.calls.append((dict(self.headers), body))
+        self.send_response(500 if len(self.calls) == 1 else 200)  # fail once: a retry comes
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_webhook_is_posted_with_its_auth_header_and_retried(server: str) -> None:
+    receiver = HTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        upload_url = upload(server, dev_file("ami_trn02.wav").read_bytes()).json()["upload_url"]
+        created = httpx.post(
+            f"{server}/v2/transcript",
+            headers=AUTH,
+            json={
+                "audio_url": upload_url,
+                "webhook_url": f"http://127.0.0.1:{receiver.server_port}/hook",
+                "webhook_auth_header_name": "X-Secret",
+                "webhook_auth_header_value": "s3cret",
+            },
+        ).json()
+        done = wait_done(server, str(created["id"]))
+        assert done["status"] == "completed"
+        deadline = time.monotonic() + 20
+        while len(_Receiver.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(_Receiver.calls) == 2
+        for headers, body in _Receiver.calls:
+            assert body == {"transcript_id": created["id"], "status": "completed"}
+            assert headers["X-Secret"] == "s3cret"
+    finally:
+        receiver.shutdown()
+
+
+def test_list_and_delete(server: str, fisher_transcript: aai.Transcript) -> None:
+    listed = httpx.get(f"{server}/v2/transcript", params={"limit": 200}, headers=AUTH).json()
+    ids = [t["id"] for t in listed["transcripts"]]
+    assert fisher_transcript.id in ids
+    assert listed["page_details"]["result_count"] == len(ids)
+    completed = httpx.get(
+        f"{server}/v2/transcript", params={"status": "completed"}, headers=AUTH
+    ).json()
+    assert all(t["status"] == "completed" for t in completed["transcripts"])
+
+    deleted = httpx.delete(f"{server}/v2/transcript/{fisher_transcript.id}", headers=AUTH)
+    assert deleted.status_code == 200 and deleted.json()["text"] is None
+    after = httpx.get(f"{server}/v2/transcript/{fisher_transcript.id}", headers=AUTH).json()
+    assert after["words"] is None and after["text"] is None
+    srt = httpx.get(f"{server}/v2/transcript/{fisher_transcript.id}/srt", headers=AUTH)
+    assert srt.status_code == 400
+
+
+def _wav_header_only() -> bytes:
+    with wave.open(str(dev_file("fisher_sample.wav"))) as source:
+        params = source.getparams()
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as target:
+        target.setparams(params)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"", 400),  # zero bytes
+        (b"these are not the sounds you are looking for\n" * 50, 400),  # not audio
+        (None, 400),  # a WAV header and no samples: truncated before any audio
+        (b"\0" * (MAX_UPLOAD_BYTES + 1), 413),  # over the limit
+    ],
+)
+def test_bad_uploads_get_a_clear_4xx(server: str, data: bytes | None, status: int) -> None:
+    response = upload(server, _wav_header_only() if data is None else data)
+    assert response.status_code == status
+    assert response.json()["error"]
+    assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+def test_truncated_audio_transcribes_what_is_there(server: str) -> None:
+    whole = dev_file("fisher_sample.wav").read_bytes()
+    cut = upload(server, whole[: len(whole) // 3])
+    assert cut.status_code == 200
+    created = httpx.post(
+        f"{server}/v2/transcript", headers=AUTH, json={"audio_url": cut.json()["upload_url"]}
+    ).json()
+    done = wait_done(server, str(created["id"]))
+    assert done["status"] == "completed" and done["words"]
+    assert isinstance(done["audio_duration"], int) and 5 <= done["audio_duration"] <= 15
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/v2/transcript/no-such-id", None, 404),
+        ("GET", "/v2/transcript/no-such-id/vtt", None, 404),
+        ("POST", "/v2/transcript", b"{not json", 400),
+        ("POST", "/v2/transcript", {"audio_url": 42}, 400),
+        ("POST", "/v2/transcript", {"audio_url": "x", "speaker_labels": "maybe"}, 400),
+        (
+            "POST",
+            "/v2/transcript",
+            {"audio_url": "https://a.example/x", "speakers_expected": 0},
+            400,
+        ),
+        ("POST", "/v2/transcript", {"audio_url": "file:///etc/passwd"}, 400),
+        ("POST", "/v2/transcript", {}, 400),
+        ("GET", "/v2/transcript?limit=0", None, 400),
+    ],
+)
+def test_bad_requests_get_a_clear_4xx(
+    server: str, method: str, path: str, body: object, status: int
+) -> None:
+    content = body if isinstance(body, bytes) else None
+    payload = None if isinstance(body, bytes) or body is None else body
+    response = httpx.request(method, f"{server}{path}", headers=AUTH, content=content, json=payload)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]
+
+
+def test_unknown_upload_of_ours_is_refused(server: str) -> None:
+    gone = f"{server}/v2/upload/{'0' * 32}"
+    response = httpx.post(f"{server}/v2/transcript", headers=AUTH, json={"audio_url": gone})
+    assert response.status_code == 400 and "upload" in response.json()["error"]
+
+
+def test_bad_key_is_401(server: str) -> None:
+    for response in (
+        httpx.get(f"{server}/v2/transcript", headers={"authorization": "wrong"}),
+        httpx.post(f"{server}/v2/upload", content=b"x"),
+        httpx.get(f"{server}/v3/token"),
+    ):
+        assert response.status_code == 401 and response.json()["error"]
+
+
+def test_temporary_token_opens_one_stream(server: str) -> None:
+    token = httpx.get(f"{server}/v3/token", params={"expires_in_seconds": 60}, headers=AUTH).json()[
+        "token"
+    ]
+    url = server.replace("http://", "ws://") + f"/v3/ws?sample_rate=16000&token={token}"
+    with connect(url) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
+        ws.send(json.dumps({"type": "Terminate"}))
+        assert json.loads(ws.recv(timeout=30))["type"] == "Termination"
+    with connect(url) as ws:  # used once already
+        assert json.loads(ws.recv(timeout=10))["error_code"] == 4001
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+
+
+def test_openapi_lists_the_routes(server: str) -> None:
+    paths = httpx.get(f"{server}/openapi.json").json()["paths"]
+    for path in (
+        "/v2/upload",
+        "/v2/transcript",
+        "/v2/transcript/{transcript_id}/{caption_format}",
+        "/v3/token",
+    ):
+        assert path in paths
+    assert httpx.get(f"{server}/docs").status_code == 200
