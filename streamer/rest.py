@@ -199,8 +199,8 @@ async def delete_transcript(request: Request, transcript_id: str, _: Authorized)
     job = _store(request).delete(transcript_id)
     if job is None:
         raise ApiError(404, "Transcript not found")
-    if job.upload_id is not None:
-        _uploads(request).delete(job.upload_id)
+    if job.upload_id is not None and not _store(request).upload_in_use(job.upload_id):
+        _uploads(request).delete(job.upload_id)  # the same upload may serve other jobs
     deleted = _job(request, transcript_id)
     return {**transcript_object(deleted), "audio_url": "http://deleted_by_user", "text": None}
 
@@ -271,10 +271,13 @@ async def temporary_token(
 
 
 def transcript_object(job: Job) -> dict[str, Any]:
-    """The v2 transcript object: the request's fields, then the job's state and result."""
+    """The v2 transcript object: the request's fields (the webhook secret only as a flag),
+    then the job's state and result."""
     result = job.result or {}
+    echoed = {k: v for k, v in job.request.items() if k != "webhook_auth_header_value"}
     return {
-        **job.request,
+        **echoed,
+        "webhook_auth": "webhook_auth_header_value" in job.request,
         "id": job.id,
         "audio_url": job.audio_url,
         "status": job.status,

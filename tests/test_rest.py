@@ -8,7 +8,8 @@ import threading
 import time
 import wave
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from functools import partial
+from http.server import BaseHTTPRequestHandler, HTTPServer, SimpleHTTPRequestHandler
 from typing import ClassVar
 
 import assemblyai as aai
@@ -251,3 +252,53 @@ def test_openapi_lists_the_routes(server: str) -> None:
     ):
         assert path in paths
     assert httpx.get(f"{server}/docs").status_code == 200
+
+
+@pytest.fixture
+def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local HTTP server holding one dev file, as a user's storage would."""
+    folder = tmp_path_factory.mktemp("served")
+    (folder / "call.wav").write_bytes(dev_file("ami_trn02.wav").read_bytes())
+    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
+    httpd = HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+def test_audio_url_is_fetched_over_http(server: str, file_server: str) -> None:
+    good = httpx.post(
+        f"{server}/v2/transcript", headers=AUTH, json={"audio_url": f"{file_server}/call.wav"}
+    ).json()
+    missing = httpx.post(
+        f"{server}/v2/transcript", headers=AUTH, json={"audio_url": f"{file_server}/gone.wav"}
+    ).json()
+    assert wait_done(server, str(good["id"]))["status"] == "completed"
+    failed = wait_done(server, str(missing["id"]))
+    assert failed["status"] == "error" and "404" in str(failed["error"])
+
+
+def test_temporary_token_expires(server: str) -> None:
+    token = httpx.get(f"{server}/v3/token", params={"expires_in_seconds": 1}, headers=AUTH).json()[
+        "token"
+    ]
+    time.sleep(1.5)
+    url = server.replace("http://", "ws://") + f"/v3/ws?sample_rate=16000&token={token}"
+    with connect(url) as ws:
+        assert json.loads(ws.recv(timeout=10))["error_code"] == 4001
+
+
+def test_webhook_secret_is_never_echoed(server: str) -> None:
+    created = httpx.post(
+        f"{server}/v2/transcript",
+        headers=AUTH,
+        json={
+            "audio_url": "https://x.example/a.wav",
+            "webhook_url": "https://x.example/hook",
+            "webhook_auth_header_name": "X-Secret",
+            "webhook_auth_header_value": "s3cret",
+            "punctuate": True,  # not acted on, kept and echoed
+        },
+    ).json()
+    assert "s3cret" not in json.dumps(created)
+    assert created["webhook_auth"] is True and created["punctuate"] is True

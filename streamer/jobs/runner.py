@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,7 +163,10 @@ class JobRunner:
             return _decode(Path(file.name))
 
     def _download(self, url: str, file: Any) -> None:
+        """Fetch `url` into `file`, within the size limit and the time limit (the whole
+        download, not each read: a slow trickle must not hold a worker forever)."""
         size = 0
+        deadline = time.monotonic() + self._limits.fetch_timeout_s
         try:
             with httpx.stream(
                 "GET", url, timeout=self._limits.fetch_timeout_s, follow_redirects=True
@@ -170,6 +174,8 @@ class JobRunner:
                 if response.status_code != 200:
                     raise AudioUnavailable(f"audio_url answered HTTP {response.status_code}")
                 for chunk in response.iter_bytes():
+                    if time.monotonic() > deadline:
+                        raise AudioUnavailable("downloading audio_url took too long")
                     size += len(chunk)
                     if size > self._limits.max_audio_bytes:
                         raise AudioUnavailable("the file at audio_url is too large")

@@ -101,6 +101,8 @@ class JobStore(Protocol):
 
     def delete(self, job_id: str) -> Job | None: ...
 
+    def upload_in_use(self, upload_id: str) -> bool: ...
+
     def add_webhook(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> None: ...
 
     def due_webhooks(self, now: float, limit: int) -> list[Webhook]: ...
@@ -258,6 +260,15 @@ class SqliteJobStore:
                 (job_id,),
             )
         return job
+
+    def upload_in_use(self, upload_id: str) -> bool:
+        """Whether any job still needs this upload."""
+        row = (
+            self._connection()
+            .execute("SELECT 1 FROM jobs WHERE upload_id = ? LIMIT 1", (upload_id,))
+            .fetchone()
+        )
+        return row is not None
 
     def add_webhook(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> None:
         with self._transaction() as db:
