@@ -161,10 +161,16 @@ class OnlineSpeakers:
         return len(self._sums)
 
     def reset(self, embeddings: FloatArray, labels: IntArray) -> None:
-        """Start again from a re-clustering of everything heard so far."""
+        """Take the centroids of the speakers in a re-clustering of recent speech; speakers
+        it does not hear keep theirs. New labels must follow the known ones (`match_labels`
+        with `first_fresh=num_speakers`)."""
         unit = l2_normalize(embeddings)
-        k = int(labels.max()) + 1 if labels.size else 0
-        self._sums = [unit[labels == label].sum(axis=0) for label in range(k)]
+        for label in np.unique(labels):
+            centroid = unit[labels == label].sum(axis=0)
+            if label < len(self._sums):
+                self._sums[label] = centroid
+            else:
+                self._sums.append(centroid)
 
     def assign_window(self, embeddings: FloatArray, speech_s: FloatArray, learn: bool) -> IntArray:
         """(m, dim) embeddings of the local speakers of one window, (m,) seconds of speech
@@ -199,10 +205,10 @@ class OnlineSpeakers:
         return float(1.0 - centroid @ unit_row)
 
 
-def match_labels(new: IntArray, old: IntArray) -> IntArray:
+def match_labels(new: IntArray, old: IntArray, first_fresh: int = 0) -> IntArray:
     """Rename `new` labels to agree as much as possible with `old` ones (same items), so a
     re-clustering keeps the names users have already seen; unmatched new labels get fresh
-    numbers after the old ones."""
+    numbers after the old ones and from `first_fresh` on (labels in use outside `old`)."""
     if new.size == 0:
         return new.copy()
     k_new, k_old = int(new.max()) + 1, int(old.max()) + 1 if old.size else 0
@@ -210,7 +216,7 @@ def match_labels(new: IntArray, old: IntArray) -> IntArray:
     np.add.at(overlap, (new, np.maximum(old, 0)), (old >= 0).astype(np.float64))
     rows, cols = linear_sum_assignment(-overlap)
     mapping = {int(r): int(c) for r, c in zip(rows, cols, strict=True) if overlap[r, c] > 0}
-    fresh = max(k_old, max(mapping.values(), default=-1) + 1)
+    fresh = max(k_old, first_fresh, max(mapping.values(), default=-1) + 1)
     for label in range(k_new):
         if label not in mapping:
             mapping[label] = fresh

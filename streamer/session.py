@@ -14,6 +14,7 @@ algorithm; turns whose words change speaker are sent again as a `SpeakerRevision
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -86,6 +87,9 @@ class StreamConfig:
     linkage with a margin keeps two close voices (telephone) apart where complete linkage
     tuned on meetings merged them."""
     diarization: DiarizationParams = field(default_factory=DiarizationParams)
+    revision_turns: int = 50
+    """Final turns that re-clustering revisits: older labels stay as sent. Keeps memory and
+    the clustering done on the event loop bounded however long the call."""
     buffer_s: float = 60.0
     """Audio kept per session: the longest turn plus the speaker context, with margin."""
 
@@ -135,7 +139,7 @@ class StreamSession:
         self._prefix = StablePrefix()
         self._committed: list[Word] = []
         self._speakers = OnlineSpeakers(config.online, config.max_speakers)
-        self._finals: list[_FinalTurn] = []
+        self._finals: deque[_FinalTurn] = deque(maxlen=config.revision_turns)
         self.samples_received = 0
         self.partials_skipped = 0
         self._odd_byte = b""
@@ -381,14 +385,15 @@ class StreamSession:
         ]
 
     def _revise(self) -> Message | None:
-        """Re-cluster every local speaker heard so far; resend turns whose labels changed."""
+        """Re-cluster the local speakers of the latest final turns; resend the turns whose
+        labels changed."""
         everything = concatenate([t.local for t in self._finals])
         old = np.concatenate([t.row_speakers for t in self._finals])
         count = SpeakerCount(maximum=self.config.max_speakers)
         fresh, _ = cluster_rows(
             everything, count, self.config.revision, self.config.diarization.min_clustering_speech_s
         )
-        new = match_labels(fresh, old)
+        new = match_labels(fresh, old, first_fresh=self._speakers.num_speakers)
         self._speakers.reset(everything.embeddings, new)
         revisions = []
         offset = 0

@@ -84,3 +84,20 @@ def test_match_labels_keeps_names_users_have_seen() -> None:
     old = np.array([0, 0, 1, 1, 1])
     assert match_labels(np.array([1, 1, 0, 0, 0]), old).tolist() == [0, 0, 1, 1, 1]
     assert match_labels(np.array([1, 1, 0, 0, 2]), old).tolist() == [0, 0, 1, 1, 2]
+
+
+def test_recent_reclustering_keeps_speakers_it_did_not_hear() -> None:
+    # speakers 0..2 are known; a re-clustering of recent turns hears only 0 and a newcomer
+    assert match_labels(np.array([0, 0, 1]), np.array([0, 0, 0]), first_fresh=3).tolist() == [
+        0,
+        0,
+        3,
+    ]
+    speakers = OnlineSpeakers(OnlineParams(), None)
+    eye = np.eye(4)
+    speakers.assign_window(eye[:3], np.full(3, 5.0), learn=True)
+    assert speakers.num_speakers == 3
+    speakers.reset(np.stack([eye[0], eye[3]]), np.array([0, 3]))
+    assert speakers.num_speakers == 4
+    # speaker 2 was not in the re-clustering and is still recognised
+    assert speakers.assign_window(eye[2:3], np.array([5.0]), learn=False).tolist() == [2]

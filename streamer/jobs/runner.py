@@ -103,8 +103,10 @@ class JobRunner:
             if job is None:
                 self._work.wait(IDLE_POLL_S)
                 self._work.clear()
-                continue
-            self._run(job, worker)
+            elif job.status == "error":  # out of attempts: its worker died each time
+                self._report(job)
+            else:
+                self._run(job, worker)
 
     def _run(self, job: Job, worker: str) -> None:
         renewing = threading.Event()
@@ -125,13 +127,15 @@ class JobRunner:
             renewing.set()
             renewer.join()
         finished = self._store.finish(job.id, worker, result, error)
+        if finished is not None:
+            self._report(finished)
+
+    def _report(self, job: Job) -> None:
+        """Queue the webhook of a finished job, if it asked for one."""
         webhook = job.request.get("webhook_url")
-        if finished is not None and webhook:
-            self._store.add_webhook(
-                str(webhook),
-                _auth_header(job.request),
-                {"transcript_id": job.id, "status": finished.status},
-            )
+        if webhook:
+            body = {"transcript_id": job.id, "status": job.status}
+            self._store.add_webhook(str(webhook), _auth_header(job.request), body)
 
     def _renew(self, job_id: str, worker: str, done: threading.Event) -> None:
         while not done.wait(self._limits.lease_s / 3):

@@ -191,7 +191,8 @@ class SqliteJobStore:
 
     def claim(self, worker: str, lease_s: float) -> Job | None:
         """The oldest job that is queued or whose worker's lease ran out, now leased to
-        `worker`; None when there is none. A job out of attempts is failed instead."""
+        `worker`; None when there is none. A job out of attempts is failed instead and
+        returned with status `error` (to be reported, not run)."""
         now = time.time()
         with self._transaction() as db:
             row = db.execute(
@@ -207,12 +208,12 @@ class SqliteJobStore:
                     " lease_owner = NULL WHERE id = ?",
                     (now, "the transcription stopped unexpectedly, several times", row["id"]),
                 )
-                return None
-            db.execute(
-                "UPDATE jobs SET status = 'processing', lease_owner = ?, lease_until = ?,"
-                " attempts = attempts + 1 WHERE id = ?",
-                (worker, now + lease_s, row["id"]),
-            )
+            else:
+                db.execute(
+                    "UPDATE jobs SET status = 'processing', lease_owner = ?, lease_until = ?,"
+                    " attempts = attempts + 1 WHERE id = ?",
+                    (worker, now + lease_s, row["id"]),
+                )
         return self.get(row["id"])
 
     def renew(self, job_id: str, worker: str, lease_s: float) -> bool:
