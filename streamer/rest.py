@@ -6,14 +6,17 @@ Only moves bytes and JSON: jobs live in the `JobStore`, audio in the `UploadStor
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
+import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from streamer import captions, exports
 from streamer.clustering import SpeakerCount
@@ -41,7 +44,7 @@ Authorized = Annotated[None, Depends(require_key)]
 
 
 class SpeakerOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")  # the SDK knows more options: kept, echoed
     min_speakers_expected: int | None = Field(default=None, ge=1, le=26)
     max_speakers_expected: int | None = Field(default=None, ge=1, le=26)
 
@@ -57,8 +60,22 @@ class TranscriptRequest(BaseModel):
     language_code: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[a-z]{2})?$")
     language_detection: bool = False
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=4096)
-    webhook_auth_header_name: str | None = Field(default=None, max_length=256)
-    webhook_auth_header_value: str | None = Field(default=None, max_length=4096)
+    webhook_auth_header_name: str | None = Field(
+        default=None, max_length=256, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+    )
+    webhook_auth_header_value: str | None = Field(
+        default=None, max_length=4096, pattern=r"^[\x20-\x7e]*$"
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _parsable(cls, url: str | None) -> str | None:
+        if url is not None:
+            try:
+                httpx.URL(url)
+            except httpx.InvalidURL as error:
+                raise ValueError(f"not a URL: {error}") from error
+        return url
 
     @model_validator(mode="after")
     def _consistent(self) -> TranscriptRequest:
@@ -121,7 +138,7 @@ async def upload(request: Request, _: Authorized) -> dict[str, str]:
     try:
         if size == 0:
             raise MediaError("the upload is empty")
-        probe_audio(path)
+        await asyncio.to_thread(probe_audio, path)  # opens the file with FFmpeg
     except MediaError as error:
         uploads.delete(upload_id)
         raise ApiError(400, f"not an audio file we can read: {error}") from error
@@ -169,7 +186,8 @@ async def list_transcripts(
         ).model_dump()
         for job in jobs
     ]
-    page = f"{base}/v2/transcript?limit={limit}"
+    filters = {"limit": limit, "status": status, "created_on": created_on}
+    page = f"{base}/v2/transcript?" + urlencode({k: v for k, v in filters.items() if v})
     return {
         "page_details": {
             "limit": limit,
@@ -202,7 +220,7 @@ async def delete_transcript(request: Request, transcript_id: str, _: Authorized)
     if job.upload_id is not None and not _store(request).upload_in_use(job.upload_id):
         _uploads(request).delete(job.upload_id)  # the same upload may serve other jobs
     deleted = _job(request, transcript_id)
-    return {**transcript_object(deleted), "audio_url": "http://deleted_by_user", "text": None}
+    return transcript_object(deleted)
 
 
 def _completed(request: Request, transcript_id: str) -> Transcript:

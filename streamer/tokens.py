@@ -37,11 +37,11 @@ class TemporaryTokens:
 
     def redeem(self, token: str) -> TokenGrant | None:
         """The grant of a valid, unexpired token not used before (now used), else None."""
-        if not token.startswith(PREFIX) or token.count(".") != 1:
+        if not token.startswith(PREFIX) or token.count(".") != 1 or not token.isascii():
             return None
         payload, signature = token[len(PREFIX) :].split(".")
-        if not hmac.compare_digest(signature, self._sign(payload)):
-            return None
+        if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
+            return None  # only our own (signed) payloads are ever decoded below
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         now = time.time()
         with self._lock:

@@ -215,15 +215,16 @@ async def stream(websocket: WebSocket) -> None:
         return
     params, session_limit_s = accepted
     state = websocket.app.state
-    inference: StreamingInference = state.streaming
-    session = StreamSession(_config(params), inference.speakers.grid)
-    connection = Connection(websocket, session, inference, session_limit_s)
-    state.active_sessions += 1
     try:
-        await _serve(connection, params)
+        inference: StreamingInference = state.streaming
+        session = StreamSession(_config(params), inference.speakers.grid)
+        connection = Connection(websocket, session, inference, session_limit_s)
+        try:
+            await _serve(connection, params)
+        finally:
+            connection.close()
     finally:
-        connection.close()
-        state.active_sessions -= 1
+        state.active_sessions -= 1  # counted by `_accept`
 
 
 async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
@@ -233,22 +234,31 @@ async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
 
 
 async def _accept(websocket: WebSocket) -> tuple[StreamParams, float] | None:
-    """Check key, params and capacity; accept, or refuse with the code for the cause."""
+    """Check params, capacity and key; accept and count the session, or refuse with the code
+    for the cause. Every check runs before the first await, so concurrent handshakes cannot
+    all pass the capacity check, and a temporary token is used up only by a session that
+    opens."""
     query = dict(websocket.query_params)
-    session_limit = _session_limit(websocket, query)
-    if session_limit is None:
-        await _refuse(websocket, CLOSE_UNAUTHORIZED, "not authorized")
-        return None
+    state = websocket.app.state
     try:
         params = StreamParams.model_validate(query)
     except ValidationError as error:
         await _refuse(websocket, CLOSE_BAD_PARAMS, _first(error))
         return None
-    limit: int = websocket.app.state.settings.max_sessions
-    if websocket.app.state.active_sessions >= limit:
+    limit: int = state.settings.max_sessions
+    if state.active_sessions >= limit:
         await _refuse(websocket, CLOSE_TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions")
         return None
-    await websocket.accept()
+    session_limit = _session_limit(websocket, query)
+    if session_limit is None:
+        await _refuse(websocket, CLOSE_UNAUTHORIZED, "not authorized")
+        return None
+    state.active_sessions += 1
+    try:
+        await websocket.accept()
+    except BaseException:
+        state.active_sessions -= 1
+        raise
     return params, session_limit
 
 

@@ -27,6 +27,15 @@ def test_a_job_is_leased_to_one_worker_and_claimed_again_when_the_lease_runs_out
     assert done is not None and done.status == "completed" and done.result == {"text": "hi"}
 
 
+def test_a_released_job_is_queued_again_without_counting_the_attempt(tmp_path: Path) -> None:
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    job = store.create("https://x.example/a.wav", None, {})
+    assert store.claim("w1", lease_s=60) is not None
+    store.release("w1")  # a normal shutdown
+    again = store.claim("w2", lease_s=60)
+    assert again is not None and again.id == job.id and again.attempts == 1
+
+
 def test_a_job_whose_worker_keeps_dying_ends_in_error(tmp_path: Path) -> None:
     store = SqliteJobStore(tmp_path / "jobs.sqlite3")
     job = store.create("https://x.example/a.wav", None, {})
@@ -56,13 +65,15 @@ def test_concurrent_claims_never_share_a_job(tmp_path: Path) -> None:
     assert sorted(claimed) == sorted(created)
 
 
-def test_paging_deleting_and_webhooks(tmp_path: Path) -> None:
+def test_paging_and_deleting(tmp_path: Path) -> None:
     store = SqliteJobStore(tmp_path / "jobs.sqlite3")
     ids = [store.create(f"https://x.example/{i}.wav", "u1", {}).id for i in range(5)]
     newest = store.page(2, None, None, None, None)
     assert [j.id for j in newest] == ids[:2:-1][:2]
     older = store.page(10, None, None, newest[-1].id, None)
     assert [j.id for j in older] == ids[2::-1]
+    newer = store.page(2, None, None, None, ids[0])  # the two just after the oldest
+    assert [j.id for j in newer] == [ids[2], ids[1]]
     assert store.page(10, "completed", None, None, None) == []
     assert store.upload_in_use("u1")
     for job_id in ids:
@@ -70,8 +81,21 @@ def test_paging_deleting_and_webhooks(tmp_path: Path) -> None:
     assert not store.upload_in_use("u1") and store.get(ids[0]).status == "error"  # type: ignore[union-attr]
     assert store.delete("nope") is None
 
-    store.add_webhook("https://x.example/hook", {"X-Key": "v"}, {"transcript_id": "t"})
+
+def test_finishing_a_job_queues_its_webhook_in_the_same_step(tmp_path: Path) -> None:
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    request = {
+        "webhook_url": "https://x.example/hook",
+        "webhook_auth_header_name": "X-Key",
+        "webhook_auth_header_value": "v",
+    }
+    job = store.create("https://x.example/a.wav", None, request)
+    assert store.claim("w", lease_s=60) is not None
+    assert store.due_webhooks(time.time(), 10) == []
+    store.finish(job.id, "w", None, "could not download audio_url")
     (hook,) = store.due_webhooks(time.time(), 10)
+    assert hook.headers == {"X-Key": "v"}
+    assert hook.body == {"transcript_id": job.id, "status": "error"}
     store.webhook_failed(hook.id, time.time() + 60)
     assert store.due_webhooks(time.time(), 10) == []
     store.webhook_done(hook.id)

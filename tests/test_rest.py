@@ -142,6 +142,7 @@ def test_list_and_delete(server: str, fisher_transcript: aai.Transcript) -> None
     assert deleted.status_code == 200 and deleted.json()["text"] is None
     after = httpx.get(f"{server}/v2/transcript/{fisher_transcript.id}", headers=AUTH).json()
     assert after["words"] is None and after["text"] is None
+    assert after["audio_url"] == "http://deleted_by_user"
     srt = httpx.get(f"{server}/v2/transcript/{fisher_transcript.id}/srt", headers=AUTH)
     assert srt.status_code == 400
 
@@ -199,6 +200,23 @@ def test_truncated_audio_transcribes_what_is_there(server: str) -> None:
         ),
         ("POST", "/v2/transcript", {"audio_url": "file:///etc/passwd"}, 400),
         ("POST", "/v2/transcript", {}, 400),
+        (
+            "POST",
+            "/v2/transcript",
+            {"audio_url": "https://x.example", "webhook_url": "http://[::1"},
+            400,
+        ),
+        (
+            "POST",
+            "/v2/transcript",
+            {
+                "audio_url": "https://x.example",
+                "webhook_url": "https://x.example/h",
+                "webhook_auth_header_name": "X-Key",
+                "webhook_auth_header_value": "clé",
+            },
+            400,
+        ),
         ("GET", "/v2/transcript?limit=0", None, 400),
     ],
 )
@@ -240,6 +258,17 @@ def test_temporary_token_opens_one_stream(server: str) -> None:
         assert json.loads(ws.recv(timeout=10))["error_code"] == 4001
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=10)
+
+
+def test_a_refused_stream_does_not_use_up_its_token(server: str) -> None:
+    token = httpx.get(f"{server}/v3/token", headers=AUTH).json()["token"]
+    base = server.replace("http://", "ws://") + "/v3/ws?token="
+    with connect(f"{base}{token}&sample_rate=3") as ws:
+        assert json.loads(ws.recv(timeout=10))["error_code"] == 3006
+    with connect(f"{base}{token}&sample_rate=16000") as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
+    with connect(f"{base}tmp_%C3%A9.x&sample_rate=16000") as ws:  # not ASCII: refused, no 500
+        assert json.loads(ws.recv(timeout=10))["error_code"] == 4001
 
 
 def test_openapi_lists_the_routes(server: str) -> None:
@@ -298,6 +327,7 @@ def test_webhook_secret_is_never_echoed(server: str) -> None:
             "webhook_auth_header_name": "X-Secret",
             "webhook_auth_header_value": "s3cret",
             "punctuate": True,  # not acted on, kept and echoed
+            "speaker_options": {"use_two_stage_clustering": False},  # newer SDK options too
         },
     ).json()
     assert "s3cret" not in json.dumps(created)

@@ -9,6 +9,7 @@ the lease runs out, by this process after a restart or by another replica.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -81,6 +82,7 @@ class JobRunner:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        shutil.rmtree(self._scratch, ignore_errors=True)  # downloads of workers that died
         self._scratch.mkdir(parents=True, exist_ok=True)
         for index in range(self._limits.workers):
             name = f"job-worker-{index}-{uuid.uuid4().hex[:8]}"
@@ -93,20 +95,25 @@ class JobRunner:
         self._work.set()
 
     def stop(self) -> None:
-        """Let running jobs finish their model call, then stop (jobs left are claimed again)."""
+        """Stop claiming, and put the jobs still running back in the queue without counting
+        the attempt (a deploy is not a crash): the process exits without waiting for them."""
         self._stopping.set()
         self._work.set()
+        for thread in self._threads:
+            self._store.release(thread.name)
 
     def _loop(self, worker: str) -> None:
         while not self._stopping.is_set():
-            job = self._store.claim(worker, self._limits.lease_s)
-            if job is None:
-                self._work.wait(IDLE_POLL_S)
-                self._work.clear()
-            elif job.status == "error":  # out of attempts: its worker died each time
-                self._report(job)
-            else:
-                self._run(job, worker)
+            try:
+                job = self._store.claim(worker, self._limits.lease_s)
+                if job is None:
+                    self._work.wait(IDLE_POLL_S)
+                    self._work.clear()
+                elif job.status != "error":  # an errored one ran out of attempts: reported
+                    self._run(job, worker)
+            except Exception:  # the store failed (disk full, locked): the job's lease runs out
+                log.exception("job worker %s: store failed; retrying", worker)
+                self._stopping.wait(IDLE_POLL_S)
 
     def _run(self, job: Job, worker: str) -> None:
         renewing = threading.Event()
@@ -126,21 +133,15 @@ class JobRunner:
         finally:
             renewing.set()
             renewer.join()
-        finished = self._store.finish(job.id, worker, result, error)
-        if finished is not None:
-            self._report(finished)
-
-    def _report(self, job: Job) -> None:
-        """Queue the webhook of a finished job, if it asked for one."""
-        webhook = job.request.get("webhook_url")
-        if webhook:
-            body = {"transcript_id": job.id, "status": job.status}
-            self._store.add_webhook(str(webhook), _auth_header(job.request), body)
+        self._store.finish(job.id, worker, result, error)
 
     def _renew(self, job_id: str, worker: str, done: threading.Event) -> None:
         while not done.wait(self._limits.lease_s / 3):
-            if not self._store.renew(job_id, worker, self._limits.lease_s):
-                return  # deleted meanwhile: its outcome will not be kept
+            try:
+                if not self._store.renew(job_id, worker, self._limits.lease_s):
+                    return  # deleted or released meanwhile: its outcome will not be kept
+            except Exception:  # a later renewal may still make it in time
+                log.exception("could not renew the lease of job %s", job_id)
 
     def _transcribe(self, job: Job) -> dict[str, Any]:
         audio = self._audio(job)
@@ -194,8 +195,3 @@ def _decode(path: Path) -> npt.NDArray[np.float32]:
         return decode_file(path)
     except MediaError as error:
         raise AudioUnavailable(str(error)) from error
-
-
-def _auth_header(request: dict[str, Any]) -> dict[str, str]:
-    name, value = request.get("webhook_auth_header_name"), request.get("webhook_auth_header_value")
-    return {str(name): str(value)} if name and value is not None else {}

@@ -22,6 +22,13 @@ from typing import Any, Protocol
 
 from streamer.wire import TranscriptStatus
 
+DELETED_AUDIO_URL = "http://deleted_by_user"
+FORGOTTEN_ON_DELETE = ("webhook_auth_header_value",)
+_LISTED = (
+    "id, seq, status, created, completed, audio_url, upload_id, request, NULL AS result, error,"
+    " attempts"
+)
+"""the columns a list shows: not the (large) results"""
 MAX_ATTEMPTS = 3
 """A job whose worker died this many times is failed, not retried forever (poison input)."""
 
@@ -42,8 +49,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_seq ON jobs (seq);
 CREATE TABLE IF NOT EXISTS webhooks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
+    transcript_id TEXT NOT NULL,
     url TEXT NOT NULL,
     headers TEXT NOT NULL,
     body TEXT NOT NULL,
@@ -99,11 +108,11 @@ class JobStore(Protocol):
         self, job_id: str, worker: str, result: dict[str, Any] | None, error: str | None
     ) -> Job | None: ...
 
+    def release(self, worker: str) -> None: ...
+
     def delete(self, job_id: str) -> Job | None: ...
 
     def upload_in_use(self, upload_id: str) -> bool: ...
-
-    def add_webhook(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> None: ...
 
     def due_webhooks(self, now: float, limit: int) -> list[Webhook]: ...
 
@@ -168,8 +177,8 @@ class SqliteJobStore:
         before_id: str | None,
         after_id: str | None,
     ) -> list[Job]:
-        """Newest first; `created_on` a UTC date (YYYY-MM-DD); `before_id` / `after_id` page
-        older / newer than that job."""
+        """Newest first, without their results; `created_on` a UTC date (YYYY-MM-DD);
+        `before_id` / `after_id`: the `limit` jobs just older / newer than that job."""
         where, args = ["1 = 1"], []
         if status is not None:
             where.append("status = ?")
@@ -183,11 +192,15 @@ class SqliteJobStore:
         if after_id is not None:
             where.append("seq > COALESCE((SELECT seq FROM jobs WHERE id = ?), 1e18)")
             args.append(after_id)
+        # the jobs just newer than `after_id` are the oldest of those newer: ascending, then
+        # turned round
+        order = "ASC" if after_id is not None and before_id is None else "DESC"
         rows = self._connection().execute(
-            f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
+            f"SELECT {_LISTED} FROM jobs WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?",
             (*args, limit),
         )
-        return [_job(row) for row in rows]
+        jobs = [_job(row) for row in rows]
+        return jobs[::-1] if order == "ASC" else jobs
 
     def claim(self, worker: str, lease_s: float) -> Job | None:
         """The oldest job that is queued or whose worker's lease ran out, now leased to
@@ -208,6 +221,7 @@ class SqliteJobStore:
                     " lease_owner = NULL WHERE id = ?",
                     (now, "the transcription stopped unexpectedly, several times", row["id"]),
                 )
+                _queue_webhook(db, row["id"], "error")
             else:
                 db.execute(
                     "UPDATE jobs SET status = 'processing', lease_owner = ?, lease_until = ?,"
@@ -244,22 +258,36 @@ class SqliteJobStore:
                     worker,
                 ),
             )
+            if cursor.rowcount == 1:
+                _queue_webhook(db, job_id, "error" if error is not None else "completed")
         return self.get(job_id) if cursor.rowcount == 1 else None
 
+    def release(self, worker: str) -> None:
+        """Put `worker`'s running job back in the queue, the attempt not counted."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL,"
+                " attempts = MAX(attempts - 1, 0) WHERE lease_owner = ? AND status = 'processing'",
+                (worker,),
+            )
+
     def delete(self, job_id: str) -> Job | None:
-        """Forget the job's audio and text (the record stays, marked deleted in its request);
-        the job as it was, or None when unknown."""
+        """Forget the job's audio, text, audio URL and webhook secret (the record stays, so
+        the id still answers); the job as it was, or None when unknown."""
         job = self.get(job_id)
         if job is None:
             return None
+        kept = {k: v for k, v in job.request.items() if k not in FORGOTTEN_ON_DELETE}
         with self._transaction() as db:
             db.execute(
                 "UPDATE jobs SET result = NULL, upload_id = NULL, lease_owner = NULL,"
+                " audio_url = ?, request = ?,"
                 " status = CASE WHEN status IN ('queued', 'processing') THEN 'error'"
                 " ELSE status END, error = CASE WHEN status IN ('queued', 'processing')"
                 " THEN 'deleted before it finished' ELSE error END WHERE id = ?",
-                (job_id,),
+                (DELETED_AUDIO_URL, json.dumps(kept), job_id),
             )
+            db.execute("DELETE FROM webhooks WHERE transcript_id = ?", (job_id,))
         return job
 
     def upload_in_use(self, upload_id: str) -> bool:
@@ -270,13 +298,6 @@ class SqliteJobStore:
             .fetchone()
         )
         return row is not None
-
-    def add_webhook(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO webhooks (url, headers, body, next_at) VALUES (?, ?, ?, ?)",
-                (url, json.dumps(headers), json.dumps(body), time.time()),
-            )
 
     def due_webhooks(self, now: float, limit: int) -> list[Webhook]:
         rows = self._connection().execute(
@@ -307,6 +328,27 @@ class SqliteJobStore:
     def webhook_done(self, webhook_id: int) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
+
+
+def _queue_webhook(db: sqlite3.Connection, job_id: str, status: str) -> None:
+    """In the transaction that finished the job: a crash cannot lose its webhook."""
+    (raw,) = db.execute("SELECT request FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    request = json.loads(raw)
+    url = request.get("webhook_url")
+    if not url:
+        return
+    name, value = request.get("webhook_auth_header_name"), request.get("webhook_auth_header_value")
+    headers = {str(name): str(value)} if name and value is not None else {}
+    db.execute(
+        "INSERT INTO webhooks (transcript_id, url, headers, body, next_at) VALUES (?, ?, ?, ?, ?)",
+        (
+            job_id,
+            url,
+            json.dumps(headers),
+            json.dumps({"transcript_id": job_id, "status": status}),
+            time.time(),
+        ),
+    )
 
 
 def _job(row: sqlite3.Row) -> Job:

@@ -7,13 +7,14 @@ would implement the same four methods.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -34,6 +35,8 @@ class FolderUploadStore:
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self._folder = folder
+        for unfinished in folder.glob("*.part"):  # cut off by a crash: never an upload
+            unfinished.unlink(missing_ok=True)
 
     async def save(self, chunks: AsyncIterator[bytes], limit_bytes: int) -> tuple[str, int]:
         """Write the body to a new upload; (its id, its size). Raises `UploadTooLarge` past
@@ -43,13 +46,13 @@ class FolderUploadStore:
         size = 0
         try:
             with os.fdopen(handle, "wb") as file:
+                # disk writes on a thread: a slow disk must not stall the event loop
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > limit_bytes:
                         raise UploadTooLarge(f"uploads are limited to {limit_bytes} bytes")
-                    file.write(chunk)
-                file.flush()
-                os.fsync(file.fileno())
+                    await asyncio.to_thread(file.write, chunk)
+                await asyncio.to_thread(_sync, file)
             os.replace(temporary, self._folder / upload_id)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -66,3 +69,8 @@ class FolderUploadStore:
         path = self.path(upload_id)
         if path is not None:
             path.unlink(missing_ok=True)
+
+
+def _sync(file: IO[bytes]) -> None:
+    file.flush()
+    os.fsync(file.fileno())

@@ -26,8 +26,12 @@ BATCH = 16
 async def deliver_forever(store: JobStore) -> None:
     async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
         while True:
-            due = store.due_webhooks(time.time(), BATCH)
-            await asyncio.gather(*(_deliver(client, store, hook) for hook in due))
+            try:
+                due = store.due_webhooks(time.time(), BATCH)
+                await asyncio.gather(*(_deliver(client, store, hook) for hook in due))
+            except Exception:  # the store itself failed (disk full, locked): try again later
+                log.exception("webhook delivery failed")
+                due = []
             if not due:
                 await asyncio.sleep(POLL_S)
 
@@ -39,7 +43,7 @@ async def _deliver(client: httpx.AsyncClient, store: JobStore, hook: Webhook) ->
             store.webhook_done(hook.id)
             return
         problem = f"HTTP {response.status_code}"
-    except httpx.HTTPError as error:
+    except Exception as error:  # unreachable, refused, or a URL or header httpx rejects
         problem = type(error).__name__
     if hook.attempts + 1 >= MAX_ATTEMPTS:
         log.warning("webhook %s gave up after %d attempts: %s", hook.url, MAX_ATTEMPTS, problem)
