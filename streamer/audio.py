@@ -68,6 +68,11 @@ class StreamResampler:
         return np.asarray(out, dtype=np.float32)
 
 
+def samples_to_ms(samples: int) -> int:
+    """Milliseconds of a 16 kHz sample position (streams address audio by sample)."""
+    return round(samples * 1000 / MODEL_SAMPLE_RATE)
+
+
 def seconds_to_ms(seconds: float) -> int:
     """Wire times are integer milliseconds; round half away from zero, never truncate."""
     return int(np.floor(seconds * 1000.0 + 0.5))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 
@@ -15,6 +16,13 @@ class ApiError(Exception):
         self.message = message
 
 
+def first_problem(error: ValidationError | RequestValidationError) -> str:
+    """The first thing wrong with a request, in one line: "invalid FIELD: WHY"."""
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"] if p not in ("query", "path", "body"))
+    return f"invalid {where}: {first['msg']}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
@@ -22,9 +30,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"] if p not in ("query", "path", "body"))
-        return JSONResponse({"error": f"invalid {where}: {first['msg']}"}, status_code=400)
+        return JSONResponse({"error": first_problem(error)}, status_code=400)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:

@@ -14,7 +14,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
+from streamer.audio import MODEL_SAMPLE_RATE, Float32Array, samples_to_ms
 from streamer.diarization import LocalSpeakers
 from streamer.events import Word, spread_words
 from streamer.models.loader import ModelSet
@@ -72,12 +72,13 @@ class StreamingInference:
             # the cheap model has no word times: its words are spread over the speech
             speech = request.audio[: max(0, request.speech_end - request.offset)]
             (texts,) = self._models.partial_asr.transcribe_batch([speech])
-            return list(spread_words(texts, _ms(request.offset), _ms(request.speech_end))), local
+            start_ms, end_ms = samples_to_ms(request.offset), samples_to_ms(request.speech_end)
+            return list(spread_words(texts, start_ms, end_ms)), local
         duration_s = len(request.audio) / MODEL_SAMPLE_RATE
         result = self._models.asr.transcribe_regions(
             request.audio, [(0.0, duration_s)], self.language
         )
-        shift_ms = _ms(request.offset)
+        shift_ms = samples_to_ms(request.offset)
         shifted = [
             replace(w, start_ms=w.start_ms + shift_ms, end_ms=w.end_ms + shift_ms)
             for w in result.words
@@ -87,7 +88,3 @@ class StreamingInference:
     def close(self) -> None:
         self._vad_pool.shutdown(wait=False, cancel_futures=True)
         self._asr_pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _ms(sample: int) -> int:
-    return round(sample * 1000 / MODEL_SAMPLE_RATE)

@@ -8,25 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel
 
 from streamer import captions, exports
-from streamer.clustering import SpeakerCount
 from streamer.errors import ApiError
 from streamer.events import Transcript
 from streamer.jobs.store import Job, JobStore
 from streamer.jobs.uploads import UploadStore, UploadTooLarge
 from streamer.media import MediaError, probe_audio
 from streamer.offline import utterances
-from streamer.wire import passage_json, words_from_body
+from streamer.wire import TranscriptRequest, passage_json, words_from_body
 
 router = APIRouter()
 
@@ -41,51 +38,6 @@ def require_key(request: Request) -> None:
 
 
 Authorized = Annotated[None, Depends(require_key)]
-
-
-class SpeakerOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")  # the SDK knows more options: kept, echoed
-    min_speakers_expected: int | None = Field(default=None, ge=1, le=26)
-    max_speakers_expected: int | None = Field(default=None, ge=1, le=26)
-
-
-class TranscriptRequest(BaseModel):
-    """What we act on; other AssemblyAI fields are accepted, kept and echoed back."""
-
-    model_config = ConfigDict(extra="allow")
-    audio_url: str = Field(min_length=1, max_length=4096)
-    speaker_labels: bool = False
-    speakers_expected: int | None = Field(default=None, ge=1, le=26)
-    speaker_options: SpeakerOptions | None = None
-    language_code: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[a-z]{2})?$")
-    language_detection: bool = False
-    webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=4096)
-    webhook_auth_header_name: str | None = Field(
-        default=None, max_length=256, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
-    )
-    webhook_auth_header_value: str | None = Field(
-        default=None, max_length=4096, pattern=r"^[\x20-\x7e]*$"
-    )
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _parsable(cls, url: str | None) -> str | None:
-        if url is not None:
-            try:
-                httpx.URL(url)
-            except httpx.InvalidURL as error:
-                raise ValueError(f"not a URL: {error}") from error
-        return url
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TranscriptRequest:
-        options = self.speaker_options or SpeakerOptions()
-        SpeakerCount(  # raises ValueError on contradictions
-            expected=self.speakers_expected,
-            minimum=options.min_speakers_expected or 1,
-            maximum=options.max_speakers_expected,
-        )
-        return self
 
 
 class TranscriptListItem(BaseModel):
@@ -108,11 +60,6 @@ def _uploads(request: Request) -> UploadStore:
     return uploads
 
 
-async def _body(request: Request) -> AsyncIterator[bytes]:
-    async for chunk in request.stream():
-        yield chunk
-
-
 RAW_BODY = {
     "requestBody": {
         "required": True,
@@ -130,7 +77,7 @@ async def upload(request: Request, _: Authorized) -> dict[str, str]:
         raise ApiError(413, f"uploads are limited to {limit} bytes")
     uploads = _uploads(request)
     try:
-        upload_id, size = await uploads.save(_body(request), limit)
+        upload_id, size = await uploads.save(request.stream(), limit)
     except UploadTooLarge as error:
         raise ApiError(413, str(error)) from error
     path = uploads.path(upload_id)
@@ -238,24 +185,22 @@ def _completed(request: Request, transcript_id: str) -> Transcript:
 
 @router.get("/v2/transcript/{transcript_id}/sentences")
 async def get_sentences(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
-    transcript = _completed(request, transcript_id)
-    found = [passage_json(s.words, s.text, s.speaker) for s in exports.sentences(transcript.words)]
-    return _passages("sentences", found, transcript, transcript_id)
+    return _passages(request, transcript_id, "sentences")
 
 
 @router.get("/v2/transcript/{transcript_id}/paragraphs")
 async def get_paragraphs(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+    return _passages(request, transcript_id, "paragraphs")
+
+
+PASSAGES = {"sentences": exports.sentences, "paragraphs": exports.paragraphs}
+
+
+def _passages(request: Request, transcript_id: str, kind: str) -> dict[str, Any]:
     transcript = _completed(request, transcript_id)
-    found = [passage_json(p.words, p.text, p.speaker) for p in exports.paragraphs(transcript.words)]
-    return _passages("paragraphs", found, transcript, transcript_id)
-
-
-def _passages(
-    kind: str, found: list[dict[str, Any]], transcript: Transcript, transcript_id: str
-) -> dict[str, Any]:
     return {
         "id": transcript_id,
-        kind: found,
+        kind: [passage_json(p) for p in PASSAGES[kind](transcript.words)],
         "confidence": round(transcript.confidence, 4),
         "audio_duration": round(transcript.audio_duration_s),
     }

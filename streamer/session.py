@@ -27,6 +27,7 @@ from streamer.audio import (
     StreamResampler,
     pcm_mulaw_to_float,
     pcm_s16le_to_float,
+    samples_to_ms,
 )
 from streamer.clustering import (
     ClusteringParams,
@@ -182,7 +183,7 @@ class StreamSession:
             if isinstance(event, TurnStarted):
                 self._open_start = event.start_frame * VAD_FRAME_SAMPLES
                 self._last_partial_end = self._open_start
-                messages.append(speech_started_message(_ms(self._open_start)))
+                messages.append(speech_started_message(samples_to_ms(self._open_start)))
             elif isinstance(event, TurnEnded):
                 requests.append(self._final_request(event))
         partial = self._partial_request()
@@ -410,7 +411,3 @@ class StreamSession:
                 turn.words = revised
                 revisions.append((turn.order, list(revised)))
         return speaker_revision_message(revisions) if revisions else None
-
-
-def _ms(sample: int) -> int:
-    return round(sample * 1000 / MODEL_SAMPLE_RATE)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from streamer.events import Transcript, Utterance, Word, mean_confidence
+from streamer.clustering import SpeakerCount
+from streamer.events import Transcript, Utterance, Word
+from streamer.exports import Passage
 
 TranscriptStatus = Literal["queued", "processing", "completed", "error"]
 
@@ -41,6 +44,62 @@ class TranscriptBody(BaseModel):
     audio_duration: int | None = None
     language_code: str | None = None
     error: str | None = None
+
+
+# ---- async v2: requests --------------------------------------------------------------------
+
+
+class SpeakerOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the SDK knows more options: kept, echoed
+    min_speakers_expected: int | None = Field(default=None, ge=1, le=26)
+    max_speakers_expected: int | None = Field(default=None, ge=1, le=26)
+
+
+class TranscriptRequest(BaseModel):
+    """What we act on; other AssemblyAI fields are accepted, kept and echoed back."""
+
+    model_config = ConfigDict(extra="allow")
+    audio_url: str = Field(min_length=1, max_length=4096)
+    speaker_labels: bool = False
+    speakers_expected: int | None = Field(default=None, ge=1, le=26)
+    speaker_options: SpeakerOptions | None = None
+    language_code: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[a-z]{2})?$")
+    language_detection: bool = False
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=4096)
+    webhook_auth_header_name: str | None = Field(
+        default=None, max_length=256, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+    )
+    webhook_auth_header_value: str | None = Field(
+        default=None, max_length=4096, pattern=r"^[\x20-\x7e]*$"
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _parsable(cls, url: str | None) -> str | None:
+        if url is not None:
+            try:
+                httpx.URL(url)
+            except httpx.InvalidURL as error:
+                raise ValueError(f"not a URL: {error}") from error
+        return url
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TranscriptRequest:
+        self.speaker_count()  # raises ValueError on contradictions
+        return self
+
+    def speaker_count(self) -> SpeakerCount:
+        options = self.speaker_options or SpeakerOptions()
+        return SpeakerCount(
+            expected=self.speakers_expected,
+            minimum=options.min_speakers_expected or 1,
+            maximum=options.max_speakers_expected,
+        )
+
+    @property
+    def language(self) -> str | None:
+        """The language to decode in; None: detect it."""
+        return None if self.language_detection else self.language_code
 
 
 def wire_word(word: Word) -> WireWord:
@@ -84,15 +143,15 @@ def words_from_body(body: dict[str, Any]) -> tuple[Word, ...]:
     )
 
 
-def passage_json(words: tuple[Word, ...], text: str, speaker: str | None) -> dict[str, Any]:
+def passage_json(passage: Passage) -> dict[str, Any]:
     """A sentence or paragraph of `/sentences` and `/paragraphs`."""
     return {
-        "text": text,
-        "start": words[0].start_ms,
-        "end": words[-1].end_ms,
-        "confidence": round(mean_confidence(words), 4),
-        "speaker": speaker,
-        "words": [wire_word(w).model_dump() for w in words],
+        "text": passage.text,
+        "start": passage.words[0].start_ms,
+        "end": passage.words[-1].end_ms,
+        "confidence": round(passage.confidence, 4),
+        "speaker": passage.speaker,
+        "words": [wire_word(w).model_dump() for w in passage.words],
     }
 
 

@@ -18,6 +18,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
+from streamer.errors import first_problem
 from streamer.inference import StreamingInference
 from streamer.models.vad import VadState
 from streamer.session import DecodeRequest, Message, StreamConfig, StreamSession
@@ -192,7 +193,7 @@ def _control(text: str, connection: Connection) -> str:
         try:
             update = TurnSettings.model_validate(body)
         except ValidationError as error:
-            raise _Close(CLOSE_INVALID_MESSAGE, f"UpdateConfiguration: {_first(error)}") from error
+            raise _Close(CLOSE_INVALID_MESSAGE, _reason(error, "UpdateConfiguration: ")) from error
         config = connection.session.config
         connection.session.reconfigure(
             _turn_params(config.turn, update),
@@ -201,11 +202,9 @@ def _control(text: str, connection: Connection) -> str:
     return str(kind)
 
 
-def _first(error: ValidationError) -> str:
-    """The first problem, short enough for a close reason (at most 123 bytes)."""
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"invalid {where}: {first['msg']}"[:120]
+def _reason(error: ValidationError, context: str = "") -> str:
+    """`first_problem`, short enough for a WebSocket close reason (at most 123 bytes)."""
+    return f"{context}{first_problem(error)}"[:120]
 
 
 @router.websocket("/v3/ws")
@@ -243,7 +242,7 @@ async def _accept(websocket: WebSocket) -> tuple[StreamParams, float] | None:
     try:
         params = StreamParams.model_validate(query)
     except ValidationError as error:
-        await _refuse(websocket, CLOSE_BAD_PARAMS, _first(error))
+        await _refuse(websocket, CLOSE_BAD_PARAMS, _reason(error))
         return None
     limit: int = state.settings.max_sessions
     if state.active_sessions >= limit:

@@ -22,12 +22,11 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from streamer.clustering import SpeakerCount
 from streamer.jobs.store import Job, JobStore
 from streamer.jobs.uploads import UploadStore
 from streamer.media import MediaError, decode_file
 from streamer.pipeline import FileTranscriber
-from streamer.wire import transcript_body
+from streamer.wire import TranscriptRequest, transcript_body
 
 log = logging.getLogger(__name__)
 
@@ -145,17 +144,11 @@ class JobRunner:
 
     def _transcribe(self, job: Job) -> dict[str, Any]:
         audio = self._audio(job)
-        request = job.request
-        options = request.get("speaker_options") or {}
-        count = SpeakerCount(
-            expected=request.get("speakers_expected"),
-            minimum=options.get("min_speakers_expected") or 1,
-            maximum=options.get("max_speakers_expected"),
+        request = TranscriptRequest.model_validate(job.request)  # validated when created
+        transcript = self._transcriber.transcribe(
+            audio, request.speaker_count(), request.language, request.speaker_labels
         )
-        language = None if request.get("language_detection") else request.get("language_code")
-        speaker_labels = bool(request.get("speaker_labels"))
-        transcript = self._transcriber.transcribe(audio, count, language, speaker_labels)
-        return transcript_body(transcript, speaker_labels).model_dump()
+        return transcript_body(transcript, request.speaker_labels).model_dump()
 
     def _audio(self, job: Job) -> npt.NDArray[np.float32]:
         if job.upload_id is not None:
