@@ -29,6 +29,11 @@ class StablePrefix:
         self._previous: list[str] = []
         self.committed = 0
 
+    @property
+    def has_words(self) -> bool:
+        """Whether the latest hypothesis held any word."""
+        return bool(self._previous)
+
     def update(self, words: list[str]) -> int:
         """Feed the newest hypothesis; returns how many of its leading words are final. The
         committed count never shrinks while the turn is open."""

@@ -53,8 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common_model_flags(transcribe)
     transcribe.set_defaults(handler=_transcribe)
 
-    stream = commands.add_parser("stream", help="stream a file to a server, show captions")
-    stream.add_argument("file", type=Path)
+    stream = commands.add_parser(
+        "stream", help="stream a file (or the microphone) to a server, show captions"
+    )
+    source = stream.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", type=Path, nargs="?")
+    source.add_argument("--mic", action="store_true", help="the microphone (`mic` extra)")
+    stream.add_argument("--device", help="input device name or number for --mic")
     stream.add_argument("--url", default="ws://127.0.0.1:8000", help="server base URL")
     stream.add_argument("--api-key", help="sent as Authorization (default: STREAMER_API_KEY)")
     stream.add_argument("--speed", type=float, default=1.0, help="pace: 2 = twice real time")
@@ -161,14 +166,21 @@ def _stream(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("streamer: --speed must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        audio = decode_file(args.file)
-    except MediaError as error:
-        print(f"streamer: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    if args.mic:
+        try:
+            chunks = stream_client.microphone_chunks(args.device)
+        except RuntimeError as error:
+            print(f"streamer: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    else:
+        try:
+            chunks = stream_client.file_chunks(decode_file(args.file), args.speed)
+        except MediaError as error:
+            print(f"streamer: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     api_key = args.api_key or os.environ.get("STREAMER_API_KEY")
     try:
-        return stream_client.run(args.url.rstrip("/"), audio, api_key, args.speed)
+        return stream_client.run(args.url.rstrip("/"), chunks, api_key)
     except OSError as error:
         print(f"streamer: cannot reach {args.url}: {error}", file=sys.stderr)
         return 1

@@ -69,18 +69,31 @@ def mean_confidence(words: tuple[Word, ...] | list[Word]) -> float:
 
 
 def spread_words(
-    words: Sequence[tuple[str, float]], start_ms: int, end_ms: int
+    words: Sequence[tuple[str, float]], spans_ms: Sequence[tuple[int, int]]
 ) -> tuple[Word, ...]:
-    """(text, confidence) pairs from a recognizer that gives no times, spread over the span
-    they were heard in, each in proportion to its length: rough, but enough to place partial
-    words and find their speaker."""
+    """(text, confidence) pairs from a recognizer that gives no times, spread over the speech
+    spans they were heard in (pauses get no words), each in proportion to its length: rough,
+    but enough to place words and find their speaker."""
+    if not words or not spans_ms:
+        return ()
     weights = [len(text) + 1 for text, _ in words]
     total = sum(weights)
-    span = max(end_ms - start_ms, len(words))
+    speech = sum(end - start for start, end in spans_ms)
+
+    def at(share: int, ending: bool) -> int:
+        """The time `share / total` of the way through the speech; a word that ends where a
+        span ends ends there, one that starts there starts in the next span."""
+        left = speech * share // total
+        for start, end in spans_ms:
+            if left < end - start or (ending and left == end - start):
+                return start + left
+            left -= end - start
+        return spans_ms[-1][1]
+
     timed = []
     done = 0
     for (text, confidence), weight in zip(words, weights, strict=True):
-        start = start_ms + span * done // total
+        start = at(done, ending=False)
         done += weight
-        timed.append(Word(text, start, start_ms + span * done // total, confidence))
+        timed.append(Word(text, start, max(at(done, ending=True), start + 1), confidence))
     return tuple(timed)

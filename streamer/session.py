@@ -5,17 +5,24 @@ to run (`DecodeRequest`) and messages to send (`dict`s in the v3 wire shape, bui
 `streamer.wire`). It never sleeps, reads a clock or touches a socket, so a test or the
 streaming evaluation can drive it at any speed and get the events a real-time run would.
 
-Speakers: each decode comes back with the segmentation of the last few seconds (up to three
-local speakers per 10 s window) and an embedding per local speaker; online clustering maps
-them to session speakers, and the offline stitching gives every word the speaker most active
-over it. After each final turn, everything heard so far is re-clustered with the offline
-algorithm; turns whose words change speaker are sent again as a `SpeakerRevision`.
+Words: a turn is decoded in pieces. The open piece is re-decoded for partials; a pause once
+the piece holds `min_piece_s` (or a cut in long unbroken speech) closes it, and its words are
+final. So no decode reads more than `max_piece_s` and a turn's final only decodes its last
+piece, usually already decoded through the pause that ended the turn.
+
+Speakers: decodes that close a piece come back with the segmentation of its last few seconds
+(up to three local speakers per 10 s window) and an embedding per local speaker; online
+clustering maps them to session speakers, and the offline stitching gives every word the
+speaker most active over it. After each final turn, everything heard so far is re-clustered
+with the offline algorithm; turns whose words change speaker are sent again as a
+`SpeakerRevision`.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
+from enum import Enum
 
 import numpy as np
 import numpy.typing as npt
@@ -55,6 +62,9 @@ Message = dict[str, object]
 """A server message in the v3 wire shape, ready for JSON."""
 
 VAD_FRAME_SAMPLES = 512
+FRAMES_PER_S = MODEL_SAMPLE_RATE / VAD_FRAME_SAMPLES
+CUT_SEARCH_S = 1.5
+"""Long unbroken speech is cut at the quietest frame of its last this-many seconds."""
 PAUSE_MS = 150
 """Trailing silence after which the open turn is decoded through its end."""
 REUSE_SLACK = 2 * VAD_FRAME_SAMPLES
@@ -73,13 +83,17 @@ class StreamConfig:
     max_speakers: int | None = None
     format_turns: bool = False
     turn: TurnParams = field(default_factory=TurnParams)
-    partial_interval_s: float = 0.6
-    """Re-decode the open turn after this much new audio (if the last decode is back)."""
-    first_partial_s: float = 0.4
-    """A turn's first partial after this much audio, from the cheap model (more of them
-    would delay the Whisper decodes that follow: one stream keeps the worker busy)."""
+    first_partial_s: float = 0.2
+    """Re-decode after this much new audio while the turn has no words yet."""
+    partial_interval_s: float = 0.5
+    """Then after this much (if the last decode is back)."""
+    min_piece_s: float = 2.0
+    """A pause closes the open piece of a turn once it holds this much audio: its words are
+    final and later decodes start after it, so a decode never re-reads a long turn."""
+    max_piece_s: float = 6.0
+    """Speech without a pause is cut (at its quietest frame) after this much."""
     speaker_context_s: float = 10.0
-    """Audio before a turn's end that the segmentation sees (one model window)."""
+    """Audio before a piece's end that the segmentation sees (one model window)."""
     online: OnlineParams = field(default_factory=OnlineParams)
     revision: ClusteringParams = field(
         default_factory=lambda: ClusteringParams(linkage="average", distance_threshold=0.3)
@@ -92,37 +106,71 @@ class StreamConfig:
     """Final turns that re-clustering revisits: older labels stay as sent. Keeps memory and
     the clustering done on the event loop bounded however long the call."""
     buffer_s: float = 60.0
-    """Audio kept per session: the longest turn plus the speaker context, with margin."""
+    """Audio kept per session: the longest piece plus the speaker context, with margin."""
+
+
+class DecodeKind(Enum):
+    PARTIAL = "partial"
+    """re-decode the open piece while speech goes on (words only)"""
+    PAUSE = "pause"
+    """decode the open piece through a pause, with its speakers: closes the piece if it is
+    long enough, and the final reuses it when the pause ends the turn"""
+    CUT = "cut"
+    """decode the open piece up to a cut in long unbroken speech, with speakers; closes it"""
+    FINAL = "final"
+    """the turn has ended: decode what no closed piece holds (or reuse a PAUSE decode)"""
 
 
 @dataclass(frozen=True, slots=True)
 class DecodeRequest:
-    """Transcribe `audio` (absolute sample `offset`); find local speakers in `context`
-    (absolute sample `context_offset`, ending where `audio` ends)."""
+    """Transcribe `audio` (absolute sample `offset`), placing words on its `speech` spans;
+    find local speakers in `context` (absolute sample `context_offset`, ending where `audio`
+    ends) unless it is None."""
 
     turn_order: int
-    final: bool
+    kind: DecodeKind
     audio: Float32Array
     offset: int
+    speech: tuple[tuple[int, int], ...]
+    """absolute sample spans the VAD heard speech in; no speech, nothing to decode"""
     context: Float32Array | None
     context_offset: int
-    speech_end: int = 0
-    """absolute sample where the turn's speech ended (finals)"""
-    through_pause: bool = False
-    """a partial that decodes through the end of the speech so far: worth running even once
-    its turn has ended, since the final can reuse its words"""
-    quick: bool = False
-    """a turn's first partial: decoded by the cheap model (no word times, no speaker
-    analysis), since Whisper costs a second however short the audio"""
+
+    @property
+    def final(self) -> bool:
+        return self.kind is DecodeKind.FINAL
+
+
+@dataclass(slots=True)
+class _Piece:
+    """Final words of one stretch of a turn and the speaker analysis that named them."""
+
+    words: tuple[Word, ...]
+    local: LocalSpeakers | None
+    """None when speakers were not analysed (speaker_labels off)"""
+    context_offset: int
+    row_speakers: npt.NDArray[np.int64]
 
 
 @dataclass(slots=True)
 class _FinalTurn:
     order: int
-    words: tuple[Word, ...]
-    local: LocalSpeakers
-    context_offset: int
-    row_speakers: npt.NDArray[np.int64]
+    pieces: list[_Piece]
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for piece in self.pieces for w in piece.words]
+
+
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    """The latest PAUSE decode: a final that needs no more audio than it heard reuses it."""
+
+    turn_order: int
+    offset: int
+    until: int
+    words: list[Word]
+    local: LocalSpeakers | None
 
 
 class StreamSession:
@@ -132,13 +180,22 @@ class StreamSession:
         self._resampler = StreamResampler(config.sample_rate)
         self._ring = AudioRing(round(config.buffer_s * MODEL_SAMPLE_RATE))
         self._vad_cursor = 0
+        self._probs: deque[float] = deque(maxlen=round(config.buffer_s * FRAMES_PER_S))
+        """VAD probability of each recent frame, the last one ending at `_vad_cursor`"""
         self._turns = TurnDetector(config.turn, 1000 * VAD_FRAME_SAMPLES / MODEL_SAMPLE_RATE)
         self._turn_order = 0
         self._open_start: int | None = None
-        self._last_partial_end = 0
+        self._piece_start = 0
+        """where the open turn's audio not yet in a closed piece begins"""
+        self._closed: list[_Piece] = []
+        """closed pieces of the open turn"""
+        self._ending: dict[int, list[_Piece]] = {}
+        """closed pieces of turns whose final is being decoded"""
+        self._last_decode_end = 0
+        self._paused_through = 0
+        """where the latest PAUSE decode of the open turn stops"""
         self._partial_in_flight = False
         self._prefix = StablePrefix()
-        self._committed: list[Word] = []
         self._speakers = OnlineSpeakers(config.online, config.max_speakers)
         self._finals: deque[_FinalTurn] = deque(maxlen=config.revision_turns)
         self.samples_received = 0
@@ -146,8 +203,7 @@ class StreamSession:
         self._odd_byte = b""
         self._current_speaker = speaker_name(0)
         """the speaker heard last: words decoded without speaker analysis take it"""
-        self._heard: tuple[int, int, list[Word]] | None = None
-        """(turn, absolute end sample, words) of the latest partial decode"""
+        self._heard: _Heard | None = None
 
     # ---- audio in -------------------------------------------------------------------------
     def add_audio(self, data: bytes) -> None:
@@ -177,12 +233,13 @@ class StreamSession:
 
     # ---- VAD results ----------------------------------------------------------------------
     def on_vad(self, probabilities: list[float]) -> tuple[list[Message], list[DecodeRequest]]:
+        self._probs.extend(probabilities)
         messages: list[Message] = []
         requests: list[DecodeRequest] = []
         for event in self._turns.feed(probabilities):
             if isinstance(event, TurnStarted):
-                self._open_start = event.start_frame * VAD_FRAME_SAMPLES
-                self._last_partial_end = self._open_start
+                self._open_start = self._piece_start = event.start_frame * VAD_FRAME_SAMPLES
+                self._last_decode_end = self._open_start
                 messages.append(speech_started_message(samples_to_ms(self._open_start)))
             elif isinstance(event, TurnEnded):
                 requests.append(self._final_request(event))
@@ -200,82 +257,120 @@ class StreamSession:
         event = self._turns.force_end()
         return [self._final_request(event)] if event is not None else []
 
-    def partial_dropped(self) -> None:
+    def partial_dropped(self, request: DecodeRequest) -> None:
         """The shell skipped a partial decode (overloaded or stale): allow the next one."""
         self._partial_in_flight = False
         self.partials_skipped += 1
+        if request.kind is DecodeKind.PAUSE:
+            self._paused_through = request.offset  # the pause is still worth a decode
 
-    def reusable_words(self, request: DecodeRequest) -> list[Word] | None:
-        """For a final: the words of a partial decode of the same turn that already heard all
+    def reusable(self, request: DecodeRequest) -> tuple[list[Word], LocalSpeakers | None] | None:
+        """For a final: the result of a PAUSE decode of the same audio that already heard all
         of its speech (no need to decode again), else None."""
-        if self._heard is None or not request.final:
+        heard = self._heard
+        if not request.final or heard is None or not request.speech:
             return None
-        turn, heard_until, words = self._heard
-        if turn != request.turn_order or heard_until < request.speech_end - REUSE_SLACK:
+        if (heard.turn_order, heard.offset) != (request.turn_order, request.offset):
             return None
-        return words or None
+        if heard.until < request.speech[-1][1] - REUSE_SLACK:
+            return None
+        return heard.words, heard.local
 
     def is_open_turn(self, turn_order: int) -> bool:
         return self._open_start is not None and turn_order == self._turn_order
 
     def still_useful(self, request: DecodeRequest) -> bool:
-        """Whether a queued partial is still worth running: its turn is open, or it decodes
+        """Whether a queued decode is still worth running: its turn is open, or it decodes
         through the pause that ended its turn (the final will reuse it)."""
         return self.is_open_turn(request.turn_order) or (
-            request.through_pause and request.turn_order == self._turn_order - 1
+            request.kind is DecodeKind.PAUSE and request.turn_order == self._turn_order - 1
         )
 
-    def _request(self, final: bool, start: int, end: int) -> DecodeRequest:
-        start = max(start, self._ring.start)
-        # Finals analyse the whole turn (every word needs a speaker) and at least the last
-        # `speaker_context_s`; partials only the last `speaker_context_s`, to stay cheap.
-        context = end - round(self.config.speaker_context_s * MODEL_SAMPLE_RATE)
-        context_start = max(self._ring.start, min(start, context) if final else context)
+    def _speech_spans(self, start: int, end: int) -> tuple[tuple[int, int], ...]:
+        """Runs of frames the VAD heard speech in, within samples [start, end)."""
+        first_frame = self._vad_cursor // VAD_FRAME_SAMPLES - len(self._probs)
+        threshold = self.config.turn.vad_threshold
+        spans: list[tuple[int, int]] = []
+        for index, prob in enumerate(self._probs):
+            frame_start = (first_frame + index) * VAD_FRAME_SAMPLES
+            a, b = max(frame_start, start), min(frame_start + VAD_FRAME_SAMPLES, end)
+            if prob < threshold or a >= b:
+                continue
+            if spans and spans[-1][1] == a:
+                spans[-1] = (spans[-1][0], b)
+            else:
+                spans.append((a, b))
+        return tuple(spans)
+
+    def _quietest_point(self, start: int, end: int) -> int:
+        """The start of the frame with the lowest speech probability in samples [start, end)."""
+        first_frame = self._vad_cursor // VAD_FRAME_SAMPLES - len(self._probs)
+        frames = [
+            (prob, first_frame + index)
+            for index, prob in enumerate(self._probs)
+            if start <= (first_frame + index) * VAD_FRAME_SAMPLES < end
+        ]
+        return min(frames)[1] * VAD_FRAME_SAMPLES if frames else end
+
+    def _request(self, kind: DecodeKind, end: int) -> DecodeRequest:
+        start = max(self._piece_start, self._ring.start)
+        analyse = kind is not DecodeKind.PARTIAL and self.config.speaker_labels
+        # the whole piece and at least the last `speaker_context_s` before its end
+        context_start = max(
+            self._ring.start,
+            min(start, end - round(self.config.speaker_context_s * MODEL_SAMPLE_RATE)),
+        )
         return DecodeRequest(
             turn_order=self._turn_order,
-            final=final,
+            kind=kind,
             audio=self._ring.read(start, end),
             offset=start,
-            context=self._ring.read(context_start, end) if self.config.speaker_labels else None,
+            speech=self._speech_spans(start, end),
+            context=self._ring.read(context_start, end) if analyse else None,
             context_offset=context_start,
         )
 
     def _partial_request(self) -> DecodeRequest | None:
-        """Re-decode the open turn every `partial_interval_s` of new audio while speech goes
+        """Re-decode the open piece every `partial_interval_s` of new audio while speech goes
         on, one decode at a time; when the speaker pauses, once more through the end of the
-        speech, so that when the pause turns out to end the turn the final can reuse those
-        words instead of decoding again."""
+        speech (a PAUSE decode: it closes a long piece, and when the pause turns out to end
+        the turn the final reuses it); long speech without a pause is cut."""
         if self._open_start is None or self._partial_in_flight:
             return None
         end = self._vad_cursor
         silence_ms = self._turns.trailing_silence_ms
-        first = self._last_partial_end == self._open_start
-        interval = self.config.first_partial_s if first else self.config.partial_interval_s
         speech_end = end - round(silence_ms * MODEL_SAMPLE_RATE / 1000)
+        piece_samples = end - self._piece_start
         if silence_ms >= PAUSE_MS:
-            if self._last_partial_end >= speech_end:
-                return None  # a decode already hears everything said
-        elif end - self._last_partial_end < round(interval * MODEL_SAMPLE_RATE):
-            return None
-        self._last_partial_end = end
+            if self._paused_through >= speech_end:
+                return None  # a PAUSE decode already hears everything said
+            kind = DecodeKind.PAUSE
+            self._paused_through = end
+        elif piece_samples >= round(self.config.max_piece_s * MODEL_SAMPLE_RATE):
+            kind = DecodeKind.CUT
+            end = self._quietest_point(end - round(CUT_SEARCH_S * MODEL_SAMPLE_RATE), end)
+        else:
+            has_words = bool(self._closed) or self._prefix.has_words
+            interval = self.config.partial_interval_s if has_words else self.config.first_partial_s
+            if end - self._last_decode_end < round(interval * MODEL_SAMPLE_RATE):
+                return None
+            if silence_ms > 0 and has_words:
+                return None  # maybe a pause: keep the worker free for its decode
+            kind = DecodeKind.PARTIAL
+        self._last_decode_end = end
         self._partial_in_flight = True
-        request = self._request(False, self._open_start, end)
-        if first and silence_ms < PAUSE_MS:
-            return replace(request, quick=True, context=None, speech_end=speech_end)
-        return replace(request, through_pause=silence_ms >= PAUSE_MS)
+        return self._request(kind, end)
 
     def _final_request(self, event: TurnEnded) -> DecodeRequest:
-        pad = VAD_FRAME_SAMPLES * 3  # keep word onsets/tails the VAD frame edges may clip
-        start = event.start_frame * VAD_FRAME_SAMPLES - pad
+        pad = VAD_FRAME_SAMPLES * 3  # keep word tails the VAD frame edges may clip
         end = min(event.end_frame * VAD_FRAME_SAMPLES + pad, self._ring.end)
-        request = replace(
-            self._request(True, start, end), speech_end=event.end_frame * VAD_FRAME_SAMPLES
-        )
+        request = self._request(DecodeKind.FINAL, max(end, self._piece_start))
+        self._ending[self._turn_order] = self._closed
+        self._closed = []
         self._turn_order += 1
         self._open_start = None
         self._partial_in_flight = False
         self._prefix = StablePrefix()
-        self._committed = []
         return request
 
     # ---- model results --------------------------------------------------------------------
@@ -285,42 +380,66 @@ class StreamSession:
         if request.final:
             return self._final_turn(request, words, local)
         self._partial_in_flight = False
-        if not request.quick:
-            self._heard = (request.turn_order, request.offset + len(request.audio), words)
-        if not self.is_open_turn(request.turn_order):
-            return []  # the turn ended while this partial was decoding
-        return [self._partial_turn(request, words, local)]
+        if request.kind is DecodeKind.PAUSE:
+            until = request.offset + len(request.audio)
+            self._heard = _Heard(request.turn_order, request.offset, until, words, local)
+        if not self.is_open_turn(request.turn_order) or request.offset != self._piece_start:
+            return []  # the turn ended, or a piece closed, while this was decoding
+        closes = request.kind is DecodeKind.CUT or (
+            request.kind is DecodeKind.PAUSE
+            and len(request.audio) >= round(self.config.min_piece_s * MODEL_SAMPLE_RATE)
+        )
+        if closes:
+            self._closed.append(self._piece(request, words, local))
+            self._piece_start = request.offset + len(request.audio)
+            self._prefix = StablePrefix()
+            return [self._partial_turn(request, [])]
+        return [self._partial_turn(request, self._name_open(request, words, local))]
 
-    def _partial_turn(
+    def _name_open(
         self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
-    ) -> Message:
-        texts = [w.text for w in words]
-        committed = self._prefix.update(texts)
-        if committed > len(self._committed):
-            self._committed = list(words[:committed])
-        # Only Whisper punctuates reliably: its sentence end is our end-of-turn signal.
-        ends_sentence = bool(texts) and texts[-1].endswith(SENTENCE_END) and not request.quick
-        self._turns.end_of_turn_confidence = CONFIDENT if ends_sentence else UNSURE
+    ) -> list[Word]:
         rows = self._row_speakers(local, learn=False)
         named = self._name_words(words, local, request.context_offset, rows)
         self._note_speaker(named)
-        final_count = min(len(self._committed), len(named))
+        return named
+
+    def _piece(
+        self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
+    ) -> _Piece:
+        rows = self._row_speakers(local, learn=True)
+        named = self._name_words(words, local, request.context_offset, rows)
+        self._note_speaker(named)
+        return _Piece(tuple(named), local, request.context_offset, rows)
+
+    def _partial_turn(self, request: DecodeRequest, open_words: list[Word]) -> Message:
+        closed = [w for piece in self._closed for w in piece.words]
+        committed = self._prefix.update([w.text for w in open_words])
+        words = closed + open_words
+        final_count = len(closed) + min(committed, len(open_words))
+        self._set_confidence(words)
         return turn_message(
             turn_order=request.turn_order,
-            words=named,
-            word_is_final=[i < final_count for i in range(len(named))],
+            words=words,
+            word_is_final=[i < final_count for i in range(len(words))],
             end_of_turn=False,
             formatted=False,
             end_of_turn_confidence=self._turns.end_of_turn_confidence,
-            transcript=join_words(named[:final_count]),
+            transcript=join_words(words[:final_count]),
         )
+
+    def _set_confidence(self, words: list[Word]) -> None:
+        """A turn whose words so far end a sentence may end after the shorter silence."""
+        ends_sentence = bool(words) and words[-1].text.endswith(SENTENCE_END)
+        self._turns.end_of_turn_confidence = CONFIDENT if ends_sentence else UNSURE
 
     def _final_turn(
         self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
     ) -> list[Message]:
-        rows = self._row_speakers(local, learn=True)
-        named = self._name_words(words, local, request.context_offset, rows)
-        self._note_speaker(named)
+        pieces = self._ending.pop(request.turn_order, [])
+        if words:
+            pieces.append(self._piece(request, words, local))
+        named = [w for piece in pieces for w in piece.words]
         messages: list[Message] = [
             turn_message(
                 turn_order=request.turn_order,
@@ -332,10 +451,8 @@ class StreamSession:
                 transcript=join_words(named),
             )
         ]
-        if local is not None and local.owners:
-            self._finals.append(
-                _FinalTurn(request.turn_order, tuple(named), local, request.context_offset, rows)
-            )
+        if any(piece.row_speakers.size for piece in pieces):
+            self._finals.append(_FinalTurn(request.turn_order, pieces))
             revision = self._revise()
             if revision is not None:
                 messages.append(revision)
@@ -388,8 +505,9 @@ class StreamSession:
     def _revise(self) -> Message | None:
         """Re-cluster the local speakers of the latest final turns; resend the turns whose
         labels changed."""
-        everything = concatenate([t.local for t in self._finals])
-        old = np.concatenate([t.row_speakers for t in self._finals])
+        analysed = [p for turn in self._finals for p in turn.pieces if p.row_speakers.size]
+        everything = concatenate([p.local for p in analysed if p.local is not None])
+        old = np.concatenate([p.row_speakers for p in analysed])
         count = SpeakerCount(maximum=self.config.max_speakers)
         fresh, _ = cluster_rows(
             everything, count, self.config.revision, self.config.diarization.min_clustering_speech_s
@@ -399,15 +517,21 @@ class StreamSession:
         revisions = []
         offset = 0
         for turn in self._finals:
-            rows = new[offset : offset + len(turn.row_speakers)]
-            offset += len(turn.row_speakers)
-            if np.array_equal(rows, turn.row_speakers):
-                continue
-            turn.row_speakers = rows
-            revised = tuple(
-                self._name_words(list(turn.words), turn.local, turn.context_offset, rows)
-            )
-            if revised != turn.words:
-                turn.words = revised
-                revisions.append((turn.order, list(revised)))
+            changed = False
+            for piece in turn.pieces:
+                if not piece.row_speakers.size:
+                    continue
+                rows = new[offset : offset + len(piece.row_speakers)]
+                offset += len(piece.row_speakers)
+                if np.array_equal(rows, piece.row_speakers):
+                    continue
+                piece.row_speakers = rows
+                revised = tuple(
+                    self._name_words(list(piece.words), piece.local, piece.context_offset, rows)
+                )
+                if revised != piece.words:
+                    piece.words = revised
+                    changed = True
+            if changed:
+                revisions.append((turn.order, turn.words))
         return speaker_revision_message(revisions) if revisions else None

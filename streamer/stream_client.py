@@ -1,4 +1,5 @@
-"""`streamer stream FILE`: send a file to `/v3/ws` at real-time pace and show live captions.
+"""`streamer stream FILE | --mic`: send a file (at real-time pace) or the microphone to
+`/v3/ws` and show live captions.
 
 Partials are shown in grey on one line that is rewritten as they change; each final turn is
 printed as "A: words"; a SpeakerRevision reprints the turns it changes. At the end the whole
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import urlencode
@@ -20,6 +22,8 @@ from websockets.asyncio.client import connect
 from streamer.audio import MODEL_SAMPLE_RATE, Float32Array, float_to_pcm_s16le
 
 CHUNK_S = 0.1
+MIC_QUEUE_CHUNKS = 50
+"""5 s of microphone audio may wait for the network; older chunks are dropped beyond that"""
 GREY, RESET, CLEAR_LINE = "\x1b[90m", "\x1b[0m", "\r\x1b[K"
 
 
@@ -80,10 +84,58 @@ class Captions:
         return "\n".join(self._render(self.turns[order]) for order in sorted(self.turns))
 
 
-async def stream_file(
-    url: str, audio: Float32Array, api_key: str | None, speed: float, captions: Captions
+async def file_chunks(audio: Float32Array, speed: float) -> AsyncIterator[bytes]:
+    """16 kHz `audio` as pcm_s16le chunks, paced as if spoken (`speed` times faster)."""
+    step = round(CHUNK_S * MODEL_SAMPLE_RATE)
+    # whole chunks only: the protocol refuses chunks under 50 ms, so pad the tail
+    audio = np.pad(audio, (0, -len(audio) % step))
+    for start in range(0, len(audio), step):
+        yield float_to_pcm_s16le(audio[start : start + step])
+        await asyncio.sleep(CHUNK_S / speed)
+
+
+def microphone_chunks(device: str | None) -> AsyncIterator[bytes]:
+    """The default (or named) input device as 16 kHz pcm_s16le chunks, until interrupted.
+    Needs the `mic` extra (sounddevice) and PortAudio; says so at once when they are missing."""
+    try:
+        import sounddevice
+    except (ImportError, OSError) as error:
+        raise RuntimeError(f"--mic needs the mic extra and PortAudio ({error})") from error
+    return _capture(sounddevice, device)
+
+
+async def _capture(sounddevice: Any, device: str | None) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    chunks: asyncio.Queue[bytes] = asyncio.Queue(maxsize=MIC_QUEUE_CHUNKS)
+
+    def captured(data: Any, _frames: int, _time: Any, _status: Any) -> None:
+        chunk = bytes(data)
+        loop.call_soon_threadsafe(_offer, chunks, chunk)
+
+    stream = sounddevice.RawInputStream(
+        samplerate=MODEL_SAMPLE_RATE,
+        blocksize=round(CHUNK_S * MODEL_SAMPLE_RATE),
+        device=device,
+        channels=1,
+        dtype="int16",
+        callback=captured,
+    )
+    with stream:
+        while True:
+            yield await chunks.get()
+
+
+def _offer(chunks: asyncio.Queue[bytes], chunk: bytes) -> None:
+    """Drop the oldest chunk rather than grow without bound if the network stalls."""
+    if chunks.full():
+        chunks.get_nowait()
+    chunks.put_nowait(chunk)
+
+
+async def stream_audio(
+    url: str, chunks: AsyncIterator[bytes], api_key: str | None, captions: Captions
 ) -> dict[str, Any]:
-    """Send 16 kHz `audio`; returns the Termination message."""
+    """Send 16 kHz pcm_s16le chunks until they end; returns the Termination message."""
     query = urlencode({"sample_rate": MODEL_SAMPLE_RATE, "encoding": "pcm_s16le"})
     headers = {"Authorization": api_key} if api_key else {}
     async with connect(f"{url}/v3/ws?{query}", additional_headers=headers) as ws:
@@ -101,20 +153,22 @@ async def stream_file(
                 captions.handle(message)
 
         receiver = asyncio.create_task(receive())
-        step = round(CHUNK_S * MODEL_SAMPLE_RATE)
-        # whole chunks only: the protocol refuses chunks under 50 ms, so pad the tail
-        audio = np.pad(audio, (0, -len(audio) % step))
-        for start in range(0, len(audio), step):
-            await ws.send(float_to_pcm_s16le(audio[start : start + step]))
-            await asyncio.sleep(CHUNK_S / speed)
+        try:
+            async for chunk in chunks:
+                await ws.send(chunk)
+        except asyncio.CancelledError:
+            pass  # Ctrl-C on the microphone: finish the session properly
         await ws.send(json.dumps({"type": "Terminate"}))
         await receiver
         return termination
 
 
-def run(url: str, audio: Float32Array, api_key: str | None, speed: float) -> int:
+def run(url: str, chunks: AsyncIterator[bytes], api_key: str | None) -> int:
     captions = Captions(out=sys.stdout, colour=sys.stdout.isatty())
-    termination = asyncio.run(stream_file(url, audio, api_key, speed, captions))
+    try:
+        termination = asyncio.run(stream_audio(url, chunks, api_key, captions))
+    except KeyboardInterrupt:
+        termination = {}
     print("\n--- transcript ---")
     print(captions.transcript())
     print(f"--- {termination.get('audio_duration_seconds')} s of audio ---")

@@ -72,10 +72,10 @@ class _Run:
         while self.busy_until is None and self.queue:
             request = self.queue.popleft()
             if not request.final and not self.session.still_useful(request):
-                self.session.partial_dropped()
+                self.session.partial_dropped(request)
                 continue
             started = time.perf_counter()
-            result = self.inference.decode_blocking(request, self.session.reusable_words(request))
+            result = self.inference.decode_blocking(request, self.session.reusable(request))
             spent = time.perf_counter() - started
             self.compute_s += spent
             self.busy_until = now + spent

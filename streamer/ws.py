@@ -142,17 +142,19 @@ class Connection:
                 self._decodes.task_done()
 
     async def _emit(self, request: DecodeRequest) -> None:
-        if not request.final and (self.inference.busy or not self.session.still_useful(request)):
-            self.session.partial_dropped()  # the worker is taken, or its turn ended meanwhile
+        overloaded = self.inference.overloaded
+        if not request.final and (overloaded or not self.session.still_useful(request)):
+            # the next batch is full already, or its turn ended meanwhile
+            self.session.partial_dropped(request)
             return
         try:
-            known = self.session.reusable_words(request)
+            known = self.session.reusable(request)
             words, local = await self.inference.decode(request, known)
         except Exception:
             if request.final:
                 raise
             log.exception("partial decode failed")
-            self.session.partial_dropped()
+            self.session.partial_dropped(request)
             return
         for message in self.session.on_decoded(request, words, local):
             await self.send(message)

@@ -1,16 +1,20 @@
-"""Moonshine, the cheap recognizer for a turn's first partial, with the real model."""
+"""Moonshine, the recognizer of live streams, with the real model."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import jiwer
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from streamer.events import spread_words
-from streamer.models.loader import ModelSet
+from streamer.models.loader import MOONSHINE_FILES, STREAMING_ASR_MODEL, ModelSet
+from streamer.models.manifest import load_manifest, package_file
+from streamer.models.moonshine import MoonshineAsr
 from tests.conftest import dev_file
 
 pytestmark = pytest.mark.models
@@ -34,12 +38,12 @@ def test_recognizes_telephone_speech_and_batches_alike(
 ) -> None:
     spans = [(8.3, 10.9), (12.4, 21.6)]
     clips = [fisher_audio[round(a * RATE) : round(b * RATE)] for a, b in spans]
-    one_by_one = [models.partial_asr.transcribe_batch([clip])[0] for clip in clips]
+    one_by_one = [models.streaming_asr.transcribe_batch([clip])[0] for clip in clips]
     for (start, end), words in zip(spans, one_by_one, strict=True):
         found = normalize(" ".join(text for text, _ in words))
         assert jiwer.wer(reference_words(start, end), found) < 0.2, found
         assert all(0.0 < confidence <= 1.0 for _, confidence in words)
-    batched = models.partial_asr.transcribe_batch(clips)
+    batched = models.streaming_asr.transcribe_batch(clips)
     # zero padding of the shorter clip may move a word's confidence, never its text much
     for alone, together in zip(one_by_one, batched, strict=True):
         alone_text = " ".join(t for t, _ in alone)
@@ -49,12 +53,30 @@ def test_recognizes_telephone_speech_and_batches_alike(
 
 def test_silence_and_too_short_input_give_no_words(models: ModelSet) -> None:
     silence, blip = np.zeros(RATE, dtype=np.float32), np.zeros(100, dtype=np.float32)
-    assert models.partial_asr.transcribe_batch([silence, blip]) == [[], []]
-    assert models.partial_asr.transcribe_batch([]) == []
+    assert models.streaming_asr.transcribe_batch([silence, blip]) == [[], []]
+    assert models.streaming_asr.transcribe_batch([]) == []
 
 
-def test_untimed_words_are_spread_over_their_span_by_length() -> None:
-    words = spread_words([("a", 0.5), ("longer", 0.9)], 1000, 1900)
+def test_untimed_words_are_spread_over_speech_by_length() -> None:
+    words = spread_words([("a", 0.5), ("longer", 0.9)], [(1000, 1900)])
     assert [(w.start_ms, w.end_ms) for w in words] == [(1000, 1200), (1200, 1900)]
     assert words[1].confidence == 0.9
-    assert spread_words([], 0, 100) == ()
+    # a pause between two speech spans gets no word time
+    words = spread_words([("one", 0.9), ("two", 0.9)], [(0, 400), (1000, 1400)])
+    assert [(w.start_ms, w.end_ms) for w in words] == [(0, 400), (1000, 1400)]
+    assert spread_words([], [(0, 100)]) == () and spread_words([("a", 1.0)], []) == ()
+
+
+def test_converted_onnx_files_decode_like_the_shipped_ort_files(
+    models: ModelSet, fisher_audio: np.ndarray
+) -> None:
+    """The set-up re-saves Moonshine's .ort files as ONNX (faster); the words must not move."""
+    files = load_manifest(Path("models"))[STREAMING_ASR_MODEL].files
+    sources = [files[name].converted_from or files[name] for name in MOONSHINE_FILES]
+    shipped = MoonshineAsr(
+        *(package_file(str(f.module), str(f.path)) for f in sources),
+        ort.SessionOptions(),
+        ["CPUExecutionProvider"],
+    )
+    clip = fisher_audio[round(12.4 * RATE) : round(21.6 * RATE)]
+    assert shipped.transcribe_batch([clip]) == models.streaming_asr.transcribe_batch([clip])

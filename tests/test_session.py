@@ -7,7 +7,7 @@ import numpy as np
 
 from streamer.diarization import FrameGrid, LocalSpeakers
 from streamer.events import Word
-from streamer.session import VAD_FRAME_SAMPLES, StreamConfig, StreamSession
+from streamer.session import VAD_FRAME_SAMPLES, DecodeKind, StreamConfig, StreamSession
 from streamer.turns import TurnParams
 
 GRID = FrameGrid(sample_rate=16000, step_samples=270, receptive_field_samples=991)
@@ -50,8 +50,11 @@ def test_turn_lifecycle_partial_then_final_with_speakers() -> None:
     assert len(partial) == 1 and partial[0].turn_order == 0
     assert s.is_open_turn(0)
 
-    # a turn's first partial: the cheap model, no speaker analysis (the last speaker heard)
-    assert partial[0].quick and partial[0].context is None
+    # partials: words only, no speaker analysis (they take the last speaker heard)
+    assert partial[0].kind is DecodeKind.PARTIAL and partial[0].context is None
+    # where the VAD heard speech, in whole frames (the first frames of silence: 15)
+    frames = (15, 15 + round(1.0 / FRAME_S))
+    assert partial[0].speech == ((frames[0] * VAD_FRAME_SAMPLES, frames[1] * VAD_FRAME_SAMPLES),)
     words = [Word("Hello", 600, 900, 0.9), Word("there", 950, 1300, 0.8)]
     (turn,) = s.on_decoded(partial[0], words, None)
     assert turn["type"] == "Turn" and turn["end_of_turn"] is False
@@ -104,7 +107,7 @@ def test_odd_byte_counts_lose_no_audio() -> None:
     assert len(s.vad_input()) == 3200 // VAD_FRAME_SAMPLES * VAD_FRAME_SAMPLES  # whole frames
 
 
-def test_final_reuses_words_of_a_decode_that_heard_the_whole_turn() -> None:
+def test_final_reuses_the_decode_that_heard_the_whole_turn() -> None:
     s = session()
     _, requests = feed(s, 1.0, speech=True)
     (running,) = [r for r in requests if not r.final]
@@ -112,12 +115,13 @@ def test_final_reuses_words_of_a_decode_that_heard_the_whole_turn() -> None:
     s.on_decoded(running, [Word("Done", 200, 600, 0.9)], None)  # the worker is free again
     _, requests = feed(s, 0.3, speech=False)  # a pause: one decode through the speech end
     (pause,) = [r for r in requests if not r.final]
-    assert pause.through_pause
+    assert pause.kind is DecodeKind.PAUSE and pause.context is not None
     words = [Word("Done.", 200, 900, 0.9)]
-    s.on_decoded(pause, words, one_speaker(len(pause.context), np.eye(4)[0]))
+    local = one_speaker(len(pause.context), np.eye(4)[0])
+    s.on_decoded(pause, words, local)
     _, requests = feed(s, 1.0, speech=False)
     (final,) = [r for r in requests if r.final]
-    assert s.reusable_words(final) == words
+    assert s.reusable(final) == (words, local)
 
 
 def test_final_decodes_again_when_no_decode_heard_the_end() -> None:
@@ -128,7 +132,43 @@ def test_final_decodes_again_when_no_decode_heard_the_end() -> None:
     s.add_audio(bytes(16000))  # 0.5 s more speech, then the turn is forced to end
     s.on_vad([0.9] * (len(s.vad_input()) // VAD_FRAME_SAMPLES))
     (final,) = s.force_endpoint()
-    assert s.reusable_words(final) is None
+    assert s.reusable(final) is None
+
+
+def test_a_pause_closes_a_long_piece_and_its_words_stay_final() -> None:
+    s = session()
+    (early,) = feed(s, 3.5, speech=True)[1]
+    s.on_decoded(early, [Word("One", 0, 1000, 0.9)], None)  # heard it all, but named no one
+    _, requests = feed(s, 0.2, speech=False)
+    (pause,) = requests
+    assert pause.kind is DecodeKind.PAUSE and len(pause.audio) >= 3 * 16000
+    first = [Word("One", 0, 1000, 0.9), Word("two.", 1000, 3400, 0.9)]
+    (message,) = s.on_decoded(pause, first, one_speaker(len(pause.context), np.eye(4)[0]))
+    assert all(w["word_is_final"] for w in message["words"])  # type: ignore[union-attr]
+
+    _, requests = feed(s, 1.0, speech=True)
+    (partial,) = requests
+    assert partial.offset == pause.offset + len(pause.audio)  # only the new speech
+    (message,) = s.on_decoded(partial, [Word("Three", 3800, 4600, 0.8)], None)
+    assert [w["word_is_final"] for w in message["words"]] == [True, True, False]  # type: ignore[union-attr]
+
+    _, requests = feed(s, 1.0, speech=False)
+    (final,) = [r for r in requests if r.final]
+    assert final.offset == partial.offset
+    last = [Word("Three.", 3800, 4700, 0.8)]
+    (turn,) = s.on_decoded(final, last, one_speaker(len(final.context), np.eye(4)[0]))
+    assert turn["transcript"] == "One two. Three." and turn["end_of_turn"] is True
+
+
+def test_long_speech_without_a_pause_is_cut() -> None:
+    s = session()
+    for _ in range(7):
+        _, requests = feed(s, 1.0, speech=True)
+        for request in requests:
+            s.partial_dropped(request)
+            last = request
+    assert last.kind is DecodeKind.CUT
+    assert 4.5 * 16000 <= len(last.audio) <= 6 * 16000 and last.context is not None
 
 
 def test_reconfigured_silence_ends_turns_sooner() -> None:

@@ -179,6 +179,18 @@ def test_stream_cli_shows_captions_and_transcript(server: str) -> None:
     assert "--- 30 s of audio ---" in result.stdout
 
 
+def test_stream_cli_without_a_sound_stack_says_what_mic_needs() -> None:
+    """The suite's environment has no `mic` extra and no sound device: the real case where
+    `--mic` must refuse clearly (capture itself needs hardware this machine lacks)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "streamer.cli", "stream", "--mic"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--mic needs the mic extra" in result.stderr
+
+
 def test_inactivity_timeout_closes_4031(server: str) -> None:
     url = ws_url(server, f"sample_rate=16000&inactivity_timeout=5&token={API_KEY}")
     with connect(url) as ws:

@@ -21,17 +21,24 @@ log = logging.getLogger(__name__)
 VAD_MODEL = "vad-silero"
 EMBEDDING_MODEL = "campplus"
 SEGMENTATION_MODEL = "segmentation-3.0"
-PARTIAL_ASR_MODEL = "moonshine-base-en"
+STREAMING_ASR_MODEL = "moonshine-base-en"
 EMBEDDING_FILE = "campplus_cn_en_common_192.onnx"
 SEGMENTATION_FILE = "pyannote_segmentation_3_0.onnx"
+MOONSHINE_FILES = ("encoder_model.onnx", "decoder_model_merged.onnx", "tokenizer.bin")
+"""in the order MoonshineAsr takes them"""
+
+
+def _moonshine_files(folder: Path) -> tuple[Path, Path, Path]:
+    encoder, decoder, tokenizer = (folder / name for name in MOONSHINE_FILES)
+    return encoder, decoder, tokenizer
 
 
 @dataclass(frozen=True, slots=True)
 class ModelSet:
     vad: SileroVad
     asr: WhisperAsr
-    partial_asr: MoonshineAsr
-    """cheap, untimed, unpunctuated: for partial words of an open turn"""
+    streaming_asr: MoonshineAsr
+    """cost grows with the audio (no 30 s window), no word times: for live streams"""
     embedder: CamPlusPlusEmbedder
     segmenter: PyannoteSegmenter
 
@@ -64,7 +71,9 @@ def load_models(settings: Settings) -> ModelSet:
             threads=settings.threads,
             english_only=settings.asr_model.endswith(".en"),
         ),
-        partial_asr=MoonshineAsr(model_file(settings, PARTIAL_ASR_MODEL), options, providers),
+        streaming_asr=MoonshineAsr(
+            *_moonshine_files(model_file(settings, STREAMING_ASR_MODEL)), options, providers
+        ),
         embedder=CamPlusPlusEmbedder(
             model_file(settings, EMBEDDING_MODEL, EMBEDDING_FILE),
             settings.threads,

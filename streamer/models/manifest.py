@@ -9,9 +9,12 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, model_validator
+
+from streamer.models.convert import ort_to_onnx
 
 
 class ModelFileError(RuntimeError):
@@ -27,7 +30,8 @@ class FilePart(BaseModel):
 
 class ModelFile(BaseModel):
     """One file of a model: from an installed package (`module` + `path`), committed in the
-    repository's models folder (`repo`), or concatenated from `parts`."""
+    repository's models folder (`repo`), concatenated from `parts`, or an `.ort` file
+    re-saved as ONNX (`converted_from`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     sha256: str
@@ -35,13 +39,26 @@ class ModelFile(BaseModel):
     path: str | None = None
     repo: str | None = None
     parts: tuple[FilePart, ...] = ()
+    converted_from: FilePart | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelFile:
-        sources = [self.module is not None, self.repo is not None, bool(self.parts)]
+        sources = [
+            self.module is not None,
+            self.repo is not None,
+            bool(self.parts),
+            self.converted_from is not None,
+        ]
         if sum(sources) != 1 or (self.module is not None) != (self.path is not None):
-            raise ValueError("a model file needs exactly one of module+path, repo or parts")
+            raise ValueError(
+                "a model file needs exactly one of module+path, repo, parts or converted_from"
+            )
         return self
+
+    @property
+    def inputs(self) -> tuple[FilePart, ...]:
+        """The package files this one is built from (none when it is used as shipped)."""
+        return self.parts + ((self.converted_from,) if self.converted_from else ())
 
 
 class ModelEntry(BaseModel):
@@ -57,7 +74,7 @@ def load_manifest(models_dir: Path) -> dict[str, ModelEntry]:
     return {name: ModelEntry.model_validate(entry) for name, entry in raw.items()}
 
 
-def _package_file(module: str, path: str) -> Path:
+def package_file(module: str, path: str) -> Path:
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         raise ModelFileError(f"package module {module!r} is not installed (run `make setup`)")
@@ -81,9 +98,9 @@ def _check(path: Path, expected: str, verify: bool) -> None:
 
 
 def _source(file: ModelFile, models_dir: Path) -> Path | None:
-    """Where a single-source file lies; None for files assembled from parts."""
+    """Where a single-source file lies; None for files built from package files."""
     if file.module is not None and file.path is not None:
-        return _package_file(file.module, file.path)
+        return package_file(file.module, file.path)
     if file.repo is not None:
         return models_dir / file.repo
     return None
@@ -95,8 +112,8 @@ def verify_sources(entry: ModelEntry, models_dir: Path) -> None:
         source = _source(file, models_dir)
         if source is not None:
             _check(source, file.sha256, verify=True)
-        for part in file.parts:
-            _check(_package_file(part.module, part.path), part.sha256, verify=True)
+        for part in file.inputs:
+            _check(_input(part), part.sha256, verify=True)
 
 
 def model_path(name: str, entry: ModelEntry, models_dir: Path, cache_dir: Path) -> Path:
@@ -104,7 +121,8 @@ def model_path(name: str, entry: ModelEntry, models_dir: Path, cache_dir: Path) 
 
     Files shipped under their own names in one folder are used in place; otherwise the folder
     is built once under `cache_dir/name` (links for whole files, concatenation for parts,
-    checked against the manifest sha256 before it is moved into place).
+    conversion for `.ort` files, checked against the manifest sha256 before it is moved into
+    place).
     """
     sources = {fname: _source(f, models_dir) for fname, f in entry.files.items()}
     folders = {s.parent for s in sources.values() if s is not None}
@@ -127,17 +145,39 @@ def _place(destination: Path, file: ModelFile, source: Path | None) -> None:
             destination.unlink(missing_ok=True)
             destination.symlink_to(source)
         return
+    converted = file.converted_from
+    if converted is not None:
+        if destination.is_file():
+            return  # only a converted file that matched its sha256 is ever moved into place
+        _build(destination, file, lambda tmp: ort_to_onnx(_input(converted), tmp))
+        return
     if destination.is_file() and destination.stat().st_size == sum(
-        _package_file(p.module, p.path).stat().st_size for p in file.parts
+        _input(p).stat().st_size for p in file.parts
     ):
         return
-    fd, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=destination.name)
-    with os.fdopen(fd, "wb") as out:
-        for part in file.parts:
-            with _package_file(part.module, part.path).open("rb") as piece:
+    _build(destination, file, lambda tmp: _concatenate(file.parts, tmp))
+
+
+def _input(part: FilePart) -> Path:
+    return package_file(part.module, part.path)
+
+
+def _concatenate(parts: tuple[FilePart, ...], destination: Path) -> None:
+    with destination.open("wb") as out:
+        for part in parts:
+            with _input(part).open("rb") as piece:
                 shutil.copyfileobj(piece, out, 1 << 20)
+
+
+def _build(destination: Path, file: ModelFile, write: Callable[[Path], None]) -> None:
+    """Write the file beside its destination, check it, then move it into place."""
+    fd, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=destination.name)
+    os.close(fd)
     tmp = Path(tmp_name)
-    if sha256_of(tmp) != file.sha256:
-        tmp.unlink()
-        raise ModelFileError(f"assembled {destination.name} does not match its sha256")
-    tmp.replace(destination)
+    try:
+        write(tmp)
+        if sha256_of(tmp) != file.sha256:
+            raise ModelFileError(f"built {destination.name} does not match its sha256")
+        tmp.replace(destination)
+    finally:
+        tmp.unlink(missing_ok=True)

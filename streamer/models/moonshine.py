@@ -1,9 +1,9 @@
-"""Moonshine base (English) on onnxruntime: a cheap recognizer for partial words.
+"""Moonshine base (English) on onnxruntime: the recognizer of live streams.
 
-Unlike Whisper, whose every call pads to a 30 s window, its cost grows with the audio, so a
-second or two of new speech decodes in about 0.1 s. It gives lower-case words without times,
-which is what a partial needs and no more. Several sessions' partials decode as one batch:
-one encoder call, then the greedy decoder a step at a time for all rows.
+Unlike Whisper, whose every call pads to a 30 s window, its cost grows with the audio: a few
+seconds of speech decode in a few tenths of a second, which is what re-decoding an open turn
+needs. It punctuates and capitalizes, but gives no word times. Several buffers decode as one
+batch: one encoder call, then the greedy decoder a step at a time for all rows.
 """
 
 from __future__ import annotations
@@ -32,14 +32,17 @@ Word = tuple[str, float]
 
 
 class MoonshineAsr:
-    def __init__(self, folder: Path, options: ort.SessionOptions, providers: list[str]) -> None:
-        self._encoder = ort.InferenceSession(
-            str(folder / "encoder_model.ort"), sess_options=options, providers=providers
-        )
-        self._decoder = ort.InferenceSession(
-            str(folder / "decoder_model_merged.ort"), sess_options=options, providers=providers
-        )
-        self._pieces = _read_pieces(folder / "tokenizer.bin")
+    def __init__(
+        self,
+        encoder: Path,
+        decoder: Path,
+        tokenizer: Path,
+        options: ort.SessionOptions,
+        providers: list[str],
+    ) -> None:
+        self._encoder = ort.InferenceSession(str(encoder), options, providers=providers)
+        self._decoder = ort.InferenceSession(str(decoder), options, providers=providers)
+        self._pieces = _read_pieces(tokenizer)
         self._cache_names = [
             o.name.replace("present", "past_key_values") for o in self._decoder.get_outputs()[1:]
         ]

@@ -1,0 +1,61 @@
+"""The streaming model worker with the real models: requests of several sessions that wait at
+the same time decode as one batch, with the words each would get alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import jiwer
+import numpy as np
+import pytest
+
+from streamer.inference import StreamingInference
+from streamer.pipeline import FileTranscriber
+from streamer.session import DecodeKind, DecodeRequest
+
+pytestmark = pytest.mark.models
+
+RATE = 16000
+
+
+def request(audio: np.ndarray, start_s: float, end_s: float, kind: DecodeKind) -> DecodeRequest:
+    a, b = round(start_s * RATE), round(end_s * RATE)
+    clip = audio[a:b]
+    return DecodeRequest(
+        turn_order=0,
+        kind=kind,
+        audio=clip,
+        offset=a,
+        speech=((a, b),),
+        context=clip if kind is not DecodeKind.PARTIAL else None,
+        context_offset=a,
+    )
+
+
+def test_waiting_requests_share_one_batch(
+    transcriber: FileTranscriber, fisher_audio: np.ndarray
+) -> None:
+    inference = StreamingInference(transcriber.models, transcriber.speaker_finder, max_batch=4)
+    requests = [
+        request(fisher_audio, 8.3, 10.9, DecodeKind.PARTIAL),
+        request(fisher_audio, 12.4, 16.0, DecodeKind.PAUSE),
+        request(fisher_audio, 16.0, 21.6, DecodeKind.FINAL),
+        request(fisher_audio, 0.0, 0.0, DecodeKind.FINAL),  # no speech: nothing to decode
+    ]
+    alone = [inference.decode_blocking(r) for r in requests]
+
+    async def all_at_once() -> list[tuple[list[object], object]]:
+        return list(await asyncio.gather(*(inference.decode(r) for r in requests)))
+
+    together = asyncio.run(all_at_once())
+    # the first request found the worker free; the other three waited and went as one batch
+    assert inference.batch_sizes == [1, 3]
+    for (words_alone, local_alone), (words, local) in zip(alone, together, strict=True):
+        # zero padding in a batch may move a confidence, never the text much
+        text_alone = " ".join(w.text for w in words_alone).lower()
+        assert jiwer.wer(text_alone or "-", " ".join(w.text for w in words).lower() or "-") < 0.2
+        assert (local is None) == (local_alone is None)
+    assert together[0][1] is None and together[1][1] is not None  # partials: no speakers
+    assert together[3] == ([], None)
+    assert all(w.start_ms >= 16000 and w.end_ms <= 21600 for w in together[2][0])
+    inference.close()
