@@ -6,7 +6,8 @@ sent, how late its first partial and its final turns come.
     .venv/bin/python load_tests/concurrent_streams.py ../shared/eval/dev/fisher_sample.wav \\
         --streams 1 2 4 --url ws://127.0.0.1:8000
 
-Prints one row per stream count: p50 / p95 of "first partial after speech start" and
+`--stagger S` starts stream k S*k seconds late, as independent calls would. Prints one row per
+stream count: p50 / p95 of "first partial after speech start" and
 "final after its last word", seconds. Sends traffic to the given URL only (use loopback).
 """
 
@@ -28,7 +29,10 @@ from streamer.media import decode_file
 CHUNK_S = 0.1
 
 
-async def one_stream(url: str, pcm: bytes, key: str | None) -> tuple[list[float], list[float]]:
+async def one_stream(
+    url: str, pcm: bytes, key: str | None, delay_s: float = 0.0
+) -> tuple[list[float], list[float]]:
+    await asyncio.sleep(delay_s)
     query = urlencode({"sample_rate": MODEL_SAMPLE_RATE})
     headers = {"Authorization": key} if key else {}
     first_partial: list[float] = []
@@ -80,6 +84,13 @@ async def main() -> None:
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--url", default="ws://127.0.0.1:8000")
     parser.add_argument("--api-key")
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=0.0,
+        help="start stream k this many seconds times k late (0: all at once, so every turn "
+        "of every stream ends at the same moment: the worst case)",
+    )
     args = parser.parse_args()
     audio = decode_file(args.file)
     # whole 100 ms chunks: the protocol refuses chunks under 50 ms, so pad the tail
@@ -89,7 +100,7 @@ async def main() -> None:
     print("|---|---|---|")
     for count in args.streams:
         results = await asyncio.gather(
-            *(one_stream(args.url, pcm, args.api_key) for _ in range(count))
+            *(one_stream(args.url, pcm, args.api_key, k * args.stagger) for k in range(count))
         )
         partials = [v for r in results for v in r[0]]
         finals = [v for r in results for v in r[1]]

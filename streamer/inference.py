@@ -5,8 +5,9 @@ analysis. ASR requests are micro-batched: while the worker runs a batch, new req
 and when it is free it takes every waiting request (up to `max_batch`) as one Moonshine
 batch, whose cost grows far slower than its rows (one encoder call, one decoder step for all
 rows at a time). Each session sends its requests one at a time, in order, so at most
-`max_sessions` wait. When `max_batch` already wait, a partial is skipped (and counted by its
-session) instead of making the finals behind it wait longer; finals always run.
+`max_sessions` wait. Decodes that end a piece or a turn, and a turn's first partial, go
+first; a later partial is skipped (and counted by its session) when one of those waits or the
+next batch is full, so it never makes them wait longer; finals always run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from streamer.events import Word, spread_words
 from streamer.models.loader import ModelSet
 from streamer.models.vad import VadState
 from streamer.pipeline import LocalSpeakerFinder
-from streamer.session import DecodeRequest
+from streamer.session import DecodeKind, DecodeRequest
 
 Decoded = tuple[list[Word], LocalSpeakers | None]
 MAX_BATCH = 4
@@ -43,10 +44,15 @@ class StreamingInference:
         self.batch_sizes: list[int] = []
         """rows of each batch run so far (recent ones), for load tests"""
 
-    @property
-    def overloaded(self) -> bool:
-        """True when a new request would not fit in the next batch."""
-        return len(self._waiting) >= self.max_batch
+    def crowded(self, request: DecodeRequest) -> bool:
+        """Whether a partial had better be skipped: the next batch is full, or (unless it is
+        the first of its turn, short and what a user waits for most) it would delay a decode
+        that ends a piece or a turn."""
+        if request.kind is not DecodeKind.PARTIAL:
+            return False
+        if len(self._waiting) >= self.max_batch:
+            return True
+        return not request.opening and any(not _deferrable(r) for r, _ in self._waiting)
 
     async def vad(self, audio: Float32Array, state: VadState) -> list[float]:
         loop = asyncio.get_running_loop()
@@ -68,6 +74,8 @@ class StreamingInference:
         """On the event loop: hand the waiting requests to the worker if it is free."""
         if self._running or not self._waiting:
             return
+        # pieces and turns that end, and first partials, go first; others fill what is left
+        self._waiting.sort(key=lambda waiting: _deferrable(waiting[0]))
         batch = self._waiting[: self.max_batch]
         del self._waiting[: self.max_batch]
         self._running = True
@@ -116,3 +124,8 @@ class StreamingInference:
     def close(self) -> None:
         self._vad_pool.shutdown(wait=False, cancel_futures=True)
         self._asr_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _deferrable(request: DecodeRequest) -> bool:
+    """A partial that only refreshes words already shown."""
+    return request.kind is DecodeKind.PARTIAL and not request.opening

@@ -87,10 +87,10 @@ class StreamConfig:
     """Re-decode after this much new audio while the turn has no words yet."""
     partial_interval_s: float = 0.5
     """Then after this much (if the last decode is back)."""
-    min_piece_s: float = 2.0
+    min_piece_s: float = 3.0
     """A pause closes the open piece of a turn once it holds this much audio: its words are
     final and later decodes start after it, so a decode never re-reads a long turn."""
-    max_piece_s: float = 6.0
+    max_piece_s: float = 8.0
     """Speech without a pause is cut (at its quietest frame) after this much."""
     speaker_context_s: float = 10.0
     """Audio before a piece's end that the segmentation sees (one model window)."""
@@ -135,6 +135,8 @@ class DecodeRequest:
     """absolute sample spans the VAD heard speech in; no speech, nothing to decode"""
     context: Float32Array | None
     context_offset: int
+    opening: bool = False
+    """a partial of a turn with no words yet: short, and what a user waits for most"""
 
     @property
     def final(self) -> bool:
@@ -286,6 +288,10 @@ class StreamSession:
             request.kind is DecodeKind.PAUSE and request.turn_order == self._turn_order - 1
         )
 
+    @property
+    def _min_piece_samples(self) -> int:
+        return round(self.config.min_piece_s * MODEL_SAMPLE_RATE)
+
     def _speech_spans(self, start: int, end: int) -> tuple[tuple[int, int], ...]:
         """Runs of frames the VAD heard speech in, within samples [start, end)."""
         first_frame = self._vad_cursor // VAD_FRAME_SAMPLES - len(self._probs)
@@ -341,6 +347,7 @@ class StreamSession:
         silence_ms = self._turns.trailing_silence_ms
         speech_end = end - round(silence_ms * MODEL_SAMPLE_RATE / 1000)
         piece_samples = end - self._piece_start
+        has_words = bool(self._closed) or self._prefix.has_words
         if silence_ms >= PAUSE_MS:
             if self._paused_through >= speech_end:
                 return None  # a PAUSE decode already hears everything said
@@ -350,7 +357,6 @@ class StreamSession:
             kind = DecodeKind.CUT
             end = self._quietest_point(end - round(CUT_SEARCH_S * MODEL_SAMPLE_RATE), end)
         else:
-            has_words = bool(self._closed) or self._prefix.has_words
             interval = self.config.partial_interval_s if has_words else self.config.first_partial_s
             if end - self._last_decode_end < round(interval * MODEL_SAMPLE_RATE):
                 return None
@@ -359,7 +365,8 @@ class StreamSession:
             kind = DecodeKind.PARTIAL
         self._last_decode_end = end
         self._partial_in_flight = True
-        return self._request(kind, end)
+        request = self._request(kind, end)
+        return replace(request, opening=kind is DecodeKind.PARTIAL and not has_words)
 
     def _final_request(self, event: TurnEnded) -> DecodeRequest:
         pad = VAD_FRAME_SAMPLES * 3  # keep word tails the VAD frame edges may clip
@@ -386,8 +393,7 @@ class StreamSession:
         if not self.is_open_turn(request.turn_order) or request.offset != self._piece_start:
             return []  # the turn ended, or a piece closed, while this was decoding
         closes = request.kind is DecodeKind.CUT or (
-            request.kind is DecodeKind.PAUSE
-            and len(request.audio) >= round(self.config.min_piece_s * MODEL_SAMPLE_RATE)
+            request.kind is DecodeKind.PAUSE and len(request.audio) >= self._min_piece_samples
         )
         if closes:
             self._closed.append(self._piece(request, words, local))

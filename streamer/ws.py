@@ -37,6 +37,7 @@ router = APIRouter()
 # Close codes the SDK knows (WIRE.md).
 CLOSE_NORMAL = 1000
 CLOSE_SERVER_ERROR = 1011
+CLOSE_OVERLOADED = 1013
 CLOSE_BAD_PARAMS = 3006
 CLOSE_CHUNK_DURATION = 3007
 CLOSE_MAX_DURATION = 3008
@@ -51,6 +52,10 @@ MAX_CHUNK_MS = 1000
 MAX_TEXT_BYTES = 16_384
 DEFAULT_INACTIVITY_S = 30
 MAX_SESSION_S = 3 * 3600
+MAX_QUEUED_DECODES = 16
+"""Decodes one session may have waiting. A client sending audio much faster than real time
+(or a server past its capacity) gets 1013 rather than a queue that grows without bound;
+at real time a session has one or two waiting."""
 BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_mulaw": 1}
 
 
@@ -112,7 +117,7 @@ class Connection:
         self.vad_state = VadState()
         self.started = time.monotonic()
         self._send_lock = asyncio.Lock()
-        self._decodes: asyncio.Queue[DecodeRequest] = asyncio.Queue()
+        self._decodes: asyncio.Queue[DecodeRequest] = asyncio.Queue(MAX_QUEUED_DECODES)
         self._emitter = asyncio.create_task(self._emit_in_order())
 
     async def send(self, message: Message) -> None:
@@ -130,7 +135,12 @@ class Connection:
 
     def schedule(self, requests: list[DecodeRequest]) -> None:
         for request in requests:
-            self._decodes.put_nowait(request)
+            if self._decodes.qsize() < MAX_QUEUED_DECODES:
+                self._decodes.put_nowait(request)
+            elif request.final:
+                raise _Close(CLOSE_OVERLOADED, "audio arrives faster than it can be transcribed")
+            else:
+                self.session.partial_dropped(request)
 
     async def _emit_in_order(self) -> None:
         """Results go out in request order, so a turn's final follows its partials."""
@@ -142,9 +152,9 @@ class Connection:
                 self._decodes.task_done()
 
     async def _emit(self, request: DecodeRequest) -> None:
-        overloaded = self.inference.overloaded
-        if not request.final and (overloaded or not self.session.still_useful(request)):
-            # the next batch is full already, or its turn ended meanwhile
+        crowded = self.inference.crowded(request)
+        if crowded or (not request.final and not self.session.still_useful(request)):
+            # it would delay decodes that matter more, or its turn ended meanwhile
             self.session.partial_dropped(request)
             return
         try:

@@ -4,6 +4,7 @@ the same time decode as one batch, with the words each would get alone."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import jiwer
 import numpy as np
@@ -58,4 +59,20 @@ def test_waiting_requests_share_one_batch(
     assert together[0][1] is None and together[1][1] is not None  # partials: no speakers
     assert together[3] == ([], None)
     assert all(w.start_ms >= 16000 and w.end_ms <= 21600 for w in together[2][0])
+
+    # while a final waits, a partial that only refreshes shown words is better skipped; a
+    # turn's first partial is not
+    opening = replace(requests[0], opening=True)
+    assert not inference.crowded(requests[0])  # nothing waits
+
+    async def while_a_final_waits() -> tuple[bool, bool]:
+        running = asyncio.ensure_future(inference.decode(requests[1]))
+        await asyncio.sleep(0)  # it took the free worker
+        waiting = asyncio.ensure_future(inference.decode(requests[2]))
+        await asyncio.sleep(0)
+        verdict = inference.crowded(requests[0]), inference.crowded(opening)
+        await asyncio.gather(running, waiting)
+        return verdict
+
+    assert asyncio.run(while_a_final_waits()) == (True, False)
     inference.close()

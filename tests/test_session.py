@@ -162,13 +162,13 @@ def test_a_pause_closes_a_long_piece_and_its_words_stay_final() -> None:
 
 def test_long_speech_without_a_pause_is_cut() -> None:
     s = session()
-    for _ in range(7):
+    for _ in range(9):
         _, requests = feed(s, 1.0, speech=True)
         for request in requests:
             s.partial_dropped(request)
             last = request
     assert last.kind is DecodeKind.CUT
-    assert 4.5 * 16000 <= len(last.audio) <= 6 * 16000 and last.context is not None
+    assert 6.5 * 16000 <= len(last.audio) <= 8 * 16000 and last.context is not None
 
 
 def test_reconfigured_silence_ends_turns_sooner() -> None:

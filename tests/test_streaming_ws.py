@@ -216,6 +216,25 @@ def test_audio_after_terminate_is_ignored(server: str) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
 
 
+def test_audio_much_faster_than_real_time_closes_1013_and_others_go_on(server: str) -> None:
+    """Seven minutes of meetings sent as fast as the socket takes them: turns end far faster
+    than they can be decoded, so the session's queue fills and it is closed with 1013 instead
+    of growing; the server stays healthy."""
+    pcm = b""
+    for name in ("ami_meeting_a_2min.wav", *(f"ami_trn0{i}.wav" for i in range(10))):
+        with wave.open(str(dev_file(name))) as wav:
+            pcm += wav.readframes(wav.getnframes())
+    with connect(ws_url(server, f"sample_rate=16000&token={API_KEY}")) as ws:
+        ws.recv(timeout=10)
+        with pytest.raises(ConnectionClosed) as closed:
+            for start in range(0, len(pcm), 32000):
+                ws.send(pcm[start : start + 32000])  # 1 s chunks, no pause
+            while True:
+                ws.recv(timeout=60)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    assert httpx.get(f"{server}/healthz", timeout=10).status_code == 200
+
+
 def test_concurrent_sessions_keep_their_audio_and_labels(server: str) -> None:
     """Two calls at once: each session hears only its own audio and names its own speakers."""
 

@@ -47,6 +47,9 @@ def _onnx_runtime(settings: Settings) -> tuple[ort.SessionOptions, list[str]]:
     options = ort.SessionOptions()
     options.intra_op_num_threads = settings.threads
     options.inter_op_num_threads = 1
+    # Idle threads would spin for work by default; models run from several threads at once
+    # (VAD beside ASR, streams beside jobs), where spinning steals the cores the others need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = ["CPUExecutionProvider"]
     if settings.device == "cuda":
         providers.insert(0, "CUDAExecutionProvider")
