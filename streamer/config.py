@@ -25,6 +25,7 @@ class Settings:
     models_dir: Path = _REPO_MODELS_DIR
     """Read-only: `manifest.json` and the committed ONNX exports."""
     asr_model: AsrModelName = "whisper-base"
+    """The recognizer of files; live streams use Moonshine (its cost follows the audio)."""
     device: Device = "cpu"
     threads: int = max(1, min(os.cpu_count() or 1, 4))
     api_keys: tuple[str, ...] = ()

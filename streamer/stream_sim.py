@@ -1,10 +1,11 @@
 """Run a file through the real streaming session and models on a virtual clock.
 
 Audio "arrives" in 100 ms chunks at its own pace; each model call really runs and takes its
-measured time on the virtual clock of one ASR worker, so the session sees results exactly when
-a real-time run on this machine would, yet the run only takes the compute time. Events are
-processed in time order (chunk arrivals and decode completions), as the server's event loop
-would. From the messages sent we measure what a client would feel.
+measured time on the virtual clock of one ASR worker, so the session sees results when a
+real-time run of one stream on this machine would, yet the run only takes the compute time.
+(A real server also runs the VAD beside the worker on the same cores; `load_tests/` measures
+that.) Events are processed in time order (chunk arrivals and decode completions), as the
+server's event loop would. From the messages sent we measure what a client would feel.
 """
 
 from __future__ import annotations
