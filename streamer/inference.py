@@ -13,19 +13,25 @@ next batch is full, so it never makes them wait longer; finals always run.
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from streamer.audio import Float32Array, samples_to_ms
+from streamer.audio import MODEL_SAMPLE_RATE, Float32Array, samples_to_ms
 from streamer.diarization import LocalSpeakers
 from streamer.events import Word, spread_words
 from streamer.models.loader import ModelSet
+from streamer.models.moonshine import Word as MoonshineWord
 from streamer.models.vad import VadState
 from streamer.pipeline import LocalSpeakerFinder
 from streamer.session import DecodeKind, DecodeRequest
 
+log = logging.getLogger(__name__)
+
 Decoded = tuple[list[Word], LocalSpeakers | None]
 MAX_BATCH = 4
-"""Rows per Moonshine batch: 4 rows cost about 1.5 times one on 2 cores."""
+"""Requests per batch: 4 Moonshine rows of 3 s cost about twice one on 2 cores."""
+MAX_BATCH_PAD_S = 0.5
+"""Rows longer than the shortest of their batch by more than this decode in another batch."""
 
 _Waiting = tuple[DecodeRequest, "asyncio.Future[Decoded]"]
 
@@ -65,6 +71,8 @@ class StreamingInference:
         """The request's words and speakers, from the next batch (or `known` already)."""
         if known is not None:
             return known
+        if not request.speech:
+            return [], None  # nothing to decode: no need to wait for the worker
         future: asyncio.Future[Decoded] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
         self._start_batch()
@@ -72,6 +80,8 @@ class StreamingInference:
 
     def _start_batch(self) -> None:
         """On the event loop: hand the waiting requests to the worker if it is free."""
+        # requests of sessions that have gone are not decoded
+        self._waiting = [waiting for waiting in self._waiting if not waiting[1].done()]
         if self._running or not self._waiting:
             return
         # pieces and turns that end, and first partials, go first; others fill what is left
@@ -81,12 +91,21 @@ class StreamingInference:
         self._running = True
         self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(
-            self._asr_pool, self.decode_batch_blocking, [request for request, _ in batch]
-        )
+        try:
+            work = loop.run_in_executor(
+                self._asr_pool, self._decode_each, [request for request, _ in batch]
+            )
+        except RuntimeError as error:  # the pool is shut down
+            self._running = False
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
         work.add_done_callback(lambda done: self._finish_batch(batch, done))
 
-    def _finish_batch(self, batch: list[_Waiting], done: asyncio.Future[list[Decoded]]) -> None:
+    def _finish_batch(
+        self, batch: list[_Waiting], done: asyncio.Future[list[Decoded | Exception]]
+    ) -> None:
         self._running = False
         for index, (_, future) in enumerate(batch):
             if future.done():
@@ -95,31 +114,66 @@ class StreamingInference:
                 future.cancel()
             elif (error := done.exception()) is not None:
                 future.set_exception(error)
+            elif isinstance(result := done.result()[index], Exception):
+                future.set_exception(result)
             else:
-                future.set_result(done.result()[index])
+                future.set_result(result)
         self._start_batch()
+
+    def _decode_each(self, requests: list[DecodeRequest]) -> list[Decoded | Exception]:
+        """The batch; if it fails, each request alone, so that one bad request fails only
+        its own session."""
+        try:
+            return list(self.decode_batch_blocking(requests))
+        except Exception:
+            log.exception("a batch of %d decodes failed; decoding them one by one", len(requests))
+        results: list[Decoded | Exception] = []
+        for request in requests:
+            try:
+                results.append(self.decode_batch_blocking([request])[0])
+            except Exception as error:
+                results.append(error)
+        return results
 
     def decode_blocking(self, request: DecodeRequest, known: Decoded | None = None) -> Decoded:
         """One request in this thread (the streaming evaluation's clock times each call)."""
-        return known if known is not None else self.decode_batch_blocking([request])[0]
+        if known is not None:
+            return known
+        return self.decode_batch_blocking([request])[0] if request.speech else ([], None)
 
     def decode_batch_blocking(self, requests: list[DecodeRequest]) -> list[Decoded]:
-        """Words of each request's speech in one Moonshine batch, then the local speakers of
-        each context that holds words."""
-        speaking = [r for r in requests if r.speech]
-        texts = iter(self._models.streaming_asr.transcribe_batch([r.audio for r in speaking]))
+        """Words of each request's speech, requests of about the same length in one Moonshine
+        batch, then the local speakers of each context that holds words."""
+        texts = self._transcribe_alike([r.audio if r.speech else None for r in requests])
         results: list[Decoded] = []
-        for request in requests:
-            if not request.speech:
-                results.append(([], None))
-                continue
+        for request, found in zip(requests, texts, strict=True):
             spans = [(samples_to_ms(a), samples_to_ms(b)) for a, b in request.speech]
-            words = list(spread_words(next(texts), spans))
+            words = list(spread_words(found, spans))
             local = None
             if request.context is not None and words:
                 local = self.speakers.find(request.context)
             results.append((words, local))
         return results
+
+    def _transcribe_alike(self, audios: list[Float32Array | None]) -> list[list[MoonshineWord]]:
+        """Transcribe each audio (None: nothing to hear). The encoder has no padding mask, so
+        a short row batched with a long one hears seconds of silence after its speech and
+        decodes differently (lower case, no punctuation): only rows within `MAX_BATCH_PAD` of
+        each other's length share a batch."""
+        found: list[list[MoonshineWord]] = [[] for _ in audios]
+        pending = sorted(
+            ((i, audio) for i, audio in enumerate(audios) if audio is not None),
+            key=lambda item: len(item[1]),
+        )
+        max_pad = round(MAX_BATCH_PAD_S * MODEL_SAMPLE_RATE)
+        while pending:
+            shortest = len(pending[0][1])
+            group = [item for item in pending if len(item[1]) - shortest <= max_pad]
+            pending = pending[len(group) :]
+            rows = self._models.streaming_asr.transcribe_batch([audio for _, audio in group])
+            for (index, _), words in zip(group, rows, strict=True):
+                found[index] = words
+        return found
 
     def close(self) -> None:
         self._vad_pool.shutdown(wait=False, cancel_futures=True)

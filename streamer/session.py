@@ -67,6 +67,8 @@ CUT_SEARCH_S = 1.5
 """Long unbroken speech is cut at the quietest frame of its last this-many seconds."""
 PAUSE_MS = 150
 """Trailing silence after which the open turn is decoded through its end."""
+PRE_ROLL = round(0.3 * MODEL_SAMPLE_RATE)
+"""Audio before a turn's first speech frame that its first piece includes."""
 REUSE_SLACK = 2 * VAD_FRAME_SAMPLES
 """A decode that stopped this close to the end of speech heard it all (the VAD lags by a frame
 or two, and a final pads a few frames of silence that hold no words)."""
@@ -173,6 +175,7 @@ class _Heard:
     until: int
     words: list[Word]
     local: LocalSpeakers | None
+    context_offset: int
 
 
 class StreamSession:
@@ -240,7 +243,10 @@ class StreamSession:
         requests: list[DecodeRequest] = []
         for event in self._turns.feed(probabilities):
             if isinstance(event, TurnStarted):
-                self._open_start = self._piece_start = event.start_frame * VAD_FRAME_SAMPLES
+                self._open_start = event.start_frame * VAD_FRAME_SAMPLES
+                # Moonshine needs the onset the VAD frames trail by: without it a turn's
+                # first half second often decodes to nothing
+                self._piece_start = max(0, self._open_start - PRE_ROLL)
                 self._last_decode_end = self._open_start
                 messages.append(speech_started_message(samples_to_ms(self._open_start)))
             elif isinstance(event, TurnEnded):
@@ -261,8 +267,10 @@ class StreamSession:
 
     def partial_dropped(self, request: DecodeRequest) -> None:
         """The shell skipped a partial decode (overloaded or stale): allow the next one."""
-        self._partial_in_flight = False
         self.partials_skipped += 1
+        if request.turn_order != self._turn_order:
+            return  # a decode of an ended turn: the open turn's state is not its business
+        self._partial_in_flight = False
         if request.kind is DecodeKind.PAUSE:
             self._paused_through = request.offset  # the pause is still worth a decode
 
@@ -386,10 +394,13 @@ class StreamSession:
     ) -> list[Message]:
         if request.final:
             return self._final_turn(request, words, local)
-        self._partial_in_flight = False
+        if request.turn_order == self._turn_order:
+            self._partial_in_flight = False
         if request.kind is DecodeKind.PAUSE:
             until = request.offset + len(request.audio)
-            self._heard = _Heard(request.turn_order, request.offset, until, words, local)
+            self._heard = _Heard(
+                request.turn_order, request.offset, until, words, local, request.context_offset
+            )
         if not self.is_open_turn(request.turn_order) or request.offset != self._piece_start:
             return []  # the turn ended, or a piece closed, while this was decoding
         closes = request.kind is DecodeKind.CUT or (
@@ -411,12 +422,17 @@ class StreamSession:
         return named
 
     def _piece(
-        self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
+        self,
+        request: DecodeRequest,
+        words: list[Word],
+        local: LocalSpeakers | None,
+        context_offset: int | None = None,
     ) -> _Piece:
+        offset = request.context_offset if context_offset is None else context_offset
         rows = self._row_speakers(local, learn=True)
-        named = self._name_words(words, local, request.context_offset, rows)
+        named = self._name_words(words, local, offset, rows)
         self._note_speaker(named)
-        return _Piece(tuple(named), local, request.context_offset, rows)
+        return _Piece(tuple(named), local, offset, rows)
 
     def _partial_turn(self, request: DecodeRequest, open_words: list[Word]) -> Message:
         closed = [w for piece in self._closed for w in piece.words]
@@ -443,8 +459,12 @@ class StreamSession:
         self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
     ) -> list[Message]:
         pieces = self._ending.pop(request.turn_order, [])
+        heard = self._heard
         if words:
-            pieces.append(self._piece(request, words, local))
+            # speakers found by a reused PAUSE decode lie on that decode's context
+            reused = heard is not None and local is not None and local is heard.local
+            offset = heard.context_offset if heard is not None and reused else None
+            pieces.append(self._piece(request, words, local, offset))
         named = [w for piece in pieces for w in piece.words]
         messages: list[Message] = [
             turn_message(

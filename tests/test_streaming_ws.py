@@ -258,9 +258,9 @@ def test_concurrent_sessions_keep_their_audio_and_labels(server: str) -> None:
         phone = pool.submit(call, "fisher_sample.wav", 14.0)
         meeting = pool.submit(call, "ami_trn03.wav", 0.0)
         phone_turns, meeting_turns = phone.result(), meeting.result()
-    phone_text = " ".join(t["transcript"] for t in phone_turns)
-    meeting_text = " ".join(t["transcript"] for t in meeting_turns)
-    assert "Chicago" in phone_text and "Chicago" not in meeting_text
+    phone_text = " ".join(t["transcript"] for t in phone_turns).lower()
+    meeting_text = " ".join(t["transcript"] for t in meeting_turns).lower()
+    assert "chicago" in phone_text and "chicago" not in meeting_text
     assert phone_turns[0]["turn_order"] == 0 and meeting_turns[0]["turn_order"] == 0
     # each session names its own first speaker A, whatever the other session heard
     assert phone_turns[0]["words"][0]["speaker"] == "A" or phone_turns[0]["speaker_label"] == "A"

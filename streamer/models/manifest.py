@@ -147,8 +147,8 @@ def _place(destination: Path, file: ModelFile, source: Path | None) -> None:
         return
     converted = file.converted_from
     if converted is not None:
-        if destination.is_file():
-            return  # only a converted file that matched its sha256 is ever moved into place
+        if destination.is_file() and sha256_of(destination) == file.sha256:
+            return  # built before (a different manifest or runtime version would not match)
         _build(destination, file, lambda tmp: ort_to_onnx(_input(converted), tmp))
         return
     if destination.is_file() and destination.stat().st_size == sum(
