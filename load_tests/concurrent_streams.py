@@ -23,14 +23,13 @@ from urllib.parse import urlencode
 import numpy as np
 from websockets.asyncio.client import connect
 
-from streamer.audio import MODEL_SAMPLE_RATE, float_to_pcm_s16le
+from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
 from streamer.media import decode_file
-
-CHUNK_S = 0.1
+from streamer.stream_client import file_chunks
 
 
 async def one_stream(
-    url: str, pcm: bytes, key: str | None, delay_s: float = 0.0
+    url: str, audio: Float32Array, key: str | None, delay_s: float = 0.0
 ) -> tuple[list[float], list[float]]:
     await asyncio.sleep(delay_s)
     query = urlencode({"sample_rate": MODEL_SAMPLE_RATE})
@@ -62,10 +61,8 @@ async def one_stream(
                     return
 
         receiver = asyncio.create_task(receive())
-        step = int(CHUNK_S * MODEL_SAMPLE_RATE) * 2
-        for index, start in enumerate(range(0, len(pcm), step)):
-            await ws.send(pcm[start : start + step])
-            await asyncio.sleep(max(0.0, started + (index + 1) * CHUNK_S - time.monotonic()))
+        async for chunk in file_chunks(audio, speed=1.0):  # each chunk once it was spoken
+            await ws.send(chunk)
         await ws.send(json.dumps({"type": "Terminate"}))
         await asyncio.wait_for(receiver, timeout=120)
     return first_partial, final_lag
@@ -93,14 +90,11 @@ async def main() -> None:
     )
     args = parser.parse_args()
     audio = decode_file(args.file)
-    # whole 100 ms chunks: the protocol refuses chunks under 50 ms, so pad the tail
-    audio = np.pad(audio, (0, -len(audio) % int(CHUNK_S * MODEL_SAMPLE_RATE)))
-    pcm = float_to_pcm_s16le(audio)
     print("| streams | first partial after speech start (s) | final after last word (s) |")
     print("|---|---|---|")
     for count in args.streams:
         results = await asyncio.gather(
-            *(one_stream(args.url, pcm, args.api_key, k * args.stagger) for k in range(count))
+            *(one_stream(args.url, audio, args.api_key, k * args.stagger) for k in range(count))
         )
         partials = [v for r in results for v in r[0]]
         finals = [v for r in results for v in r[1]]

@@ -281,8 +281,8 @@ def format_streaming_table(summary: Summary) -> str:
     """Latency figures of a streaming run (seconds, p50 / p95 over turns or words)."""
     lines = [
         "| file | first partial after speech start | final after last word | "
-        "word final lag | label flips | partials skipped |",
-        "|" + "---|" * 6,
+        "finals unsure | word final lag | label flips | partials skipped |",
+        "|" + "---|" * 7,
     ]
     everything = StreamStats()
     for f in summary.files:
@@ -291,11 +291,14 @@ def format_streaming_table(summary: Summary) -> str:
             continue
         lines.append(
             f"| {f.name} | {_percentiles(s.first_partial_s)} | "
-            f"{_percentiles(s.final_after_speech_s)} | {_percentiles(s.word_final_lag_s)} | "
+            f"{_percentiles(s.final_after_speech_s)} | "
+            f"{s.finals_unsure}/{len(s.final_after_speech_s)} | "
+            f"{_percentiles(s.word_final_lag_s)} | "
             f"{s.label_flips}/{s.words_sent} | {s.partials_skipped} |"
         )
         everything.first_partial_s += s.first_partial_s
         everything.final_after_speech_s += s.final_after_speech_s
+        everything.finals_unsure += s.finals_unsure
         everything.word_final_lag_s += s.word_final_lag_s
         everything.label_flips += s.label_flips
         everything.words_sent += s.words_sent
@@ -303,6 +306,7 @@ def format_streaming_table(summary: Summary) -> str:
     lines.append(
         f"| **overall** | {_percentiles(everything.first_partial_s)} | "
         f"{_percentiles(everything.final_after_speech_s)} | "
+        f"{everything.finals_unsure}/{len(everything.final_after_speech_s)} | "
         f"{_percentiles(everything.word_final_lag_s)} | "
         f"{everything.label_flips}/{everything.words_sent} | {everything.partials_skipped} |"
     )

@@ -167,6 +167,16 @@ class _FinalTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class _Ending:
+    """A turn whose final is being decoded."""
+
+    pieces: list[_Piece]
+    """its closed pieces"""
+    confidence: float
+    """the end-of-turn confidence its words had given when it ended"""
+
+
+@dataclass(frozen=True, slots=True)
 class _Heard:
     """The latest PAUSE decode: a final that needs no more audio than it heard reuses it."""
 
@@ -194,8 +204,7 @@ class StreamSession:
         """where the open turn's audio not yet in a closed piece begins"""
         self._closed: list[_Piece] = []
         """closed pieces of the open turn"""
-        self._ending: dict[int, list[_Piece]] = {}
-        """closed pieces of turns whose final is being decoded"""
+        self._ending: dict[int, _Ending] = {}
         self._last_decode_end = 0
         self._paused_through = 0
         """where the latest PAUSE decode of the open turn stops"""
@@ -380,7 +389,7 @@ class StreamSession:
         pad = VAD_FRAME_SAMPLES * 3  # keep word tails the VAD frame edges may clip
         end = min(event.end_frame * VAD_FRAME_SAMPLES + pad, self._ring.end)
         request = self._request(DecodeKind.FINAL, max(end, self._piece_start))
-        self._ending[self._turn_order] = self._closed
+        self._ending[self._turn_order] = _Ending(self._closed, event.confidence)
         self._closed = []
         self._turn_order += 1
         self._open_start = None
@@ -458,7 +467,8 @@ class StreamSession:
     def _final_turn(
         self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
     ) -> list[Message]:
-        pieces = self._ending.pop(request.turn_order, [])
+        ending = self._ending.pop(request.turn_order)
+        pieces = ending.pieces
         heard = self._heard
         if words:
             # speakers found by a reused PAUSE decode lie on that decode's context
@@ -473,7 +483,7 @@ class StreamSession:
                 word_is_final=[True] * len(named),
                 end_of_turn=True,
                 formatted=self.config.format_turns,
-                end_of_turn_confidence=1.0,
+                end_of_turn_confidence=ending.confidence,
                 transcript=join_words(named),
             )
         ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -85,13 +86,17 @@ class Captions:
 
 
 async def file_chunks(audio: Float32Array, speed: float) -> AsyncIterator[bytes]:
-    """16 kHz `audio` as pcm_s16le chunks, paced as if spoken (`speed` times faster)."""
+    """16 kHz `audio` as pcm_s16le chunks, paced as if spoken (`speed` times faster): each
+    chunk comes once its last sample has been spoken, as from a microphone, by a clock that
+    started at the first call (so latencies measured against it are not flattered)."""
     step = round(CHUNK_S * MODEL_SAMPLE_RATE)
     # whole chunks only: the protocol refuses chunks under 50 ms, so pad the tail
     audio = np.pad(audio, (0, -len(audio) % step))
-    for start in range(0, len(audio), step):
+    started = time.monotonic()
+    for index, start in enumerate(range(0, len(audio), step)):
+        spoken_at = started + (index + 1) * CHUNK_S / speed
+        await asyncio.sleep(max(0.0, spoken_at - time.monotonic()))
         yield float_to_pcm_s16le(audio[start : start + step])
-        await asyncio.sleep(CHUNK_S / speed)
 
 
 def microphone_chunks(device: str | None) -> AsyncIterator[bytes]:

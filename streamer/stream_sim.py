@@ -34,6 +34,9 @@ class StreamStats:
     """per turn: first partial with words, after the turn's speech started"""
     final_after_speech_s: list[float] = field(default_factory=list)
     """per turn: final Turn sent, after its last word ended"""
+    finals_unsure: int = 0
+    """final Turns whose words did not end a sentence: they waited for `max_turn_silence`
+    (or were forced or split)"""
     word_final_lag_s: list[float] = field(default_factory=list)
     """per word: first sent as final, after it was spoken"""
     words_sent: int = 0
@@ -118,7 +121,7 @@ def simulate(
         end = min(start + step, len(audio))
         run.audio(end / MODEL_SAMPLE_RATE, audio[start:end])
     run.drain(len(audio) / MODEL_SAMPLE_RATE)
-    stats = measure(run.sent)
+    stats = measure(run.sent, config.turn.end_of_turn_confidence_threshold)
     stats.partials_skipped = run.session.partials_skipped
     stats.compute_s = run.compute_s
     words = final_words(run.sent)
@@ -154,7 +157,7 @@ def final_words(sent: list[tuple[float, Message]]) -> tuple[Word, ...]:
     )
 
 
-def measure(sent: list[tuple[float, Message]]) -> StreamStats:
+def measure(sent: list[tuple[float, Message]], confidence_threshold: float) -> StreamStats:
     stats = StreamStats()
     speech_started: list[float] = []
     first_partial: dict[int, float] = {}
@@ -176,6 +179,8 @@ def measure(sent: list[tuple[float, Message]]) -> StreamStats:
                 stats.words_sent += len(words)
                 if words:
                     stats.final_after_speech_s.append(now - words[-1]["end"] / 1000)
+                    if float(str(message["end_of_turn_confidence"])) < confidence_threshold:
+                        stats.finals_unsure += 1
                 for index, word in enumerate(words):
                     final_speaker[(order, index)] = word.get("speaker")
         elif kind == "SpeakerRevision":

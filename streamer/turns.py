@@ -40,6 +40,8 @@ class TurnEnded:
     end_frame: int
     """One past the last speech frame of the turn."""
     reason: EndReason
+    confidence: float
+    """the end-of-turn confidence the words had given when the turn ended"""
 
 
 TurnEvent = TurnStarted | TurnEnded
@@ -98,7 +100,7 @@ class TurnDetector:
     def _end(self, reason: EndReason) -> TurnEnded:
         assert self._turn_start is not None
         end = self._frame if reason is not EndReason.SILENCE else self._last_speech_end
-        event = TurnEnded(self._turn_start, end, reason)
+        event = TurnEnded(self._turn_start, end, reason, self.end_of_turn_confidence)
         self._turn_start = None
         self._speech_run = 0
         self.end_of_turn_confidence = 0.0

@@ -124,6 +124,18 @@ def test_final_reuses_the_decode_that_heard_the_whole_turn() -> None:
     assert s.reusable(final) == (words, local)
 
 
+def test_a_finished_sentence_ends_the_turn_sooner_and_the_final_says_so() -> None:
+    threshold = session().config.turn.end_of_turn_confidence_threshold
+    for text, silence_needed_s, sure in (("Done.", 0.3, True), ("and then", 0.6, False)):
+        s = session()
+        (partial,) = feed(s, 1.0, speech=True)[1]
+        s.on_decoded(partial, [Word(text, 100, 900, 0.9)], None)
+        assert not any(r.final for r in feed(s, silence_needed_s - 0.1, speech=False)[1])
+        (final,) = [r for r in feed(s, 0.2, speech=False)[1] if r.final]
+        (turn,) = s.on_decoded(final, [Word(text, 100, 900, 0.9)], None)
+        assert (float(turn["end_of_turn_confidence"]) >= threshold) is sure  # type: ignore[arg-type]
+
+
 def test_final_decodes_again_when_no_decode_heard_the_end() -> None:
     s = session()
     _, requests = feed(s, 1.0, speech=True)

@@ -40,14 +40,14 @@ def test_turn_ends_after_max_silence_without_a_sentence_end() -> None:
     turns = detector()
     events = turns.feed([0.0] * 5 + [0.9] * 20 + [0.0] * 29)
     assert events == [TurnStarted(5)]
-    assert turns.feed([0.0]) == [TurnEnded(5, 25, EndReason.SILENCE)]
+    assert turns.feed([0.0]) == [TurnEnded(5, 25, EndReason.SILENCE, 0.0)]
 
 
 def test_turn_ends_sooner_when_the_sentence_is_complete() -> None:
     turns = detector()
     turns.feed([0.9] * 10)
     turns.end_of_turn_confidence = 0.9
-    assert turns.feed([0.0] * 10) == [TurnEnded(0, 10, EndReason.SILENCE)]
+    assert turns.feed([0.0] * 10) == [TurnEnded(0, 10, EndReason.SILENCE, 0.9)]
 
 
 def test_blip_opens_no_turn_and_long_turn_is_split() -> None:
@@ -55,8 +55,8 @@ def test_blip_opens_no_turn_and_long_turn_is_split() -> None:
     assert turns.feed([0.9, 0.0, 0.0]) == []
     events = turns.feed([0.9] * 60)
     assert events[0] == TurnStarted(3)
-    assert TurnEnded(3, 53, EndReason.MAX_LENGTH) in events
-    assert turns.force_end() == TurnEnded(53, 63, EndReason.FORCED)  # speech went on
+    assert TurnEnded(3, 53, EndReason.MAX_LENGTH, 0.0) in events
+    assert turns.force_end() == TurnEnded(53, 63, EndReason.FORCED, 0.0)  # speech went on
     assert turns.force_end() is None
 
 

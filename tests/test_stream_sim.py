@@ -1,0 +1,63 @@
+"""The streaming evaluation: what `measure` reads from the messages a client got, and a whole
+file streamed through the real session and models on the virtual clock."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamer.events import Word
+from streamer.inference import StreamingInference
+from streamer.pipeline import FileTranscriber
+from streamer.session import StreamConfig
+from streamer.stream_sim import final_words, measure, simulate
+from streamer.wire import speaker_revision_message, speech_started_message, turn_message
+
+
+def turn(words: list[Word], final: bool, confidence: float) -> dict[str, object]:
+    return turn_message(
+        turn_order=0,
+        words=words,
+        word_is_final=[final] * len(words),
+        end_of_turn=final,
+        formatted=False,
+        end_of_turn_confidence=confidence,
+        transcript="",
+    )
+
+
+def test_measure_reads_latencies_flips_and_unsure_finals() -> None:
+    hello, there = Word("hello", 1000, 1400, 0.9, "A"), Word("there", 1500, 2000, 0.9, "A")
+    sent = [
+        (1.0, speech_started_message(1000)),
+        (1.6, turn([hello], final=False, confidence=0.1)),
+        (3.3, turn([hello, there], final=True, confidence=0.1)),  # waited for max silence
+        (4.0, speaker_revision_message([(0, [hello, Word("there", 1500, 2000, 0.9, "B")])])),
+    ]
+    stats = measure(sent, confidence_threshold=0.4)
+    assert stats.first_partial_s == [pytest.approx(0.6)]
+    assert stats.final_after_speech_s == [pytest.approx(1.3)]
+    assert stats.finals_unsure == 1 and stats.words_sent == 2 and stats.label_flips == 1
+    assert sorted(stats.word_final_lag_s) == [pytest.approx(1.3), pytest.approx(1.9)]
+    assert [w.speaker for w in final_words(sent)] == ["A", "B"]
+
+    sure = [(s, m) for s, m in sent[:2]] + [(2.5, turn([hello, there], True, 0.9))]
+    assert measure(sure, confidence_threshold=0.4).finals_unsure == 0
+
+
+@pytest.mark.models
+def test_streamed_telephone_call_names_both_speakers(
+    transcriber: FileTranscriber, fisher_audio: np.ndarray
+) -> None:
+    inference = StreamingInference(transcriber.models, transcriber.speaker_finder)
+    result = simulate(inference, StreamConfig(sample_rate=16000), fisher_audio)
+    words = result.transcript.words
+    assert len(words) > 40 and all(w.speaker is not None for w in words)
+    assert len({w.speaker for w in words}) >= 2
+    stats = result.stats
+    assert stats.words_sent >= len(words)  # revisions relabel words, never drop them
+    assert stats.first_partial_s and all(s > 0 for s in stats.first_partial_s)
+    assert stats.final_after_speech_s and all(s > 0 for s in stats.final_after_speech_s)
+    assert stats.finals_unsure <= len(stats.final_after_speech_s)
+    assert stats.compute_s > 0
+    assert result.transcript.audio_duration_s == pytest.approx(30.0, abs=0.01)
