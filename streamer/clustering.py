@@ -149,28 +149,36 @@ class OnlineParams:
 
 class OnlineSpeakers:
     """Streaming speaker assignment: each new embedding joins its nearest speaker (updating that
-    speaker's centroid) or, with enough evidence, becomes a new speaker, up to `max_speakers`."""
+    speaker's centroid) or, with enough evidence, becomes a new speaker, up to `max_speakers`.
+
+    A label can be in use before its voice is known: words heard before any speaker had enough
+    speech take "A", and a re-clustering may name a short stretch of speech as someone new.
+    Such a label holds no centroid until the next new voice takes it, so that voice is named
+    "A" (not "B" next to a phantom "A") and later re-clustering settles who said the words."""
 
     def __init__(self, params: OnlineParams, max_speakers: int | None = None) -> None:
         self.params = params
         self.max_speakers = max_speakers
-        self._sums: list[FloatArray] = []
+        self._sums: list[FloatArray | None] = []
+        """centroid sum of each label; None while the label's voice is not known"""
 
     @property
     def num_speakers(self) -> int:
+        """Labels in use, known voices or not."""
         return len(self._sums)
 
-    def reset(self, embeddings: FloatArray, labels: IntArray) -> None:
-        """Take the centroids of the speakers in a re-clustering of recent speech; speakers
-        it does not hear keep theirs. New labels must follow the known ones (`match_labels`
-        with `first_fresh=num_speakers`)."""
+    def reset(self, embeddings: FloatArray, speech_s: FloatArray, labels: IntArray) -> None:
+        """Take the centroids of the speakers in a re-clustering of recent speech (`speech_s`
+        behind each row); speakers it does not hear keep theirs. A new label backed by less
+        speech than a new speaker needs is kept without a centroid. New labels must follow the
+        known ones (`match_labels` with `first_fresh=num_speakers`)."""
         unit = l2_normalize(embeddings)
-        for label in np.unique(labels):
-            centroid = unit[labels == label].sum(axis=0)
-            if label < len(self._sums):
-                self._sums[label] = centroid
-            else:
-                self._sums.append(centroid)
+        for label in np.unique(labels).tolist():
+            members = labels == label
+            self._sums.extend([None] * (label + 1 - len(self._sums)))
+            known = self._sums[label] is not None
+            if known or speech_s[members].sum() >= self.params.new_speaker_min_speech_s:
+                self._sums[label] = unit[members].sum(axis=0)
 
     def assign_window(self, embeddings: FloatArray, speech_s: FloatArray, learn: bool) -> IntArray:
         """(m, dim) embeddings of the local speakers of one window, (m,) seconds of speech
@@ -183,25 +191,41 @@ class OnlineSpeakers:
         for row in range(len(unit)):
             if not learn or not evidence[row]:
                 continue
-            full = self.max_speakers is not None and len(self._sums) >= self.max_speakers
             far = labels[row] < 0 or self._distance(unit[row], int(labels[row])) > (
                 self.params.new_speaker_distance
             )
-            if far and not full:
-                self._sums.append(unit[row].copy())
-                labels[row] = len(self._sums) - 1
-            elif labels[row] >= 0:
-                self._sums[labels[row]] = self._sums[labels[row]] + unit[row]
+            if far and (slot := self._free_label()) is not None:
+                self._sums.extend([None] * (slot + 1 - len(self._sums)))
+                self._sums[slot] = unit[row].copy()
+                labels[row] = slot
+            elif (total := self._sums[labels[row]] if labels[row] >= 0 else None) is not None:
+                self._sums[labels[row]] = total + unit[row]
+        if not self._sums and labels.size:
+            self._sums.append(None)  # the words are named "A" before any voice is known
         return np.maximum(labels, 0)
 
+    def _free_label(self) -> int | None:
+        """The label a new voice takes: the first one in use without a voice, else the next
+        one (None when `max_speakers` are known)."""
+        unknown = [label for label, total in enumerate(self._sums) if total is None]
+        if unknown:
+            return unknown[0]
+        full = self.max_speakers is not None and len(self._sums) >= self.max_speakers
+        return None if full else len(self._sums)
+
     def _distinct(self, unit: FloatArray) -> IntArray:
-        """Closest speaker per row, no two rows sharing one (Hungarian); -1 with no speakers."""
-        if not self._sums:
+        """Closest known speaker per row, no two rows sharing one (Hungarian); -1 with none."""
+        known = [(label, total) for label, total in enumerate(self._sums) if total is not None]
+        if not known:
             return np.full(len(unit), -1, dtype=np.int64)
-        return assign_distinct(unit, l2_normalize(np.stack(self._sums)))
+        centroids = l2_normalize(np.stack([total for _, total in known]))
+        labels = np.array([label for label, _ in known], dtype=np.int64)
+        return labels[assign_distinct(unit, centroids)]
 
     def _distance(self, unit_row: FloatArray, speaker: int) -> float:
-        centroid = l2_normalize(self._sums[speaker][None, :])[0]
+        total = self._sums[speaker]
+        assert total is not None, "distances are to known voices only"
+        centroid = l2_normalize(total[None, :])[0]
         return float(1.0 - centroid @ unit_row)
 
 

@@ -549,7 +549,7 @@ class StreamSession:
             everything, count, self.config.revision, self.config.diarization.min_clustering_speech_s
         )
         new = match_labels(fresh, old, first_fresh=self._speakers.num_speakers)
-        self._speakers.reset(everything.embeddings, new)
+        self._speakers.reset(everything.embeddings, everything.speech_s, new)
         revisions = []
         offset = 0
         for turn in self._finals:

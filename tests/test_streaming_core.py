@@ -97,7 +97,25 @@ def test_recent_reclustering_keeps_speakers_it_did_not_hear() -> None:
     eye = np.eye(4)
     speakers.assign_window(eye[:3], np.full(3, 5.0), learn=True)
     assert speakers.num_speakers == 3
-    speakers.reset(np.stack([eye[0], eye[3]]), np.array([0, 3]))
+    speakers.reset(np.stack([eye[0], eye[3]]), np.array([5.0, 5.0]), np.array([0, 3]))
     assert speakers.num_speakers == 4
     # speaker 2 was not in the re-clustering and is still recognised
     assert speakers.assign_window(eye[2:3], np.array([5.0]), learn=False).tolist() == [2]
+
+
+def test_a_label_used_before_its_voice_is_known_goes_to_the_next_new_voice() -> None:
+    speakers = OnlineSpeakers(OnlineParams(new_speaker_min_speech_s=1.0), None)
+    eye = np.eye(4)
+    # a 0.5 s opening: too little to know the voice, but its words are named "A"
+    assert speakers.assign_window(eye[:1], np.array([0.5]), learn=True).tolist() == [0]
+    speakers.reset(eye[:1], np.array([0.5]), np.array([0]))  # re-clustering keeps it as 0
+    assert speakers.num_speakers == 1
+    # two voices with enough speech: the first takes "A", the second is "B" (no phantom)
+    assert speakers.assign_window(eye[1:3], np.array([3.0, 2.0]), learn=True).tolist() == [0, 1]
+    assert speakers.num_speakers == 2
+    assert speakers.assign_window(eye[2:3], np.array([0.5]), learn=False).tolist() == [1]
+    # a re-clustering that names a short stretch as someone new keeps that label voiceless
+    speakers.reset(eye[3:4], np.array([0.4]), np.array([2]))
+    assert speakers.num_speakers == 3
+    assert speakers.assign_window(eye[3:4], np.array([0.4]), learn=False).tolist() in ([0], [1])
+    assert speakers.assign_window(eye[3:4], np.array([2.0]), learn=True).tolist() == [2]
