@@ -206,12 +206,15 @@ class OnlineSpeakers:
 
     def _free_label(self) -> int | None:
         """The label a new voice takes: the first one in use without a voice, else the next
-        one (None when `max_speakers` are known)."""
+        one; None when `max_speakers` voices are known or every label allowed is taken."""
+        cap = len(self._sums) + 1 if self.max_speakers is None else self.max_speakers
+        if sum(total is not None for total in self._sums) >= cap:
+            return None
         unknown = [label for label, total in enumerate(self._sums) if total is None]
-        if unknown:
-            return unknown[0]
-        full = self.max_speakers is not None and len(self._sums) >= self.max_speakers
-        return None if full else len(self._sums)
+        free = [label for label in unknown if label < cap]
+        if free:
+            return free[0]
+        return len(self._sums) if len(self._sums) < cap else None
 
     def _distinct(self, unit: FloatArray) -> IntArray:
         """Closest known speaker per row, no two rows sharing one (Hungarian); -1 with none."""

@@ -549,6 +549,8 @@ class StreamSession:
             everything, count, self.config.revision, self.config.diarization.min_clustering_speech_s
         )
         new = match_labels(fresh, old, first_fresh=self._speakers.num_speakers)
+        if self.config.max_speakers is not None:  # no label beyond the cap: keep the old one
+            new = np.where(new < self.config.max_speakers, new, old)
         self._speakers.reset(everything.embeddings, everything.speech_s, new)
         revisions = []
         offset = 0

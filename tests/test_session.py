@@ -190,3 +190,18 @@ def test_reconfigured_silence_ends_turns_sooner() -> None:
     _, requests = feed(s, 0.25, speech=False)  # 600 ms would have been needed before
     assert any(r.final for r in requests)
     assert s.config.format_turns
+
+
+def test_max_speakers_one_names_every_voice_a() -> None:
+    turn = TurnParams(min_turn_silence_ms=300, max_turn_silence_ms=600, min_speech_ms=64)
+    s = StreamSession(StreamConfig(sample_rate=16000, turn=turn, max_speakers=1), GRID)
+    labels = []
+    for order, voice in enumerate((np.eye(4)[0], np.eye(4)[1])):
+        feed(s, 2.0, speech=True)
+        (final,) = [r for r in feed(s, 1.0, speech=False)[1] if r.final]
+        word = Word("word.", 3000 * order + 200, 3000 * order + 900, 0.9)
+        messages = s.on_decoded(final, [word], one_speaker(len(final.context), voice))
+        for message in messages:  # the final Turn, and a SpeakerRevision if any
+            turns = [message] if message["type"] == "Turn" else message["revisions"]
+            labels += [w["speaker"] for t in turns for w in t["words"]]  # type: ignore[attr-defined]
+    assert labels and set(labels) == {"A"}

@@ -119,3 +119,17 @@ def test_a_label_used_before_its_voice_is_known_goes_to_the_next_new_voice() -> 
     assert speakers.num_speakers == 3
     assert speakers.assign_window(eye[3:4], np.array([0.4]), learn=False).tolist() in ([0], [1])
     assert speakers.assign_window(eye[3:4], np.array([2.0]), learn=True).tolist() == [2]
+
+
+def test_labels_without_a_voice_never_lift_the_speaker_cap() -> None:
+    eye = np.eye(4)
+    speakers = OnlineSpeakers(OnlineParams(new_speaker_min_speech_s=1.0), max_speakers=2)
+    speakers.assign_window(eye[:2], np.array([3.0, 3.0]), learn=True)
+    speakers.reset(eye[2:3], np.array([0.5]), np.array([2]))  # a voiceless label past the cap
+    assert speakers.assign_window(eye[3:4], np.array([3.0]), learn=True).tolist() in ([0], [1])
+    # a voiceless label in front of a known voice: rows map back to the real labels
+    ahead = OnlineSpeakers(OnlineParams(new_speaker_min_speech_s=1.0), max_speakers=2)
+    ahead.reset(eye[:2], np.array([0.5, 3.0]), np.array([0, 1]))
+    assert ahead.assign_window(eye[1:2], np.array([0.5]), learn=False).tolist() == [1]
+    assert ahead.assign_window(eye[2:3], np.array([3.0]), learn=True).tolist() == [0]
+    assert ahead.assign_window(eye[3:4], np.array([3.0]), learn=True).tolist() in ([0], [1])
