@@ -1,0 +1,47 @@
+"""`streamer eval` as a user runs it: a real process scoring a dev file whole and streamed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import dev_file
+
+pytestmark = pytest.mark.models
+
+
+def run_eval(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streamer.cli", "eval", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_eval_scores_a_file_whole_and_streamed(tmp_path: Path) -> None:
+    folder = dev_file("ami_trn03.wav").parent
+    figures = tmp_path / "eval.json"
+    result = run_eval(folder, "--only", "ami_trn03", "--streaming", "--json", figures)
+    assert result.returncode == 0, result.stderr
+    assert "| ami_trn03 | streamer |" in result.stdout
+    assert "| ami_trn03 | streamer streaming |" in result.stdout
+    assert "finals unsure" in result.stdout  # the streaming latency table
+    systems = json.loads(figures.read_text())["systems"]
+    assert set(systems) == {"streamer", "streamer streaming"}
+    for system in systems.values():
+        (file,) = system["files"]
+        assert 0 <= file["words"]["der"] <= 1 and file["turns"]["ref_speakers"] == 2
+    streamed = systems["streamer streaming"]["files"][0]["streaming"]
+    assert streamed["final_after_speech_s"] and streamed["first_partial_s"]
+    assert 0 <= streamed["finals_unsure"] <= len(streamed["final_after_speech_s"])
+
+
+def test_eval_says_when_a_folder_has_nothing_to_score(tmp_path: Path) -> None:
+    result = run_eval(tmp_path)
+    assert result.returncode == 2
+    assert "no audio with an .rttm reference" in result.stderr
