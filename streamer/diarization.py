@@ -130,14 +130,17 @@ def stitch(
     chunk_start_samples: list[int],
     grid: FrameGrid,
     num_speakers: int,
+    chunk_end_samples: list[int] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Rebuild one global timeline from overlapping chunks.
 
     activity: (c, f, l) local activity; chunk_speaker: (c, l) global speaker of each local one
-    (UNASSIGNED for silent locals). Returns (score (g, k), binary (g, k)): `score` is each
-    speaker's activity averaged over the chunks that cover a frame (Hamming-weighted, since chunk
-    edges see less context); `binary` keeps, per frame, as many of the top-scoring speakers as
-    the chunks agree are talking at once.
+    (UNASSIGNED for silent locals); chunk_end_samples: where the audio each chunk heard ends
+    (frames past it, padding, say nothing; None: chunks heard all their frames).
+    Returns (score (g, k), binary (g, k)): `score` is each speaker's activity averaged over the
+    chunks that cover a frame (Hamming-weighted, since chunk edges see less context); `binary`
+    keeps, per frame, as many of the top-scoring speakers as the chunks agree are talking at
+    once.
     """
     c, f, _ = activity.shape
     offsets = np.array([round(s / grid.step_samples) for s in chunk_start_samples])
@@ -147,13 +150,17 @@ def stitch(
     speaking = np.zeros(num_frames)
     coverage = np.zeros(num_frames)
     for chunk in range(c):
-        span = slice(offsets[chunk], offsets[chunk] + f)
-        coverage[span] += weights
-        speaking[span] += weights * activity[chunk].sum(axis=1)
+        heard = f
+        if chunk_end_samples is not None:
+            heard_samples = chunk_end_samples[chunk] - chunk_start_samples[chunk]
+            heard = min(f, max(0, -(-heard_samples // grid.step_samples)))
+        span = slice(offsets[chunk], offsets[chunk] + heard)
+        coverage[span] += weights[:heard]
+        speaking[span] += weights[:heard] * activity[chunk, :heard].sum(axis=1)
         for local in range(activity.shape[2]):
             speaker = chunk_speaker[chunk, local]
             if speaker != UNASSIGNED:
-                score[span, speaker] += weights * activity[chunk, :, local]
+                score[span, speaker] += weights[:heard] * activity[chunk, :heard, local]
     covered = np.maximum(coverage, 1e-9)
     score /= covered[:, None]
     count = np.rint(speaking / covered).astype(np.int64)
@@ -206,6 +213,9 @@ class LocalSpeakers:
     """(len(owners), dim)"""
     speech_s: FloatArray
     """(len(owners),) seconds of speech behind each embedding"""
+    window_ends: list[int]
+    """where the audio each window heard ends (a window past the end of short audio is padded
+    with silence no one spoke in)"""
 
     def rows_of_window(self, window: int) -> list[int]:
         return [row for row, (c, _) in enumerate(self.owners) if c == window]
@@ -229,7 +239,9 @@ def global_timeline(
     offset_s: float = 0.0,
 ) -> tuple[SpeakerTimeline, list[SpeakerTurn]]:
     """Stitch the windows into per-speaker scores and turns; times shifted by `offset_s`."""
-    score, binary = stitch(local.activity, chunk_speaker, local.starts, grid, num_speakers)
+    score, binary = stitch(
+        local.activity, chunk_speaker, local.starts, grid, num_speakers, local.window_ends
+    )
     timeline = SpeakerTimeline(
         scores=score * binary, step_s=grid.step_s, offset_s=offset_s + float(grid.frame_start_s(0))
     )
@@ -269,18 +281,21 @@ def cluster_rows(
     return rows, len(speaker_centroids)
 
 
-def concatenate(parts: list[LocalSpeakers]) -> LocalSpeakers:
-    """Several analyses by one model (same frames per window) as one: windows renumbered;
-    `starts` stay relative to each part's own audio."""
+def concatenate(parts: list[LocalSpeakers], origins: list[int]) -> LocalSpeakers:
+    """Several analyses by one model (same frames per window) as one: windows renumbered,
+    `starts` moved by each part's origin (the sample its audio starts at on a common clock)."""
     owners: list[tuple[int, int]] = []
     starts: list[int] = []
-    for part in parts:
+    ends: list[int] = []
+    for part, origin in zip(parts, origins, strict=True):
         owners += [(window + len(starts), speaker) for window, speaker in part.owners]
-        starts += part.starts
+        starts += [start + origin for start in part.starts]
+        ends += [end + origin for end in part.window_ends]
     return LocalSpeakers(
         activity=np.concatenate([p.activity for p in parts]),
         starts=starts,
         owners=owners,
         embeddings=np.concatenate([p.embeddings for p in parts]),
         speech_s=np.concatenate([p.speech_s for p in parts]),
+        window_ends=ends,
     )

@@ -100,6 +100,7 @@ class LocalSpeakerFinder:
             owners=owners,
             embeddings=embeddings,
             speech_s=np.array([len(c) / MODEL_SAMPLE_RATE for c in clips], dtype=np.float64),
+            window_ends=[len(audio)] * len(starts),
         )
 
     def _embedding_clips(

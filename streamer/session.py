@@ -54,7 +54,13 @@ from streamer.diarization import (
 )
 from streamer.events import Word, join_words
 from streamer.ringbuffer import AudioRing
-from streamer.speakers import SmoothingParams, smooth_islands, speaker_name, word_speakers
+from streamer.speakers import (
+    SmoothingParams,
+    SpeakerTimeline,
+    smooth_islands,
+    speaker_name,
+    word_speakers,
+)
 from streamer.turns import TurnDetector, TurnEnded, TurnParams, TurnStarted
 from streamer.wire import speaker_revision_message, speech_started_message, turn_message
 
@@ -522,28 +528,40 @@ class StreamSession:
             return list(words)
         if local is None or not rows.size:  # no analysis: the speaker heard last
             return [w.with_speaker(self._current_speaker) for w in words]
+        timeline = self._timeline(local, rows, context_offset)
+        return _name_on(words, timeline, main=int(rows[np.argmax(local.speech_s)]))
+
+    def _timeline(
+        self, local: LocalSpeakers, rows: npt.NDArray[np.int64], origin: int
+    ) -> SpeakerTimeline:
+        """Who speaks when, stitched from the windows of `local` (whose audio starts at
+        absolute sample `origin`) with each embedding row's session speaker."""
         timeline, _ = global_timeline(
             local,
             chunk_assignment(local, rows),
             int(rows.max()) + 1,
             self._grid,
             self.config.diarization,
-            offset_s=context_offset / MODEL_SAMPLE_RATE,
+            offset_s=origin / MODEL_SAMPLE_RATE,
         )
-        found = word_speakers(words, timeline)
-        # words the segmentation heard no one in take the turn's main speaker
-        main = int(rows[np.argmax(local.speech_s)])
-        labels = smooth_islands(words, np.where(found < 0, main, found), SmoothingParams())
-        return [
-            w.with_speaker(speaker_name(int(label))) for w, label in zip(words, labels, strict=True)
-        ]
+        return timeline
 
     def _revise(self) -> Message | None:
-        """Re-cluster the local speakers of the latest final turns; resend the turns whose
+        """Re-cluster the local speakers of the latest final turns and name their words again
+        on one timeline stitched from all their windows, as for a file (a later window that
+        heard a stretch with more context around it has its say too); resend the turns whose
         labels changed."""
-        analysed = [p for turn in self._finals for p in turn.pieces if p.row_speakers.size]
-        everything = concatenate([p.local for p in analysed if p.local is not None])
-        old = np.concatenate([p.row_speakers for p in analysed])
+        analysed = [
+            (p, p.local)
+            for turn in self._finals
+            for p in turn.pieces
+            if p.local is not None and p.row_speakers.size
+        ]
+        origin = min(p.context_offset for p, _ in analysed)
+        everything = concatenate(
+            [local for _, local in analysed], [p.context_offset - origin for p, _ in analysed]
+        )
+        old = np.concatenate([p.row_speakers for p, _ in analysed])
         count = SpeakerCount(maximum=self.config.max_speakers)
         fresh, _ = cluster_rows(
             everything, count, self.config.revision, self.config.diarization.min_clustering_speech_s
@@ -552,24 +570,30 @@ class StreamSession:
         if self.config.max_speakers is not None:  # no label beyond the cap: keep the old one
             new = np.where(new < self.config.max_speakers, new, old)
         self._speakers.reset(everything.embeddings, everything.speech_s, new)
+        timeline = self._timeline(everything, new, origin)
         revisions = []
         offset = 0
         for turn in self._finals:
             changed = False
             for piece in turn.pieces:
-                if not piece.row_speakers.size:
+                if piece.local is None or not piece.row_speakers.size:
                     continue
-                rows = new[offset : offset + len(piece.row_speakers)]
-                offset += len(piece.row_speakers)
-                if np.array_equal(rows, piece.row_speakers):
-                    continue
-                piece.row_speakers = rows
-                revised = tuple(
-                    self._name_words(list(piece.words), piece.local, piece.context_offset, rows)
-                )
+                rows = slice(offset, offset + len(piece.row_speakers))
+                offset = rows.stop
+                piece.row_speakers = new[rows]
+                main = int(new[rows][np.argmax(everything.speech_s[rows])])
+                revised = tuple(_name_on(list(piece.words), timeline, main))
                 if revised != piece.words:
                     piece.words = revised
                     changed = True
             if changed:
                 revisions.append((turn.order, turn.words))
         return speaker_revision_message(revisions) if revisions else None
+
+
+def _name_on(words: list[Word], timeline: SpeakerTimeline, main: int) -> list[Word]:
+    """Each word takes the speaker most active over it; words the timeline has no one under
+    take `main` (the speaker of most speech); one-word islands are smoothed away."""
+    found = word_speakers(words, timeline)
+    labels = smooth_islands(words, np.where(found < 0, main, found), SmoothingParams())
+    return [w.with_speaker(speaker_name(int(n))) for w, n in zip(words, labels, strict=True)]

@@ -72,6 +72,19 @@ def test_stitch_maps_local_speakers_to_global_ones() -> None:
     assert score.shape == (6, 2)
 
 
+def test_stitch_ignores_the_padding_past_the_audio_a_chunk_heard() -> None:
+    # chunk 0 heard 2 frames of audio (then padding, where no one "speaks"); chunk 1, starting
+    # with it, heard all 4 frames and speaker 0 in the last two
+    activity = np.zeros((2, 4, 1))
+    activity[0, :2, 0] = 1
+    activity[1, :, 0] = 1
+    chunk_speaker = np.array([[0], [0]])
+    _, padded = stitch(activity, chunk_speaker, [0, 0], GRID, num_speakers=1)
+    _, heard = stitch(activity, chunk_speaker, [0, 0], GRID, 1, chunk_end_samples=[20, 40])
+    assert padded[:, 0].tolist() == [1, 1, 0, 0]  # half the chunks say silence: a tie, lost
+    assert heard[:, 0].tolist() == [1, 1, 1, 1]
+
+
 def test_speaker_turns_fill_short_gaps_and_drop_bursts() -> None:
     binary = np.zeros((30, 2))
     binary[0:5, 0] = 1

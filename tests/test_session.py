@@ -28,15 +28,22 @@ def feed(s: StreamSession, seconds: float, speech: bool):  # type: ignore[no-unt
 def one_speaker(context_samples: int, embedding: np.ndarray) -> LocalSpeakers:
     """One 10 s segmentation window (589 frames, as the model gives) where local speaker 0
     talks throughout the context."""
-    frames = min(589, context_samples // 270)
+    return window(context_samples, [(embedding, 0, context_samples)])
+
+
+def window(context_samples: int, voices: list[tuple[np.ndarray, int, int]]) -> LocalSpeakers:
+    """One 10 s segmentation window over a context of `context_samples`: local speaker i has
+    embedding voices[i][0] and talks over samples voices[i][1:] of the context."""
     activity = np.zeros((1, 589, 3))
-    activity[0, :frames, 0] = 1.0
+    for local, (_, start, end) in enumerate(voices):
+        activity[0, start // 270 : min(589, end // 270), local] = 1.0
     return LocalSpeakers(
         activity=activity,
         starts=[0],
-        owners=[(0, 0)],
-        embeddings=embedding[None, :],
-        speech_s=np.array([context_samples / 16000]),
+        owners=[(0, local) for local in range(len(voices))],
+        embeddings=np.stack([embedding for embedding, _, _ in voices]),
+        speech_s=np.array([(end - start) / 16000 for _, start, end in voices]),
+        window_ends=[context_samples],
     )
 
 
@@ -84,9 +91,15 @@ def test_second_voice_becomes_b_and_stale_partial_is_dropped() -> None:
     _, requests = feed(s, 1.0, speech=False)
     second = next(r for r in requests if r.final)
     assert second.turn_order == 1
-    (turn,) = s.on_decoded(
-        second, [Word("two", 3100, 3500, 0.9)], one_speaker(len(second.context), np.eye(4)[1])
+    # the window of the second turn also hears the first turn's voice
+    heard = window(
+        len(second.context),
+        [
+            (np.eye(4)[0], 0, first.offset + len(first.audio)),
+            (np.eye(4)[1], second.offset, len(second.context)),
+        ],
     )
+    (turn,) = s.on_decoded(second, [Word("two", 3100, 3500, 0.9)], heard)
     assert turn["speaker_label"] == "B"
 
 
