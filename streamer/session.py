@@ -528,8 +528,8 @@ class StreamSession:
             return list(words)
         if local is None or not rows.size:  # no analysis: the speaker heard last
             return [w.with_speaker(self._current_speaker) for w in words]
-        timeline = self._timeline(local, rows, context_offset)
-        return _name_on(words, timeline, main=int(rows[np.argmax(local.speech_s)]))
+        found = word_speakers(words, self._timeline(local, rows, context_offset))
+        return _name_on(words, found, main=int(rows[np.argmax(local.speech_s)]))
 
     def _timeline(
         self, local: LocalSpeakers, rows: npt.NDArray[np.int64], origin: int
@@ -570,19 +570,23 @@ class StreamSession:
         if self.config.max_speakers is not None:  # no label beyond the cap: keep the old one
             new = np.where(new < self.config.max_speakers, new, old)
         self._speakers.reset(everything.embeddings, everything.speech_s, new)
-        timeline = self._timeline(everything, new, origin)
+        # one lookup for all words: each against the whole timeline would cost its length
+        found = word_speakers(
+            [w for p, _ in analysed for w in p.words], self._timeline(everything, new, origin)
+        )
         revisions = []
-        offset = 0
+        row, word = 0, 0
         for turn in self._finals:
             changed = False
             for piece in turn.pieces:
                 if piece.local is None or not piece.row_speakers.size:
                     continue
-                rows = slice(offset, offset + len(piece.row_speakers))
-                offset = rows.stop
+                rows = slice(row, row + len(piece.row_speakers))
+                words = slice(word, word + len(piece.words))
+                row, word = rows.stop, words.stop
                 piece.row_speakers = new[rows]
                 main = int(new[rows][np.argmax(everything.speech_s[rows])])
-                revised = tuple(_name_on(list(piece.words), timeline, main))
+                revised = tuple(_name_on(list(piece.words), found[words], main))
                 if revised != piece.words:
                     piece.words = revised
                     changed = True
@@ -591,9 +595,8 @@ class StreamSession:
         return speaker_revision_message(revisions) if revisions else None
 
 
-def _name_on(words: list[Word], timeline: SpeakerTimeline, main: int) -> list[Word]:
-    """Each word takes the speaker most active over it; words the timeline has no one under
-    take `main` (the speaker of most speech); one-word islands are smoothed away."""
-    found = word_speakers(words, timeline)
+def _name_on(words: list[Word], found: npt.NDArray[np.int64], main: int) -> list[Word]:
+    """Each word takes the speaker found most active over it (`word_speakers`); words with no
+    one under them take `main` (the speaker of most speech); one-word islands are smoothed."""
     labels = smooth_islands(words, np.where(found < 0, main, found), SmoothingParams())
     return [w.with_speaker(speaker_name(int(n))) for w, n in zip(words, labels, strict=True)]
