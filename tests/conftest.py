@@ -53,6 +53,16 @@ def fisher_audio() -> np.ndarray:
 API_KEY = "test-key"
 
 
+def run_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`streamer ARGS...` as a user runs it: a real process; its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "streamer.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

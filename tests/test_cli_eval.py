@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import dev_file
+from tests.conftest import dev_file, run_cli
 
 pytestmark = pytest.mark.models
 
 
 def run_eval(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streamer.cli", "eval", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_cli("eval", *args, timeout=600)
 
 
 def test_eval_scores_a_file_whole_and_streamed(tmp_path: Path) -> None:

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.audio_files import write_audio
-from tests.conftest import dev_file
+from tests.conftest import dev_file, run_cli
 
 pytestmark = pytest.mark.models
 
 
-def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streamer.cli", "transcribe", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def transcribe(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return run_cli("transcribe", *args)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +28,7 @@ def fisher_mp3(tmp_path_factory: pytest.TempPathFactory, fisher_audio: np.ndarra
 
 
 def test_json_output_has_the_assemblyai_shape(fisher_mp3: Path) -> None:
-    result = run_cli(fisher_mp3, "--language", "en")
+    result = transcribe(fisher_mp3, "--language", "en")
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert body["status"] == "completed"
@@ -49,7 +43,7 @@ def test_json_output_has_the_assemblyai_shape(fisher_mp3: Path) -> None:
 
 
 def test_srt_and_text_formats(fisher_mp3: Path) -> None:
-    srt = run_cli(fisher_mp3, "--language", "en", "--format", "srt", "--max-speakers", "1")
+    srt = transcribe(fisher_mp3, "--language", "en", "--format", "srt", "--max-speakers", "1")
     assert srt.returncode == 0, srt.stderr
     blocks = srt.stdout.strip().split("\n\n")
     assert blocks[0].startswith("1\n00:00:0") and " --> " in blocks[0]
@@ -58,7 +52,7 @@ def test_srt_and_text_formats(fisher_mp3: Path) -> None:
 
 def test_silent_file_gives_empty_transcript(tmp_path: Path) -> None:
     silent = write_audio(tmp_path / "silence.wav", np.zeros(16000 * 3, np.float32), 8000, 1)
-    result = run_cli(silent)
+    result = transcribe(silent)
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert body["words"] == [] and body["utterances"] == [] and body["text"] == ""
@@ -71,7 +65,7 @@ def test_silent_file_gives_empty_transcript(tmp_path: Path) -> None:
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, name: str, content: bytes) -> None:
     path = tmp_path / name
     path.write_bytes(content)
-    result = run_cli(path)
+    result = transcribe(path)
     assert result.returncode == 2
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -79,7 +73,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, name: str, content: byt
 
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     wav = dev_file("ami_trn02.wav")
-    assert run_cli(wav, "--speakers-expected", "0").returncode == 2
-    both = run_cli(wav, "--min-speakers", "3", "--max-speakers", "2")
+    assert transcribe(wav, "--speakers-expected", "0").returncode == 2
+    both = transcribe(wav, "--min-speakers", "3", "--max-speakers", "2")
     assert both.returncode == 2 and "Traceback" not in both.stderr
-    assert run_cli(tmp_path / "missing.wav").returncode == 2
+    assert transcribe(tmp_path / "missing.wav").returncode == 2

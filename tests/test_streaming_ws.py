@@ -4,8 +4,6 @@ process and models."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import wave
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ from assemblyai.streaming.v3 import (
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import API_KEY, dev_file, running_server
+from tests.conftest import API_KEY, dev_file, run_cli, running_server
 
 pytestmark = pytest.mark.models
 
@@ -155,23 +153,15 @@ def test_client_vanishing_mid_turn_leaves_server_serving(server: str) -> None:
 
 
 def test_stream_cli_shows_captions_and_transcript(server: str) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streamer.cli",
-            "stream",
-            str(dev_file("fisher_sample.wav")),
-            "--url",
-            server.replace("http://", "ws://"),
-            "--api-key",
-            API_KEY,
-            "--speed",
-            "4",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_cli(
+        "stream",
+        dev_file("fisher_sample.wav"),
+        "--url",
+        server.replace("http://", "ws://"),
+        "--api-key",
+        API_KEY,
+        "--speed",
+        "4",
     )
     assert result.returncode == 0, result.stderr
     transcript = result.stdout.split("--- transcript ---")[1]
@@ -182,12 +172,7 @@ def test_stream_cli_shows_captions_and_transcript(server: str) -> None:
 def test_stream_cli_without_a_sound_stack_says_what_mic_needs() -> None:
     """The suite's environment has no `mic` extra and no sound device: the real case where
     `--mic` must refuse clearly (capture itself needs hardware this machine lacks)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "streamer.cli", "stream", "--mic"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("stream", "--mic", timeout=60)
     assert result.returncode == 2 and "--mic needs the mic extra" in result.stderr
 
 
