@@ -210,10 +210,9 @@ class OnlineSpeakers:
         cap = len(self._sums) + 1 if self.max_speakers is None else self.max_speakers
         if sum(total is not None for total in self._sums) >= cap:
             return None
-        unknown = [label for label, total in enumerate(self._sums) if total is None]
-        free = [label for label in unknown if label < cap]
-        if free:
-            return free[0]
+        for label, total in enumerate(self._sums[:cap]):
+            if total is None:
+                return label
         return len(self._sums) if len(self._sums) < cap else None
 
     def _distinct(self, unit: FloatArray) -> IntArray:

@@ -552,16 +552,17 @@ class StreamSession:
         heard a stretch with more context around it has its say too); resend the turns whose
         labels changed."""
         analysed = [
-            (p, p.local)
+            (turn, p, p.local)
             for turn in self._finals
             for p in turn.pieces
             if p.local is not None and p.row_speakers.size
         ]
-        origin = min(p.context_offset for p, _ in analysed)
+        origin = min(p.context_offset for _, p, _ in analysed)
         everything = concatenate(
-            [local for _, local in analysed], [p.context_offset - origin for p, _ in analysed]
+            [local for _, _, local in analysed],
+            [p.context_offset - origin for _, p, _ in analysed],
         )
-        old = np.concatenate([p.row_speakers for p, _ in analysed])
+        old = np.concatenate([p.row_speakers for _, p, _ in analysed])
         count = SpeakerCount(maximum=self.config.max_speakers)
         fresh, _ = cluster_rows(
             everything, count, self.config.revision, self.config.diarization.min_clustering_speech_s
@@ -572,26 +573,21 @@ class StreamSession:
         self._speakers.reset(everything.embeddings, everything.speech_s, new)
         # one lookup for all words: each against the whole timeline would cost its length
         found = word_speakers(
-            [w for p, _ in analysed for w in p.words], self._timeline(everything, new, origin)
+            [w for _, p, _ in analysed for w in p.words], self._timeline(everything, new, origin)
         )
-        revisions = []
+        changed: dict[int, _FinalTurn] = {}
         row, word = 0, 0
-        for turn in self._finals:
-            changed = False
-            for piece in turn.pieces:
-                if piece.local is None or not piece.row_speakers.size:
-                    continue
-                rows = slice(row, row + len(piece.row_speakers))
-                words = slice(word, word + len(piece.words))
-                row, word = rows.stop, words.stop
-                piece.row_speakers = new[rows]
-                main = int(new[rows][np.argmax(everything.speech_s[rows])])
-                revised = tuple(_name_on(list(piece.words), found[words], main))
-                if revised != piece.words:
-                    piece.words = revised
-                    changed = True
-            if changed:
-                revisions.append((turn.order, turn.words))
+        for turn, piece, _ in analysed:
+            rows = slice(row, row + len(piece.row_speakers))
+            words = slice(word, word + len(piece.words))
+            row, word = rows.stop, words.stop
+            piece.row_speakers = new[rows]
+            main = int(new[rows][np.argmax(everything.speech_s[rows])])
+            revised = tuple(_name_on(list(piece.words), found[words], main))
+            if revised != piece.words:
+                piece.words = revised
+                changed[turn.order] = turn
+        revisions = [(turn.order, turn.words) for turn in changed.values()]
         return speaker_revision_message(revisions) if revisions else None
 
 
