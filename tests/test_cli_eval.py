@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import dev_file, run_cli
+from tests.conftest import DATA_DIR, run_cli
 
 pytestmark = pytest.mark.models
 
@@ -18,7 +18,7 @@ def run_eval(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_eval_scores_a_file_whole_and_streamed(tmp_path: Path) -> None:
-    folder = dev_file("ami_trn03.wav").parent
+    folder = DATA_DIR
     figures = tmp_path / "eval.json"
     result = run_eval(folder, "--only", "ami_trn03", "--streaming", "--json", figures)
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.audio_files import write_audio
-from tests.conftest import dev_file, run_cli
+from tests.conftest import data_file, run_cli
 
 pytestmark = pytest.mark.models
 
@@ -20,15 +20,15 @@ def transcribe(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def fisher_mp3(tmp_path_factory: pytest.TempPathFactory, fisher_audio: np.ndarray) -> Path:
+def telephone_mp3(tmp_path_factory: pytest.TempPathFactory, telephone_audio: np.ndarray) -> Path:
     """The telephone sample as 44.1 kHz stereo MP3: another rate, channel count and codec."""
     return write_audio(
-        tmp_path_factory.mktemp("media") / "fisher.mp3", fisher_audio, rate=44100, channels=2
+        tmp_path_factory.mktemp("media") / "call.mp3", telephone_audio, rate=44100, channels=2
     )
 
 
-def test_json_output_has_the_assemblyai_shape(fisher_mp3: Path) -> None:
-    result = transcribe(fisher_mp3, "--language", "en")
+def test_json_output_has_the_assemblyai_shape(telephone_mp3: Path) -> None:
+    result = transcribe(telephone_mp3, "--language", "en")
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert body["status"] == "completed"
@@ -42,8 +42,8 @@ def test_json_output_has_the_assemblyai_shape(fisher_mp3: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_srt_and_text_formats(fisher_mp3: Path) -> None:
-    srt = transcribe(fisher_mp3, "--language", "en", "--format", "srt", "--max-speakers", "1")
+def test_srt_and_text_formats(telephone_mp3: Path) -> None:
+    srt = transcribe(telephone_mp3, "--language", "en", "--format", "srt", "--max-speakers", "1")
     assert srt.returncode == 0, srt.stderr
     blocks = srt.stdout.strip().split("\n\n")
     assert blocks[0].startswith("1\n00:00:0") and " --> " in blocks[0]
@@ -72,7 +72,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, name: str, content: byt
 
 
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:
-    wav = dev_file("ami_trn02.wav")
+    wav = data_file("ami_trn02.flac")
     assert transcribe(wav, "--speakers-expected", "0").returncode == 2
     both = transcribe(wav, "--min-speakers", "3", "--max-speakers", "2")
     assert both.returncode == 2 and "Traceback" not in both.stderr

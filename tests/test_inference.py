@@ -34,14 +34,14 @@ def request(audio: np.ndarray, start_s: float, end_s: float, kind: DecodeKind) -
 
 
 def test_waiting_requests_share_one_batch(
-    transcriber: FileTranscriber, fisher_audio: np.ndarray
+    transcriber: FileTranscriber, telephone_audio: np.ndarray
 ) -> None:
     inference = StreamingInference(transcriber.models, transcriber.speaker_finder, max_batch=4)
     requests = [
-        request(fisher_audio, 8.3, 10.9, DecodeKind.PARTIAL),
-        request(fisher_audio, 12.4, 16.0, DecodeKind.PAUSE),
-        request(fisher_audio, 16.0, 21.6, DecodeKind.FINAL),
-        request(fisher_audio, 0.0, 0.0, DecodeKind.FINAL),  # no speech: nothing to decode
+        request(telephone_audio, 8.3, 10.9, DecodeKind.PARTIAL),
+        request(telephone_audio, 12.4, 16.0, DecodeKind.PAUSE),
+        request(telephone_audio, 16.0, 21.6, DecodeKind.FINAL),
+        request(telephone_audio, 0.0, 0.0, DecodeKind.FINAL),  # no speech: nothing to decode
     ]
     alone = [inference.decode_blocking(r) for r in requests]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import API_KEY, dev_file, free_port, wait_healthy
+from tests.conftest import API_KEY, data_file, free_port, wait_healthy
 
 pytestmark = pytest.mark.models
 
@@ -54,7 +54,7 @@ def test_jobs_complete_after_the_server_is_killed_mid_job(tmp_path: Path) -> Non
     with tempfile.TemporaryFile(mode="w+") as log:
         first, base = start(tmp_path, log)
         try:
-            audio = dev_file("ami_meeting_a_2min.wav").read_bytes()
+            audio = data_file("ami_meeting_a_2min.flac").read_bytes()
             upload_url = httpx.post(
                 f"{base}/v2/upload", content=audio, headers=AUTH, timeout=60
             ).json()["upload_url"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from streamer.events import spread_words
 from streamer.models.loader import MOONSHINE_FILES, STREAMING_ASR_MODEL, ModelSet
 from streamer.models.manifest import load_manifest, package_file
 from streamer.models.moonshine import MoonshineAsr
-from tests.conftest import dev_file
+from tests.conftest import telephone_segments
 
 pytestmark = pytest.mark.models
 
@@ -23,8 +22,8 @@ RATE = 16000
 
 
 def reference_words(start_s: float, end_s: float) -> str:
-    """Reference text of fisher_sample's segments that lie inside [start_s, end_s]."""
-    segments = json.loads(dev_file("fisher_sample.json").read_text())["segments"]
+    """Reference text of the telephone call's segments that lie inside [start_s, end_s]."""
+    segments = telephone_segments()
     inside = [s["text"] for s in segments if start_s <= s["start"] and s["end"] <= end_s]
     return normalize(" ".join(inside))
 
@@ -34,10 +33,10 @@ def normalize(text: str) -> str:
 
 
 def test_recognizes_telephone_speech_and_batches_alike(
-    models: ModelSet, fisher_audio: np.ndarray
+    models: ModelSet, telephone_audio: np.ndarray
 ) -> None:
     spans = [(8.3, 10.9), (12.4, 21.6)]
-    clips = [fisher_audio[round(a * RATE) : round(b * RATE)] for a, b in spans]
+    clips = [telephone_audio[round(a * RATE) : round(b * RATE)] for a, b in spans]
     one_by_one = [models.streaming_asr.transcribe_batch([clip])[0] for clip in clips]
     for (start, end), words in zip(spans, one_by_one, strict=True):
         found = normalize(" ".join(text for text, _ in words))
@@ -68,7 +67,7 @@ def test_untimed_words_are_spread_over_speech_by_length() -> None:
 
 
 def test_converted_onnx_files_decode_like_the_shipped_ort_files(
-    models: ModelSet, fisher_audio: np.ndarray
+    models: ModelSet, telephone_audio: np.ndarray
 ) -> None:
     """The set-up re-saves Moonshine's .ort files as ONNX (faster); the words must not move."""
     files = load_manifest(Path("models"))[STREAMING_ASR_MODEL].files
@@ -78,5 +77,5 @@ def test_converted_onnx_files_decode_like_the_shipped_ort_files(
         ort.SessionOptions(),
         ["CPUExecutionProvider"],
     )
-    clip = fisher_audio[round(12.4 * RATE) : round(21.6 * RATE)]
+    clip = telephone_audio[round(12.4 * RATE) : round(21.6 * RATE)]
     assert shipped.transcribe_batch([clip]) == models.streaming_asr.transcribe_batch([clip])

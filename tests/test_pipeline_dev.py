@@ -6,8 +6,6 @@ Bounds are set from measurements (README, "Accuracy"): fisher_sample measured WE
 
 from __future__ import annotations
 
-import json
-
 import jiwer
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ from streamer.clustering import SpeakerCount
 from streamer.evaluation import normalize_text
 from streamer.media import decode_file
 from streamer.pipeline import FileTranscriber
-from tests.conftest import dev_file
+from tests.conftest import data_file, telephone_segments
 
 pytestmark = pytest.mark.models
 
@@ -26,7 +24,7 @@ FISHER_MIN_WORD_SPEAKER_ACCURACY = 0.90
 
 
 def reference_segments() -> list[dict]:
-    return json.loads(dev_file("fisher_sample.json").read_text())["segments"]
+    return telephone_segments()
 
 
 def word_speaker_accuracy(words, segments) -> float:  # type: ignore[no-untyped-def]
@@ -47,10 +45,10 @@ def word_speaker_accuracy(words, segments) -> float:  # type: ignore[no-untyped-
     return float(counts[rows, cols].sum() / scored)
 
 
-def test_fisher_two_speakers_words_and_labels(
-    transcriber: FileTranscriber, fisher_audio: np.ndarray
+def test_telephone_call_two_speakers_words_and_labels(
+    transcriber: FileTranscriber, telephone_audio: np.ndarray
 ) -> None:
-    transcript = transcriber.transcribe(fisher_audio, language="en")
+    transcript = transcriber.transcribe(telephone_audio, language="en")
     segments = reference_segments()
     assert {w.speaker for w in transcript.words} == {"A", "B"}
     reference = normalize_text(" ".join(s["text"] for s in segments))
@@ -68,22 +66,22 @@ def test_fisher_two_speakers_words_and_labels(
 def test_two_speaker_meeting_excerpt_with_speakers_expected(transcriber: FileTranscriber) -> None:
     # The second speaker says 1.2 s at the very start; unguided clustering folds that into the
     # main speaker (README, "Accuracy"), so this file checks that a given count is honoured.
-    audio = decode_file(dev_file("ami_trn03.wav"))
+    audio = decode_file(data_file("ami_trn03.flac"))
     transcript = transcriber.transcribe(audio, SpeakerCount(expected=2), language="en")
     assert len({t.speaker for t in transcript.speaker_turns}) == 2
 
 
 def test_speakers_expected_is_honoured(transcriber: FileTranscriber) -> None:
-    audio = decode_file(dev_file("ami_meeting_a_2min.wav"))
+    audio = decode_file(data_file("ami_meeting_a_2min.flac"))
     transcript = transcriber.transcribe(audio, SpeakerCount(expected=2), language="en")
     assert len({t.speaker for t in transcript.speaker_turns}) == 2
     assert {w.speaker for w in transcript.words} <= {"A", "B"}
 
 
 def test_max_speakers_one_labels_everything_a(
-    transcriber: FileTranscriber, fisher_audio: np.ndarray
+    transcriber: FileTranscriber, telephone_audio: np.ndarray
 ) -> None:
-    transcript = transcriber.transcribe(fisher_audio, SpeakerCount(maximum=1), language="en")
+    transcript = transcriber.transcribe(telephone_audio, SpeakerCount(maximum=1), language="en")
     assert transcript.words and {w.speaker for w in transcript.words} == {"A"}
     assert len(transcript.utterances) == 1
 

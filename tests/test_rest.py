@@ -18,7 +18,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import API_KEY, MAX_UPLOAD_BYTES, dev_file
+from tests.conftest import API_KEY, MAX_UPLOAD_BYTES, data_file, telephone_file
 
 pytestmark = pytest.mark.models
 
@@ -34,9 +34,9 @@ def sdk(server: str) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def fisher_transcript(sdk: None) -> aai.Transcript:
+def telephone_transcript(sdk: None) -> aai.Transcript:
     config = aai.TranscriptionConfig(speaker_labels=True, language_code="en")
-    return aai.Transcriber().transcribe(str(dev_file("fisher_sample.wav")), config)
+    return aai.Transcriber().transcribe(str(telephone_file()), config)
 
 
 def wait_done(server: str, transcript_id: str, timeout_s: float = 240) -> dict[str, object]:
@@ -55,8 +55,8 @@ def upload(server: str, data: bytes) -> httpx.Response:
     return httpx.post(f"{server}/v2/upload", content=data, headers=AUTH, timeout=60)
 
 
-def test_sdk_transcribes_a_call_with_its_two_speakers(fisher_transcript: aai.Transcript) -> None:
-    transcript = fisher_transcript
+def test_sdk_transcribes_a_call_with_its_two_speakers(telephone_transcript: aai.Transcript) -> None:
+    transcript = telephone_transcript
     assert transcript.status == aai.TranscriptStatus.completed, transcript.error
     assert transcript.utterances and len(transcript.words or []) > 40
     assert {u.speaker for u in transcript.utterances} == {"A", "B"}
@@ -65,24 +65,24 @@ def test_sdk_transcribes_a_call_with_its_two_speakers(fisher_transcript: aai.Tra
 
 
 def test_sdk_exports_captions_sentences_and_paragraphs(
-    fisher_transcript: aai.Transcript,
+    telephone_transcript: aai.Transcript,
 ) -> None:
-    srt = fisher_transcript.export_subtitles_srt(chars_per_caption=32)
+    srt = telephone_transcript.export_subtitles_srt(chars_per_caption=32)
     blocks = srt.strip().split("\n\n")
     assert blocks[0].startswith("1\n00:00:0") and " --> " in blocks[0]
     assert all(len(b.split("\n", 2)[2]) <= 32 + len("A: ") for b in blocks if b.count("\n") >= 2)
-    vtt = fisher_transcript.export_subtitles_vtt()
+    vtt = telephone_transcript.export_subtitles_vtt()
     assert vtt.startswith("WEBVTT") and "A: " in vtt and "B: " in vtt
-    sentences = fisher_transcript.get_sentences()
+    sentences = telephone_transcript.get_sentences()
     assert len(sentences) > 5 and all(s.words and s.speaker for s in sentences)
-    paragraphs = fisher_transcript.get_paragraphs()
+    paragraphs = telephone_transcript.get_paragraphs()
     assert 1 < len(paragraphs) <= len(sentences)
-    assert sum(len(p.words) for p in paragraphs) == len(fisher_transcript.words or [])
+    assert sum(len(p.words) for p in paragraphs) == len(telephone_transcript.words or [])
 
 
 def test_speakers_expected_is_honoured(sdk: None) -> None:
     config = aai.TranscriptionConfig(speaker_labels=True, speakers_expected=3)
-    transcript = aai.Transcriber().transcribe(str(dev_file("ami_trn00.wav")), config)
+    transcript = aai.Transcriber().transcribe(str(data_file("ami_trn00.flac")), config)
     assert transcript.status == aai.TranscriptStatus.completed, transcript.error
     assert len({u.speaker for u in transcript.utterances or []}) == 3
 
@@ -104,7 +104,7 @@ def test_webhook_is_posted_with_its_auth_header_and_retried(server: str) -> None
     receiver = HTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     try:
-        upload_url = upload(server, dev_file("ami_trn02.wav").read_bytes()).json()["upload_url"]
+        upload_url = upload(server, data_file("ami_trn02.flac").read_bytes()).json()["upload_url"]
         created = httpx.post(
             f"{server}/v2/transcript",
             headers=AUTH,
@@ -128,27 +128,27 @@ def test_webhook_is_posted_with_its_auth_header_and_retried(server: str) -> None
         receiver.shutdown()
 
 
-def test_list_and_delete(server: str, fisher_transcript: aai.Transcript) -> None:
+def test_list_and_delete(server: str, telephone_transcript: aai.Transcript) -> None:
     listed = httpx.get(f"{server}/v2/transcript", params={"limit": 200}, headers=AUTH).json()
     ids = [t["id"] for t in listed["transcripts"]]
-    assert fisher_transcript.id in ids
+    assert telephone_transcript.id in ids
     assert listed["page_details"]["result_count"] == len(ids)
     completed = httpx.get(
         f"{server}/v2/transcript", params={"status": "completed"}, headers=AUTH
     ).json()
     assert all(t["status"] == "completed" for t in completed["transcripts"])
 
-    deleted = httpx.delete(f"{server}/v2/transcript/{fisher_transcript.id}", headers=AUTH)
+    deleted = httpx.delete(f"{server}/v2/transcript/{telephone_transcript.id}", headers=AUTH)
     assert deleted.status_code == 200 and deleted.json()["text"] is None
-    after = httpx.get(f"{server}/v2/transcript/{fisher_transcript.id}", headers=AUTH).json()
+    after = httpx.get(f"{server}/v2/transcript/{telephone_transcript.id}", headers=AUTH).json()
     assert after["words"] is None and after["text"] is None
     assert after["audio_url"] == "http://deleted_by_user"
-    srt = httpx.get(f"{server}/v2/transcript/{fisher_transcript.id}/srt", headers=AUTH)
+    srt = httpx.get(f"{server}/v2/transcript/{telephone_transcript.id}/srt", headers=AUTH)
     assert srt.status_code == 400
 
 
 def _wav_header_only() -> bytes:
-    with wave.open(str(dev_file("fisher_sample.wav"))) as source:
+    with wave.open(str(telephone_file())) as source:
         params = source.getparams()
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as target:
@@ -173,7 +173,7 @@ def test_bad_uploads_get_a_clear_4xx(server: str, data: bytes | None, status: in
 
 
 def test_truncated_audio_transcribes_what_is_there(server: str) -> None:
-    whole = dev_file("fisher_sample.wav").read_bytes()
+    whole = telephone_file().read_bytes()
     cut = upload(server, whole[: len(whole) // 3])
     assert cut.status_code == 200
     created = httpx.post(
@@ -287,7 +287,7 @@ def test_openapi_lists_the_routes(server: str) -> None:
 def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A local HTTP server holding one dev file, as a user's storage would."""
     folder = tmp_path_factory.mktemp("served")
-    (folder / "call.wav").write_bytes(dev_file("ami_trn02.wav").read_bytes())
+    (folder / "call.wav").write_bytes(data_file("ami_trn02.flac").read_bytes())
     handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
     httpd = HTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()

@@ -47,10 +47,10 @@ def test_measure_reads_latencies_flips_and_unsure_finals() -> None:
 
 @pytest.mark.models
 def test_streamed_telephone_call_names_both_speakers(
-    transcriber: FileTranscriber, fisher_audio: np.ndarray
+    transcriber: FileTranscriber, telephone_audio: np.ndarray
 ) -> None:
     inference = StreamingInference(transcriber.models, transcriber.speaker_finder)
-    result = simulate(inference, StreamConfig(sample_rate=16000), fisher_audio)
+    result = simulate(inference, StreamConfig(sample_rate=16000), telephone_audio)
     words = result.transcript.words
     assert len(words) > 40 and all(w.speaker is not None for w in words)
     assert len({w.speaker for w in words}) >= 2

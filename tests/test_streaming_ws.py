@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import time
-import wave
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +20,7 @@ from assemblyai.streaming.v3 import (
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import API_KEY, dev_file, run_cli, running_server
+from tests.conftest import API_KEY, data_file, pcm16, run_cli, running_server, telephone_file
 
 pytestmark = pytest.mark.models
 
@@ -28,9 +28,8 @@ CHUNK_BYTES = 3200  # 100 ms of 16 kHz pcm_s16le
 SPEEDUP = 4.0
 
 
-def fisher_pcm() -> bytes:
-    with wave.open(str(dev_file("fisher_sample.wav"))) as wav:
-        return wav.readframes(wav.getnframes())
+def telephone_pcm() -> bytes:
+    return pcm16(telephone_file())
 
 
 def paced(data: bytes) -> Iterator[bytes]:
@@ -59,7 +58,7 @@ def test_sdk_streams_a_call_with_speakers(server: str) -> None:
     ):
         client.on(kind, lambda _client, event: events.append(event))
     client.connect(StreamingParameters(sample_rate=16000, speaker_labels=True))
-    client.stream(paced(fisher_pcm()))
+    client.stream(paced(telephone_pcm()))
     client.disconnect(terminate=True)
 
     kinds = [type(e).__name__ for e in events]
@@ -145,7 +144,7 @@ def test_token_query_param_and_terminate_without_audio(server: str) -> None:
 def test_client_vanishing_mid_turn_leaves_server_serving(server: str) -> None:
     ws = connect(ws_url(server, "sample_rate=16000"), additional_headers={"Authorization": API_KEY})
     ws.recv(timeout=10)
-    pcm = fisher_pcm()
+    pcm = telephone_pcm()
     for start in range(16000 * 2 * 7, 16000 * 2 * 10, CHUNK_BYTES):  # 3 s of speech
         ws.send(pcm[start : start + CHUNK_BYTES])
     ws.socket.close()  # no close handshake: the client is just gone
@@ -155,7 +154,7 @@ def test_client_vanishing_mid_turn_leaves_server_serving(server: str) -> None:
 def test_stream_cli_shows_captions_and_transcript(server: str) -> None:
     result = run_cli(
         "stream",
-        dev_file("fisher_sample.wav"),
+        telephone_file(),
         "--url",
         server.replace("http://", "ws://"),
         "--api-key",
@@ -205,10 +204,8 @@ def test_audio_much_faster_than_real_time_closes_1013_and_others_go_on(server: s
     """Seven minutes of meetings sent as fast as the socket takes them: turns end far faster
     than they can be decoded, so the session's queue fills and it is closed with 1013 instead
     of growing; the server stays healthy."""
-    pcm = b""
-    for name in ("ami_meeting_a_2min.wav", *(f"ami_trn0{i}.wav" for i in range(10))):
-        with wave.open(str(dev_file(name))) as wav:
-            pcm += wav.readframes(wav.getnframes())
+    meetings = ("ami_meeting_a_2min.flac", "ami_trn00.flac", "ami_trn02.flac", "ami_trn03.flac")
+    pcm = b"".join(pcm16(data_file(name)) for name in meetings) * 2  # 7 min
     with connect(ws_url(server, f"sample_rate=16000&token={API_KEY}")) as ws:
         ws.recv(timeout=10)
         with pytest.raises(ConnectionClosed) as closed:
@@ -223,9 +220,8 @@ def test_audio_much_faster_than_real_time_closes_1013_and_others_go_on(server: s
 def test_concurrent_sessions_keep_their_audio_and_labels(server: str) -> None:
     """Two calls at once: each session hears only its own audio and names its own speakers."""
 
-    def call(name: str, start_s: float) -> list[dict]:
-        with wave.open(str(dev_file(name))) as wav:
-            pcm = wav.readframes(wav.getnframes())[int(start_s * 32000) :]
+    def call(path: Path, start_s: float) -> list[dict]:
+        pcm = pcm16(path)[int(start_s * 32000) :]
         finals = []
         with connect(ws_url(server, f"sample_rate=16000&token={API_KEY}")) as ws:
             ws.recv(timeout=10)
@@ -240,8 +236,8 @@ def test_concurrent_sessions_keep_their_audio_and_labels(server: str) -> None:
         return finals
 
     with ThreadPoolExecutor(2) as pool:
-        phone = pool.submit(call, "fisher_sample.wav", 14.0)
-        meeting = pool.submit(call, "ami_trn03.wav", 0.0)
+        phone = pool.submit(call, telephone_file(), 14.0)
+        meeting = pool.submit(call, data_file("ami_trn03.flac"), 0.0)
         phone_turns, meeting_turns = phone.result(), meeting.result()
     phone_text = " ".join(t["transcript"] for t in phone_turns).lower()
     meeting_text = " ".join(t["transcript"] for t in meeting_turns).lower()
