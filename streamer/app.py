@@ -35,7 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
         # Loading takes seconds of CPU: keep the event loop free while it runs.
         models = await asyncio.to_thread(load_models, settings)
         transcriber = FileTranscriber(models)
-        app.state.streaming = StreamingInference(models, transcriber.speaker_finder)
+        app.state.streaming = StreamingInference(models)
         runner = JobRunner(
             app.state.jobs,
             app.state.uploads,

@@ -8,13 +8,16 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 import soxr
+
+from streamer.arrays import Float32Array
 
 MODEL_SAMPLE_RATE: Final = 16_000
 """Every model in the pipeline takes 16 kHz mono float32 in [-1, 1]."""
 
-Float32Array = npt.NDArray[np.float32]
+VAD_FRAME_SAMPLES: Final = 512
+"""Silero VAD's frame at 16 kHz (32 ms): streams are cut into these for the VAD."""
+
 
 _MULAW_BIAS: Final = 0x84
 

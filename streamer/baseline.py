@@ -7,7 +7,8 @@ from pathlib import Path
 
 import sherpa_onnx
 
-from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
+from streamer.arrays import Float32Array
+from streamer.audio import MODEL_SAMPLE_RATE
 from streamer.events import SpeakerTurn
 
 

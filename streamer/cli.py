@@ -188,7 +188,7 @@ def _stream(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from streamer import evaluation
-    from streamer.audio import Float32Array
+    from streamer.arrays import Float32Array
     from streamer.models.loader import load_models
     from streamer.pipeline import FileTranscriber
 
@@ -211,10 +211,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.streaming:
         from streamer.inference import StreamingInference
         from streamer.offline import turns_from_words
-        from streamer.session import StreamConfig
+        from streamer.stream_config import StreamConfig
         from streamer.stream_sim import simulate
 
-        inference = StreamingInference(transcriber.models, transcriber.speaker_finder)
+        inference = StreamingInference(transcriber.models)
 
         def run_streaming(audio: Float32Array) -> evaluation.SystemOutput:
             result = simulate(inference, StreamConfig(sample_rate=16000), audio)

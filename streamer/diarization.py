@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from streamer.arrays import BoolArray, FloatArray, IntArray
 from streamer.clustering import (
     ClusteringParams,
     SpeakerCount,
@@ -25,10 +25,6 @@ from streamer.clustering import (
 )
 from streamer.events import SpeakerTurn
 from streamer.speakers import SpeakerTimeline
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 POWERSET_CLASSES: tuple[tuple[int, ...], ...] = ((), (0,), (1,), (2,), (0, 1), (0, 2), (1, 2))
 LOCAL_SPEAKERS = 3
@@ -67,9 +63,6 @@ class FrameGrid:
 class DiarizationParams:
     """Named thresholds of the stitching step."""
 
-    min_embedding_speech_s: float = 0.3
-    """A local speaker with less clean speech than this in a chunk gets no embedding and drops
-    out of that chunk."""
     min_clustering_speech_s: float = 1.0
     """Only embeddings of at least this much speech shape the clusters (short ones are noisy);
     shorter ones are then assigned to the nearest cluster."""
@@ -221,7 +214,7 @@ class LocalSpeakers:
         return [row for row, (c, _) in enumerate(self.owners) if c == window]
 
 
-def chunk_assignment(local: LocalSpeakers, row_speakers: IntArray) -> IntArray:
+def _chunk_assignment(local: LocalSpeakers, row_speakers: IntArray) -> IntArray:
     """(len(owners),) global speaker of each embedding row -> (c, l) global speaker of each
     local speaker of each window (UNASSIGNED where a local speaker had no embedding)."""
     out = np.full(local.activity.shape[0::2], UNASSIGNED, dtype=np.int64)
@@ -232,15 +225,22 @@ def chunk_assignment(local: LocalSpeakers, row_speakers: IntArray) -> IntArray:
 
 def global_timeline(
     local: LocalSpeakers,
-    chunk_speaker: IntArray,
+    row_speakers: IntArray,
     num_speakers: int,
     grid: FrameGrid,
     params: DiarizationParams,
     offset_s: float = 0.0,
 ) -> tuple[SpeakerTimeline, list[SpeakerTurn]]:
-    """Stitch the windows into per-speaker scores and turns; times shifted by `offset_s`."""
+    """The windows of `local` stitched into one timeline of global speakers, given the global
+    speaker of each embedding row ((len(owners),), as clustering found them): per-speaker
+    scores and turns, times shifted by `offset_s`. Files and streams both name words on it."""
     score, binary = stitch(
-        local.activity, chunk_speaker, local.starts, grid, num_speakers, local.window_ends
+        local.activity,
+        _chunk_assignment(local, row_speakers),
+        local.starts,
+        grid,
+        num_speakers,
+        local.window_ends,
     )
     timeline = SpeakerTimeline(
         scores=score * binary, step_s=grid.step_s, offset_s=offset_s + float(grid.frame_start_s(0))

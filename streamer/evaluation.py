@@ -21,7 +21,8 @@ from meeteval.wer.wer.cp import cp_word_error_rate
 from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 
-from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
+from streamer.arrays import Float32Array
+from streamer.audio import MODEL_SAMPLE_RATE
 from streamer.events import SpeakerTurn, Transcript
 from streamer.media import decode_file
 from streamer.offline import turns_from_words

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+SENTENCE_END = (".", "?", "!")
+"""Marks that end a sentence in recognized text."""
+
 
 @dataclass(frozen=True, slots=True)
 class Word:
@@ -62,6 +65,15 @@ class Transcript:
 
 def join_words(words: tuple[Word, ...] | list[Word]) -> str:
     return " ".join(w.text for w in words)
+
+
+def majority_speaker(words: tuple[Word, ...] | list[Word]) -> str | None:
+    """The speaker of most of the words (the first heard among equals); None if none has one."""
+    counts: dict[str, int] = {}
+    for word in words:
+        if word.speaker is not None:
+            counts[word.speaker] = counts.get(word.speaker, 0) + 1
+    return max(counts, key=lambda speaker: counts[speaker]) if counts else None
 
 
 def mean_confidence(words: tuple[Word, ...] | list[Word]) -> float:

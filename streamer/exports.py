@@ -3,12 +3,10 @@ them (pure)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
-from streamer.events import Word, join_words, mean_confidence
+from streamer.events import SENTENCE_END, Word, join_words, majority_speaker, mean_confidence
 
-SENTENCE_END = (".", "?", "!")
 PARAGRAPH_GAP_MS = 2000
 """A pause this long starts a new paragraph even when the speaker goes on."""
 PARAGRAPH_MAX_SENTENCES = 8
@@ -26,8 +24,7 @@ class Passage:
 
     @property
     def speaker(self) -> str | None:
-        speakers = Counter(w.speaker for w in self.words if w.speaker is not None)
-        return speakers.most_common(1)[0][0] if speakers else None
+        return majority_speaker(self.words)
 
     @property
     def confidence(self) -> float:

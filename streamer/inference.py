@@ -16,18 +16,16 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from streamer.audio import MODEL_SAMPLE_RATE, Float32Array, samples_to_ms
-from streamer.diarization import LocalSpeakers
-from streamer.events import Word, spread_words
+from streamer.arrays import Float32Array
+from streamer.audio import MODEL_SAMPLE_RATE, samples_to_ms
+from streamer.events import spread_words
 from streamer.models.loader import ModelSet
 from streamer.models.moonshine import Word as MoonshineWord
 from streamer.models.vad import VadState
-from streamer.pipeline import LocalSpeakerFinder
-from streamer.session import DecodeKind, DecodeRequest
+from streamer.pieces import Decoded, DecodeKind, DecodeRequest
 
 log = logging.getLogger(__name__)
 
-Decoded = tuple[list[Word], LocalSpeakers | None]
 MAX_BATCH = 4
 """Requests per batch: 4 Moonshine rows of 3 s cost about twice one on 2 cores."""
 MAX_BATCH_PAD_S = 0.5
@@ -36,14 +34,31 @@ MAX_BATCH_PAD_S = 0.5
 _Waiting = tuple[DecodeRequest, "asyncio.Future[Decoded]"]
 
 
+class SessionVad:
+    """One stream's VAD: the shared model, run with this stream's recurrent state."""
+
+    def __init__(self, inference: StreamingInference) -> None:
+        self._inference = inference
+        self._state = VadState()
+
+    async def probabilities(self, audio: Float32Array) -> list[float]:
+        """Speech probability of each frame of `audio`, on the VAD thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._inference.vad_pool, self.probabilities_blocking, audio
+        )
+
+    def probabilities_blocking(self, audio: Float32Array) -> list[float]:
+        """The same in this thread (the streaming evaluation's clock times each call)."""
+        return [float(p) for p in self._inference.models.vad.probabilities(audio, self._state)]
+
+
 class StreamingInference:
-    def __init__(
-        self, models: ModelSet, speakers: LocalSpeakerFinder, max_batch: int = MAX_BATCH
-    ) -> None:
-        self._models = models
-        self.speakers = speakers
+    def __init__(self, models: ModelSet, max_batch: int = MAX_BATCH) -> None:
+        self.models = models
+        self.speakers = models.speaker_finder
         self.max_batch = max_batch
-        self._vad_pool = ThreadPoolExecutor(1, thread_name_prefix="vad")
+        self.vad_pool = ThreadPoolExecutor(1, thread_name_prefix="vad")
         self._asr_pool = ThreadPoolExecutor(1, thread_name_prefix="asr")
         self._waiting: list[_Waiting] = []
         self._running = False
@@ -60,17 +75,12 @@ class StreamingInference:
             return True
         return not request.opening and any(not _deferrable(r) for r, _ in self._waiting)
 
-    async def vad(self, audio: Float32Array, state: VadState) -> list[float]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._vad_pool, self.vad_blocking, audio, state)
+    def session_vad(self) -> SessionVad:
+        """The VAD of a new stream."""
+        return SessionVad(self)
 
-    def vad_blocking(self, audio: Float32Array, state: VadState) -> list[float]:
-        return [float(p) for p in self._models.vad.probabilities(audio, state)]
-
-    async def decode(self, request: DecodeRequest, known: Decoded | None = None) -> Decoded:
-        """The request's words and speakers, from the next batch (or `known` already)."""
-        if known is not None:
-            return known
+    async def decode(self, request: DecodeRequest) -> Decoded:
+        """The request's words and speakers, from the next batch."""
         if not request.speech:
             return [], None  # nothing to decode: no need to wait for the worker
         future: asyncio.Future[Decoded] = asyncio.get_running_loop().create_future()
@@ -135,10 +145,8 @@ class StreamingInference:
                 results.append(error)
         return results
 
-    def decode_blocking(self, request: DecodeRequest, known: Decoded | None = None) -> Decoded:
+    def decode_blocking(self, request: DecodeRequest) -> Decoded:
         """One request in this thread (the streaming evaluation's clock times each call)."""
-        if known is not None:
-            return known
         return self.decode_batch_blocking([request])[0] if request.speech else ([], None)
 
     def decode_batch_blocking(self, requests: list[DecodeRequest]) -> list[Decoded]:
@@ -158,7 +166,7 @@ class StreamingInference:
     def _transcribe_alike(self, audios: list[Float32Array | None]) -> list[list[MoonshineWord]]:
         """Transcribe each audio (None: nothing to hear). The encoder has no padding mask, so
         a short row batched with a long one hears seconds of silence after its speech and
-        decodes differently (lower case, no punctuation): only rows within `MAX_BATCH_PAD` of
+        decodes differently (lower case, no punctuation): only rows within `MAX_BATCH_PAD_S` of
         each other's length share a batch."""
         found: list[list[MoonshineWord]] = [[] for _ in audios]
         pending = sorted(
@@ -170,13 +178,13 @@ class StreamingInference:
             shortest = len(pending[0][1])
             group = [item for item in pending if len(item[1]) - shortest <= max_pad]
             pending = pending[len(group) :]
-            rows = self._models.streaming_asr.transcribe_batch([audio for _, audio in group])
+            rows = self.models.streaming_asr.transcribe_batch([audio for _, audio in group])
             for (index, _), words in zip(group, rows, strict=True):
                 found[index] = words
         return found
 
     def close(self) -> None:
-        self._vad_pool.shutdown(wait=False, cancel_futures=True)
+        self.vad_pool.shutdown(wait=False, cancel_futures=True)
         self._asr_pool.shutdown(wait=False, cancel_futures=True)
 
 

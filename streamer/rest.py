@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
 
 from streamer import captions, exports
 from streamer.errors import ApiError
@@ -23,7 +21,14 @@ from streamer.jobs.store import Job, JobStore
 from streamer.jobs.uploads import UploadStore, UploadTooLarge
 from streamer.media import MediaError, probe_audio
 from streamer.offline import utterances
-from streamer.wire import TranscriptRequest, passage_json, words_from_body
+from streamer.wire import (
+    TranscriptRequest,
+    TranscriptStatus,
+    list_item,
+    passage_json,
+    transcript_object,
+    words_from_body,
+)
 
 router = APIRouter()
 
@@ -38,16 +43,6 @@ def require_key(request: Request) -> None:
 
 
 Authorized = Annotated[None, Depends(require_key)]
-
-
-class TranscriptListItem(BaseModel):
-    id: str
-    resource_url: str
-    status: str
-    created: str
-    completed: str | None
-    audio_url: str
-    error: str | None
 
 
 def _store(request: Request) -> JobStore:
@@ -114,25 +109,14 @@ async def list_transcripts(
     request: Request,
     _: Authorized,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
-    status: Literal["queued", "processing", "completed", "error"] | None = None,
+    status: TranscriptStatus | None = None,
     created_on: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
     before_id: str | None = None,
     after_id: str | None = None,
 ) -> dict[str, Any]:
     jobs = _store(request).page(limit, status, created_on, before_id, after_id)
     base = str(request.base_url).rstrip("/")
-    items = [
-        TranscriptListItem(
-            id=job.id,
-            resource_url=f"{base}/v2/transcript/{job.id}",
-            status=job.status,
-            created=_iso(job.created),
-            completed=_iso(job.completed) if job.completed is not None else None,
-            audio_url=job.audio_url,
-            error=job.error,
-        ).model_dump()
-        for job in jobs
-    ]
+    items = [list_item(job, f"{base}/v2/transcript/{job.id}") for job in jobs]
     filters = {"limit": limit, "status": status, "created_on": created_on}
     page = f"{base}/v2/transcript?" + urlencode({k: v for k, v in filters.items() if v})
     return {
@@ -231,28 +215,3 @@ async def temporary_token(
 ) -> dict[str, str]:
     token = request.app.state.tokens.issue(expires_in_seconds, max_session_duration_seconds)
     return {"token": token}
-
-
-def transcript_object(job: Job) -> dict[str, Any]:
-    """The v2 transcript object: the request's fields (the webhook secret only as a flag),
-    then the job's state and result."""
-    result = job.result or {}
-    echoed = {k: v for k, v in job.request.items() if k != "webhook_auth_header_value"}
-    return {
-        **echoed,
-        "webhook_auth": "webhook_auth_header_value" in job.request,
-        "id": job.id,
-        "audio_url": job.audio_url,
-        "status": job.status,
-        "error": job.error,
-        "text": result.get("text"),
-        "words": result.get("words"),
-        "utterances": result.get("utterances"),
-        "confidence": result.get("confidence"),
-        "audio_duration": result.get("audio_duration"),
-        "language_code": result.get("language_code") or job.request.get("language_code"),
-    }
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat()

@@ -10,12 +10,9 @@ from dataclasses import dataclass
 from string import ascii_uppercase
 
 import numpy as np
-import numpy.typing as npt
 
+from streamer.arrays import FloatArray, IntArray
 from streamer.events import Word
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,11 @@ from urllib.parse import urlencode
 import numpy as np
 from websockets.asyncio.client import connect
 
-from streamer.audio import MODEL_SAMPLE_RATE, Float32Array, float_to_pcm_s16le
+from streamer.arrays import Float32Array
+from streamer.audio import MODEL_SAMPLE_RATE, float_to_pcm_s16le
+from streamer.events import Word
+from streamer.session_events import HeldTranscript, SpeakerRevision, TurnUpdate
+from streamer.wire import read_stream_message
 
 CHUNK_S = 0.1
 MIC_QUEUE_CHUNKS = 50
@@ -30,31 +34,27 @@ GREY, RESET, CLEAR_LINE = "\x1b[90m", "\x1b[0m", "\r\x1b[K"
 
 @dataclass(slots=True)
 class Captions:
-    """What the client holds: final turns by order, each a list of wire words."""
+    """What the client holds (final turns, revisions applied) and shows."""
 
     out: TextIO
     colour: bool
-    turns: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    held: HeldTranscript = field(default_factory=HeldTranscript)
     partial_shown: bool = False
 
     def handle(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "Turn" and not message["end_of_turn"]:
-            self._partial(message)
-        elif kind == "Turn":
-            self.turns[message["turn_order"]] = message["words"]
-            self._line(self._render(message["words"]))
-        elif kind == "SpeakerRevision":
-            for revision in message["revisions"]:
-                self.turns[revision["turn_order"]] = revision["words"]
-                self._line(
-                    f"(revised turn {revision['turn_order']}) " + self._render(revision["words"])
-                )
-        elif kind == "Error":
+        if message.get("type") == "Error":
             self._line(f"error: {message.get('error')}")
+            return
+        event = read_stream_message(message)
+        if isinstance(event, TurnUpdate) and not event.end_of_turn:
+            self._partial(event.words)
+        elif isinstance(event, TurnUpdate | SpeakerRevision):
+            for order in self.held.apply(event):
+                prefix = "" if isinstance(event, TurnUpdate) else f"(revised turn {order}) "
+                self._line(prefix + self._render(self.held.turns[order]))
 
-    def _partial(self, message: dict[str, Any]) -> None:
-        text = self._render(message["words"])
+    def _partial(self, words: tuple[Word, ...]) -> None:
+        text = self._render(words)
         if not text:
             return
         if self.colour:
@@ -71,18 +71,19 @@ class Captions:
         self.out.flush()
 
     @staticmethod
-    def _render(words: list[dict[str, Any]]) -> str:
+    def _render(words: tuple[Word, ...]) -> str:
         parts: list[str] = []
         speaker = None
         for word in words:
-            if word.get("speaker") != speaker:
-                speaker = word.get("speaker")
+            if word.speaker != speaker:
+                speaker = word.speaker
                 parts.append(f"{speaker}:" if speaker else "")
-            parts.append(word["text"])
+            parts.append(word.text)
         return " ".join(p for p in parts if p)
 
     def transcript(self) -> str:
-        return "\n".join(self._render(self.turns[order]) for order in sorted(self.turns))
+        turns = self.held.turns
+        return "\n".join(self._render(turns[order]) for order in sorted(turns))
 
 
 async def file_chunks(audio: Float32Array, speed: float) -> AsyncIterator[bytes]:

@@ -14,14 +14,22 @@ import heapq
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
-from streamer.audio import MODEL_SAMPLE_RATE, Float32Array, float_to_pcm_s16le
-from streamer.events import Transcript, Word
+from streamer.arrays import Float32Array
+from streamer.audio import MODEL_SAMPLE_RATE, float_to_pcm_s16le
+from streamer.events import Transcript
 from streamer.inference import StreamingInference
-from streamer.models.vad import VadState
 from streamer.offline import utterances
-from streamer.session import DecodeRequest, Message, StreamConfig, StreamSession
+from streamer.pieces import Action, Decoded, DecodeRequest
+from streamer.session import StreamSession
+from streamer.session_events import (
+    HeldTranscript,
+    SessionEvent,
+    SpeakerRevision,
+    SpeechStarted,
+    TurnUpdate,
+)
+from streamer.stream_config import StreamConfig
 
 CHUNK_S = 0.1
 
@@ -56,30 +64,33 @@ class _Run:
     def __init__(self, inference: StreamingInference, config: StreamConfig) -> None:
         self.inference = inference
         self.session = StreamSession(config, inference.speakers.grid)
-        self.vad_state = VadState()
+        self.vad = inference.session_vad()
         self.queue: deque[DecodeRequest] = deque()
         self.busy_until: float | None = None
-        self.completions: list[tuple[float, int, DecodeRequest, Any]] = []
-        self.sent: list[tuple[float, Message]] = []
+        self.completions: list[tuple[float, int, DecodeRequest, Decoded]] = []
+        self.sent: list[tuple[float, SessionEvent]] = []
         self.compute_s = 0.0
         self._sequence = 0
 
-    def send(self, now: float, messages: list[Message]) -> None:
-        self.sent.extend((now, m) for m in messages)
+    def send(self, now: float, events: list[SessionEvent]) -> None:
+        self.sent.extend((now, event) for event in events)
 
     def enqueue(self, now: float, requests: list[DecodeRequest]) -> None:
         self.queue.extend(requests)
         self.start_next(now)
 
     def start_next(self, now: float) -> None:
-        """The worker takes the next request if idle, dropping partials of ended turns."""
+        """The worker takes the next request if idle, by the session's plan for it (one
+        stream: the worker is never crowded by others)."""
         while self.busy_until is None and self.queue:
             request = self.queue.popleft()
-            if not request.final and not self.session.still_useful(request):
-                self.session.partial_dropped(request)
+            plan = self.session.plan(request, crowded=False)
+            if plan.action is Action.SKIP:
                 continue
             started = time.perf_counter()
-            result = self.inference.decode_blocking(request, self.session.reusable(request))
+            result = plan.reused
+            if result is None:
+                result = self.inference.decode_blocking(request)
             spent = time.perf_counter() - started
             self.compute_s += spent
             self.busy_until = now + spent
@@ -97,10 +108,10 @@ class _Run:
         self.complete_until(now)
         self.session.add_audio(float_to_pcm_s16le(samples))
         started = time.perf_counter()
-        probs = self.inference.vad_blocking(self.session.vad_input(), self.vad_state)
+        probs = self.vad.probabilities_blocking(self.session.vad_input())
         self.compute_s += time.perf_counter() - started
-        messages, requests = self.session.on_vad(probs)
-        self.send(now, messages)
+        events, requests = self.session.on_vad(probs)
+        self.send(now, events)
         self.enqueue(now, requests)
 
     def drain(self, now: float) -> None:
@@ -124,7 +135,10 @@ def simulate(
     stats = measure(run.sent, config.turn.end_of_turn_confidence_threshold)
     stats.partials_skipped = run.session.partials_skipped
     stats.compute_s = run.compute_s
-    words = final_words(run.sent)
+    held = HeldTranscript()
+    for _, event in run.sent:
+        held.apply(event)
+    words = held.words
     return StreamResult(
         transcript=Transcript(
             words=words,
@@ -135,61 +149,37 @@ def simulate(
     )
 
 
-def _words(message: Message) -> list[dict[str, Any]]:
-    words = message.get("words", [])
-    assert isinstance(words, list)
-    return words
-
-
-def final_words(sent: list[tuple[float, Message]]) -> tuple[Word, ...]:
-    """The transcript a client holds at the end: final Turns with revisions applied."""
-    latest: dict[int, list[dict[str, Any]]] = {}
-    for _, message in sent:
-        if message["type"] == "Turn" and message["end_of_turn"]:
-            latest[int(str(message["turn_order"]))] = _words(message)
-        elif message["type"] == "SpeakerRevision":
-            for revision in message["revisions"]:  # type: ignore[attr-defined]
-                latest[int(revision["turn_order"])] = revision["words"]
-    return tuple(
-        Word(w["text"], w["start"], w["end"], w["confidence"], w.get("speaker"))
-        for order in sorted(latest)
-        for w in latest[order]
-    )
-
-
-def measure(sent: list[tuple[float, Message]], confidence_threshold: float) -> StreamStats:
+def measure(sent: list[tuple[float, SessionEvent]], confidence_threshold: float) -> StreamStats:
+    """What a client would feel, from the events sent and when (seconds)."""
     stats = StreamStats()
     speech_started: list[float] = []
     first_partial: dict[int, float] = {}
     final_seen: dict[tuple[int, int], float] = {}
     final_speaker: dict[tuple[int, int], str | None] = {}
-    for now, message in sent:
-        kind = message["type"]
-        if kind == "SpeechStarted":
-            speech_started.append(int(str(message["timestamp"])) / 1000)
-        elif kind == "Turn":
-            order = int(str(message["turn_order"]))
-            words = _words(message)
-            if words and not message["end_of_turn"]:
+    for now, event in sent:
+        if isinstance(event, SpeechStarted):
+            speech_started.append(event.timestamp_ms / 1000)
+        elif isinstance(event, TurnUpdate):
+            order, words = event.turn_order, event.words
+            if words and not event.end_of_turn:
                 first_partial.setdefault(order, now)
-            for index, word in enumerate(words):
-                if word["word_is_final"]:
-                    final_seen.setdefault((order, index), now - word["end"] / 1000)
-            if message["end_of_turn"]:
+            for index, word in enumerate(words[: event.final_count]):
+                final_seen.setdefault((order, index), now - word.end_ms / 1000)
+            if event.end_of_turn:
                 stats.words_sent += len(words)
                 if words:
-                    stats.final_after_speech_s.append(now - words[-1]["end"] / 1000)
-                    if float(str(message["end_of_turn_confidence"])) < confidence_threshold:
+                    stats.final_after_speech_s.append(now - words[-1].end_ms / 1000)
+                    if event.end_of_turn_confidence < confidence_threshold:
                         stats.finals_unsure += 1
                 for index, word in enumerate(words):
-                    final_speaker[(order, index)] = word.get("speaker")
-        elif kind == "SpeakerRevision":
-            for revision in message["revisions"]:  # type: ignore[attr-defined]
-                for index, word in enumerate(revision["words"]):
-                    key = (int(revision["turn_order"]), index)
-                    if final_speaker.get(key) != word.get("speaker"):
+                    final_speaker[(order, index)] = word.speaker
+        elif isinstance(event, SpeakerRevision):
+            for turn in event.turns:
+                for index, word in enumerate(turn.words):
+                    key = (turn.turn_order, index)
+                    if final_speaker.get(key) != word.speaker:
                         stats.label_flips += 1
-                        final_speaker[key] = word.get("speaker")
+                        final_speaker[key] = word.speaker
     stats.word_final_lag_s = list(final_seen.values())
     stats.first_partial_s = [
         first_partial[order] - speech_started[order]

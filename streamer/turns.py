@@ -24,7 +24,7 @@ class TurnParams:
     min_turn_silence_ms: int = 400
     max_turn_silence_ms: int = 1280
     max_turn_s: float = 28.0
-    """Whisper sees 30 s at a time; longer turns are split."""
+    """Longer turns are split: a client waits at most this long for a final."""
     min_speech_ms: int = 160
     """Speech shorter than this (a click, a cough) does not open a turn."""
 

@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from streamer.clustering import SpeakerCount
+from streamer.errors import first_problem
 from streamer.events import Transcript, Utterance, Word
 from streamer.exports import Passage
+from streamer.protocol import CloseCode, ProtocolError, TurnChanges
+from streamer.session_events import (
+    RevisedTurn,
+    SessionEvent,
+    SpeakerRevision,
+    SpeechStarted,
+    TurnUpdate,
+)
 
 TranscriptStatus = Literal["queued", "processing", "completed", "error"]
+
+
+class JobView(Protocol):
+    """What the wire shapes read of a stored job (`streamer.jobs.store.Job`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> TranscriptStatus: ...
+    @property
+    def created(self) -> float: ...
+    @property
+    def completed(self) -> float | None: ...
+    @property
+    def audio_url(self) -> str: ...
+    @property
+    def request(self) -> dict[str, Any]: ...
+    @property
+    def result(self) -> dict[str, Any] | None: ...
+    @property
+    def error(self) -> str | None: ...
 
 
 class WireWord(BaseModel):
@@ -155,6 +186,59 @@ def passage_json(passage: Passage) -> dict[str, Any]:
     }
 
 
+def transcript_object(job: JobView) -> dict[str, Any]:
+    """The v2 transcript object of a job: the request's fields (the webhook secret only as a
+    flag), then the job's state and result."""
+    result = job.result or {}
+    echoed = {k: v for k, v in job.request.items() if k != "webhook_auth_header_value"}
+    return {
+        **echoed,
+        "webhook_auth": "webhook_auth_header_value" in job.request,
+        "id": job.id,
+        "audio_url": job.audio_url,
+        "status": job.status,
+        "error": job.error,
+        "text": result.get("text"),
+        "words": result.get("words"),
+        "utterances": result.get("utterances"),
+        "confidence": result.get("confidence"),
+        "audio_duration": result.get("audio_duration"),
+        "language_code": result.get("language_code") or job.request.get("language_code"),
+    }
+
+
+class TranscriptListItem(BaseModel):
+    id: str
+    resource_url: str
+    status: TranscriptStatus
+    created: str
+    completed: str | None
+    audio_url: str
+    error: str | None
+
+
+def list_item(job: JobView, resource_url: str) -> dict[str, Any]:
+    """A job as `GET /v2/transcript` lists it."""
+    return TranscriptListItem(
+        id=job.id,
+        resource_url=resource_url,
+        status=job.status,
+        created=_iso(job.created),
+        completed=_iso(job.completed) if job.completed is not None else None,
+        audio_url=job.audio_url,
+        error=job.error,
+    ).model_dump()
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def webhook_body(transcript_id: str, status: TranscriptStatus) -> dict[str, Any]:
+    """What a webhook POSTs when a job ends."""
+    return {"transcript_id": transcript_id, "status": status}
+
+
 def transcript_json(transcript: Transcript, **request_fields: Any) -> dict[str, Any]:
     """The v2 transcript object as JSON-ready data, with the request's fields echoed."""
     return {**request_fields, **transcript_body(transcript).model_dump()}
@@ -168,55 +252,68 @@ def _stream_word(word: Word, is_final: bool) -> dict[str, Any]:
     return {**wire_word(word).model_dump(exclude_none=True), "word_is_final": is_final}
 
 
-def _majority_speaker(words: list[Word]) -> str | None:
-    counts: dict[str, int] = {}
-    for word in words:
-        if word.speaker is not None:
-            counts[word.speaker] = counts.get(word.speaker, 0) + 1
-    return max(counts, key=lambda s: counts[s]) if counts else None
-
-
-def turn_message(
-    *,
-    turn_order: int,
-    words: list[Word],
-    word_is_final: list[bool],
-    end_of_turn: bool,
-    formatted: bool,
-    end_of_turn_confidence: float,
-    transcript: str,
-) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "type": "Turn",
-        "turn_order": turn_order,
-        "turn_is_formatted": formatted,
-        "end_of_turn": end_of_turn,
-        "transcript": transcript,
-        "end_of_turn_confidence": end_of_turn_confidence,
-        "words": [_stream_word(w, f) for w, f in zip(words, word_is_final, strict=True)],
-    }
-    speaker = _majority_speaker(words)
-    if speaker is not None:
-        message["speaker_label"] = speaker
-    return message
-
-
-def speaker_revision_message(revisions: list[tuple[int, list[Word]]]) -> dict[str, Any]:
+def stream_message(event: SessionEvent) -> dict[str, Any]:
+    """A session event as the v3 server message."""
+    if isinstance(event, SpeechStarted):
+        return {"type": "SpeechStarted", "timestamp": event.timestamp_ms}
+    if isinstance(event, TurnUpdate):
+        message: dict[str, Any] = {
+            "type": "Turn",
+            "turn_order": event.turn_order,
+            "turn_is_formatted": event.formatted,
+            "end_of_turn": event.end_of_turn,
+            "transcript": event.transcript,
+            "end_of_turn_confidence": event.end_of_turn_confidence,
+            "words": [
+                _stream_word(w, f) for w, f in zip(event.words, event.word_is_final, strict=True)
+            ],
+        }
+        if event.speaker_label is not None:
+            message["speaker_label"] = event.speaker_label
+        return message
     return {
         "type": "SpeakerRevision",
         "revisions": [
             {
-                "turn_order": order,
-                "speaker_label": _majority_speaker(words),
-                "words": [_stream_word(w, True) for w in words],
+                "turn_order": turn.turn_order,
+                "speaker_label": turn.speaker_label,
+                "words": [_stream_word(w, True) for w in turn.words],
             }
-            for order, words in revisions
+            for turn in event.turns
         ],
     }
 
 
-def speech_started_message(timestamp_ms: int) -> dict[str, Any]:
-    return {"type": "SpeechStarted", "timestamp": timestamp_ms}
+def _read_words(words: list[dict[str, Any]]) -> tuple[Word, ...]:
+    return tuple(
+        Word(w["text"], w["start"], w["end"], w["confidence"], w.get("speaker")) for w in words
+    )
+
+
+def read_stream_message(message: dict[str, Any]) -> SessionEvent | None:
+    """A v3 server message as the session event it carries (what a client reads); None for
+    the messages that carry none (Begin, Termination, Error)."""
+    kind = message.get("type")
+    if kind == "SpeechStarted":
+        return SpeechStarted(int(message["timestamp"]))
+    if kind == "Turn":
+        finals = [bool(w["word_is_final"]) for w in message["words"]]
+        return TurnUpdate(
+            turn_order=int(message["turn_order"]),
+            words=_read_words(message["words"]),
+            final_count=finals.index(False) if False in finals else len(finals),
+            end_of_turn=bool(message["end_of_turn"]),
+            formatted=bool(message["turn_is_formatted"]),
+            end_of_turn_confidence=float(message["end_of_turn_confidence"]),
+        )
+    if kind == "SpeakerRevision":
+        return SpeakerRevision(
+            tuple(
+                RevisedTurn(int(r["turn_order"]), _read_words(r["words"]))
+                for r in message["revisions"]
+            )
+        )
+    return None
 
 
 def begin_message(session_id: str, expires_at_unix_s: int) -> dict[str, Any]:
@@ -252,6 +349,27 @@ class TurnSettings(BaseModel):
     """the older name of `min_turn_silence`"""
     max_turn_silence: int | None = Field(default=None, ge=0, le=10_000)
     vad_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
+
+    def changes(self) -> TurnChanges:
+        min_silence = self.min_turn_silence
+        if min_silence is None:
+            min_silence = self.min_end_of_turn_silence_when_confident
+        return TurnChanges(
+            format_turns=self.format_turns,
+            end_of_turn_confidence_threshold=self.end_of_turn_confidence_threshold,
+            min_turn_silence_ms=min_silence,
+            max_turn_silence_ms=self.max_turn_silence,
+            vad_threshold=self.vad_threshold,
+        )
+
+
+def turn_changes(body: dict[str, Any]) -> TurnChanges:
+    """An `UpdateConfiguration` message's settings; `ProtocolError` 4101 when one is invalid."""
+    try:
+        return TurnSettings.model_validate(body).changes()
+    except ValidationError as error:
+        reason = f"UpdateConfiguration: {first_problem(error)}"
+        raise ProtocolError(CloseCode.INVALID_MESSAGE, reason) from error
 
 
 class StreamParams(TurnSettings):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from streamer.inference import StreamingInference
+from streamer.pieces import DecodeKind, DecodeRequest
 from streamer.pipeline import FileTranscriber
-from streamer.session import DecodeKind, DecodeRequest
 
 pytestmark = pytest.mark.models
 
@@ -36,7 +36,7 @@ def request(audio: np.ndarray, start_s: float, end_s: float, kind: DecodeKind) -
 def test_waiting_requests_share_one_batch(
     transcriber: FileTranscriber, telephone_audio: np.ndarray
 ) -> None:
-    inference = StreamingInference(transcriber.models, transcriber.speaker_finder, max_batch=4)
+    inference = StreamingInference(transcriber.models, max_batch=4)
     requests = [
         request(telephone_audio, 8.3, 10.9, DecodeKind.PARTIAL),
         request(telephone_audio, 12.4, 16.0, DecodeKind.PAUSE),

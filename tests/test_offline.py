@@ -1,5 +1,6 @@
 from streamer.events import Word
-from streamer.offline import asr_windows, turns_from_words, utterances
+from streamer.offline import turns_from_words, utterances
+from streamer.windows import asr_windows
 
 
 def test_asr_windows_pack_regions_up_to_the_window() -> None:

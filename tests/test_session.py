@@ -1,13 +1,23 @@
 """The streaming session driven directly (sans-I/O): audio bytes and model results in,
-requests and wire messages out. Model results here are hand-made values of the real types."""
+requests and typed events out. Model results here are hand-made values of the real types."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from streamer.audio import VAD_FRAME_SAMPLES
 from streamer.diarization import FrameGrid, LocalSpeakers
 from streamer.events import Word
-from streamer.session import VAD_FRAME_SAMPLES, DecodeKind, StreamConfig, StreamSession
+from streamer.pieces import Action, DecodeKind, DecodeRequest
+from streamer.session import StreamSession
+from streamer.session_events import (
+    HeldTranscript,
+    SessionEvent,
+    SpeakerRevision,
+    SpeechStarted,
+    TurnUpdate,
+)
+from streamer.stream_config import StreamConfig
 from streamer.turns import TurnParams
 
 GRID = FrameGrid(sample_rate=16000, step_samples=270, receptive_field_samples=991)
@@ -23,6 +33,16 @@ def feed(s: StreamSession, seconds: float, speech: bool):  # type: ignore[no-unt
     s.add_audio(bytes(int(seconds * 16000) * 2))
     frames = len(s.vad_input()) // VAD_FRAME_SAMPLES
     return s.on_vad([0.9 if speech else 0.0] * frames)
+
+
+def turn_of(events: list[SessionEvent]) -> TurnUpdate:
+    (turn,) = [e for e in events if isinstance(e, TurnUpdate)]
+    return turn
+
+
+def reused(s: StreamSession, request: DecodeRequest) -> object:
+    plan = s.plan(request)
+    return plan.reused if plan.action is Action.REUSE else None
 
 
 def one_speaker(context_samples: int, embedding: np.ndarray) -> LocalSpeakers:
@@ -47,15 +67,32 @@ def window(context_samples: int, voices: list[tuple[np.ndarray, int, int]]) -> L
     )
 
 
+def window_spans(
+    context_samples: int, voices: list[tuple[np.ndarray, list[tuple[int, int]]]]
+) -> LocalSpeakers:
+    """`window`, with each local speaker talking over several sample spans."""
+    activity = np.zeros((1, 589, 3))
+    for local, (_, spans) in enumerate(voices):
+        for start, end in spans:
+            activity[0, start // 270 : min(589, end // 270), local] = 1.0
+    return LocalSpeakers(
+        activity=activity,
+        starts=[0],
+        owners=[(0, local) for local in range(len(voices))],
+        embeddings=np.stack([embedding for embedding, _ in voices]),
+        speech_s=np.array([sum(e - s for s, e in spans) / 16000 for _, spans in voices]),
+        window_ends=[context_samples],
+    )
+
+
 def test_turn_lifecycle_partial_then_final_with_speakers() -> None:
     s = session()
-    messages, requests = feed(s, 0.5, speech=False)
-    assert messages == [] and requests == []
-    messages, requests = feed(s, 1.0, speech=True)
-    assert [m["type"] for m in messages] == ["SpeechStarted"]
+    events, requests = feed(s, 0.5, speech=False)
+    assert events == [] and requests == []
+    events, requests = feed(s, 1.0, speech=True)
+    assert events == [SpeechStarted(timestamp_ms=480)]  # 15 frames of 32 ms of silence
     partial = [r for r in requests if not r.final]
     assert len(partial) == 1 and partial[0].turn_order == 0
-    assert s.is_open_turn(0)
 
     # partials: words only, no speaker analysis (they take the last speaker heard)
     assert partial[0].kind is DecodeKind.PARTIAL and partial[0].context is None
@@ -64,29 +101,26 @@ def test_turn_lifecycle_partial_then_final_with_speakers() -> None:
     assert partial[0].speech == ((frames[0] * VAD_FRAME_SAMPLES, frames[1] * VAD_FRAME_SAMPLES),)
     words = [Word("Hello", 600, 900, 0.9), Word("there", 950, 1300, 0.8)]
     (turn,) = s.on_decoded(partial[0], words, None)
-    assert turn["type"] == "Turn" and turn["end_of_turn"] is False
-    assert [w["speaker"] for w in turn["words"]] == ["A", "A"]  # type: ignore[index]
-    assert not any(w["word_is_final"] for w in turn["words"])  # type: ignore[index]
+    assert isinstance(turn, TurnUpdate) and turn.end_of_turn is False
+    assert [w.speaker for w in turn.words] == ["A", "A"]
+    assert turn.word_is_final == (False, False) and turn.transcript == ""
 
     _, requests = feed(s, 1.0, speech=False)
     (final,) = [r for r in requests if r.final]
-    assert final.turn_order == 0 and not s.is_open_turn(0)
+    assert final.turn_order == 0
     local = one_speaker(len(final.context), np.eye(4)[0])
     (turn,) = s.on_decoded(final, words, local)
-    assert turn["end_of_turn"] is True and turn["transcript"] == "Hello there"
-    assert turn["speaker_label"] == "A"
-    assert all(w["word_is_final"] for w in turn["words"])  # type: ignore[union-attr]
+    assert isinstance(turn, TurnUpdate)
+    assert turn.end_of_turn is True and turn.transcript == "Hello there"
+    assert turn.speaker_label == "A" and all(turn.word_is_final)
 
 
-def test_second_voice_becomes_b_and_stale_partial_is_dropped() -> None:
+def test_second_voice_becomes_b() -> None:
     s = session()
     feed(s, 2.0, speech=True)
     _, requests = feed(s, 1.0, speech=False)
-    stale = [r for r in requests if not r.final]
     first = next(r for r in requests if r.final)
     s.on_decoded(first, [Word("one", 100, 400, 0.9)], one_speaker(len(first.context), np.eye(4)[0]))
-    for request in stale:
-        assert s.on_decoded(request, [Word("x", 0, 1, 0.5)], None) == []
     feed(s, 2.0, speech=True)
     _, requests = feed(s, 1.0, speech=False)
     second = next(r for r in requests if r.final)
@@ -99,8 +133,21 @@ def test_second_voice_becomes_b_and_stale_partial_is_dropped() -> None:
             (np.eye(4)[1], second.offset, len(second.context)),
         ],
     )
-    (turn,) = s.on_decoded(second, [Word("two", 3100, 3500, 0.9)], heard)
-    assert turn["speaker_label"] == "B"
+    turn = turn_of(s.on_decoded(second, [Word("two", 3100, 3500, 0.9)], heard))
+    assert turn.speaker_label == "B"
+
+
+def test_a_partial_that_comes_back_after_its_turn_ended_changes_nothing() -> None:
+    s = session()
+    _, requests = feed(s, 1.0, speech=True)
+    (running,) = requests  # the worker decodes it while the speaker goes on, then stops
+    assert running.kind is DecodeKind.PARTIAL
+    _, requests = feed(s, 1.0, speech=False)
+    (final,) = [r for r in requests if r.final]
+    assert s.on_decoded(running, [Word("late", 0, 400, 0.5)], None) == []
+    assert s.plan(running).action is Action.SKIP  # were it still queued, it would not run
+    turn = turn_of(s.on_decoded(final, [Word("Hi.", 100, 900, 0.9)], None))
+    assert turn.transcript == "Hi." and turn.end_of_turn
 
 
 def test_force_endpoint_and_nothing_open() -> None:
@@ -134,7 +181,7 @@ def test_final_reuses_the_decode_that_heard_the_whole_turn() -> None:
     s.on_decoded(pause, words, local)
     _, requests = feed(s, 1.0, speech=False)
     (final,) = [r for r in requests if r.final]
-    assert s.reusable(final) == (words, local)
+    assert reused(s, final) == (words, local)
 
 
 def test_a_finished_sentence_ends_the_turn_sooner_and_the_final_says_so() -> None:
@@ -145,8 +192,8 @@ def test_a_finished_sentence_ends_the_turn_sooner_and_the_final_says_so() -> Non
         s.on_decoded(partial, [Word(text, 100, 900, 0.9)], None)
         assert not any(r.final for r in feed(s, silence_needed_s - 0.1, speech=False)[1])
         (final,) = [r for r in feed(s, 0.2, speech=False)[1] if r.final]
-        (turn,) = s.on_decoded(final, [Word(text, 100, 900, 0.9)], None)
-        assert (float(turn["end_of_turn_confidence"]) >= threshold) is sure  # type: ignore[arg-type]
+        turn = turn_of(s.on_decoded(final, [Word(text, 100, 900, 0.9)], None))
+        assert (turn.end_of_turn_confidence >= threshold) is sure
 
 
 def test_final_decodes_again_when_no_decode_heard_the_end() -> None:
@@ -157,7 +204,7 @@ def test_final_decodes_again_when_no_decode_heard_the_end() -> None:
     s.add_audio(bytes(16000))  # 0.5 s more speech, then the turn is forced to end
     s.on_vad([0.9] * (len(s.vad_input()) // VAD_FRAME_SAMPLES))
     (final,) = s.force_endpoint()
-    assert s.reusable(final) is None
+    assert s.plan(final).action is Action.RUN
 
 
 def test_a_pause_closes_a_long_piece_and_its_words_stay_final() -> None:
@@ -168,21 +215,22 @@ def test_a_pause_closes_a_long_piece_and_its_words_stay_final() -> None:
     (pause,) = requests
     assert pause.kind is DecodeKind.PAUSE and len(pause.audio) >= 3 * 16000
     first = [Word("One", 0, 1000, 0.9), Word("two.", 1000, 3400, 0.9)]
-    (message,) = s.on_decoded(pause, first, one_speaker(len(pause.context), np.eye(4)[0]))
-    assert all(w["word_is_final"] for w in message["words"])  # type: ignore[union-attr]
+    message = turn_of(s.on_decoded(pause, first, one_speaker(len(pause.context), np.eye(4)[0])))
+    assert message.words == tuple(w.with_speaker("A") for w in first)
+    assert all(message.word_is_final)
 
     _, requests = feed(s, 1.0, speech=True)
     (partial,) = requests
     assert partial.offset == pause.offset + len(pause.audio)  # only the new speech
-    (message,) = s.on_decoded(partial, [Word("Three", 3800, 4600, 0.8)], None)
-    assert [w["word_is_final"] for w in message["words"]] == [True, True, False]  # type: ignore[union-attr]
+    message = turn_of(s.on_decoded(partial, [Word("Three", 3800, 4600, 0.8)], None))
+    assert message.word_is_final == (True, True, False)
 
     _, requests = feed(s, 1.0, speech=False)
     (final,) = [r for r in requests if r.final]
     assert final.offset == partial.offset
     last = [Word("Three.", 3800, 4700, 0.8)]
-    (turn,) = s.on_decoded(final, last, one_speaker(len(final.context), np.eye(4)[0]))
-    assert turn["transcript"] == "One two. Three." and turn["end_of_turn"] is True
+    turn = turn_of(s.on_decoded(final, last, one_speaker(len(final.context), np.eye(4)[0])))
+    assert turn.transcript == "One two. Three." and turn.end_of_turn is True
 
 
 def test_long_speech_without_a_pause_is_cut() -> None:
@@ -190,7 +238,7 @@ def test_long_speech_without_a_pause_is_cut() -> None:
     for _ in range(9):
         _, requests = feed(s, 1.0, speech=True)
         for request in requests:
-            s.partial_dropped(request)
+            s.skip(request)
             last = request
     assert last.kind is DecodeKind.CUT
     assert 6.5 * 16000 <= len(last.audio) <= 8 * 16000 and last.context is not None
@@ -208,13 +256,49 @@ def test_reconfigured_silence_ends_turns_sooner() -> None:
 def test_max_speakers_one_names_every_voice_a() -> None:
     turn = TurnParams(min_turn_silence_ms=300, max_turn_silence_ms=600, min_speech_ms=64)
     s = StreamSession(StreamConfig(sample_rate=16000, turn=turn, max_speakers=1), GRID)
-    labels = []
+    held = HeldTranscript()
     for order, voice in enumerate((np.eye(4)[0], np.eye(4)[1])):
         feed(s, 2.0, speech=True)
         (final,) = [r for r in feed(s, 1.0, speech=False)[1] if r.final]
         word = Word("word.", 3000 * order + 200, 3000 * order + 900, 0.9)
-        messages = s.on_decoded(final, [word], one_speaker(len(final.context), voice))
-        for message in messages:  # the final Turn, and a SpeakerRevision if any
-            turns = [message] if message["type"] == "Turn" else message["revisions"]
-            labels += [w["speaker"] for t in turns for w in t["words"]]  # type: ignore[attr-defined]
-    assert labels and set(labels) == {"A"}
+        for event in s.on_decoded(final, [word], one_speaker(len(final.context), voice)):
+            held.apply(event)  # the final Turn, and a SpeakerRevision if any
+    assert [w.speaker for w in held.words] == ["A", "A"]
+
+
+def test_a_revision_is_sent_when_reclustering_changes_an_ended_turns_labels() -> None:
+    """Turn 0 holds two voices, the second with too little speech to be known, so both are
+    "A". In turn 1 the second voice talks at length and is known as "B"; re-clustering all
+    the embeddings then tells turn 0's second word was "B" too, and the session says so in a
+    SpeakerRevision."""
+    s = session()
+    a, b = np.eye(4)[0], np.eye(4)[1]
+    feed(s, 0.5, speech=False)
+    feed(s, 3.0, speech=True)
+    (first,) = [r for r in feed(s, 1.0, speech=False)[1] if r.final]
+    a_span, b_span = (8000, 32000), (32000, 44800)  # 1.5 s and 0.8 s, as sample spans
+    both = window_spans(len(first.context), [(a, [a_span]), (b, [b_span])])
+    hello, there = Word("Hello", 600, 1400, 0.9), Word("there", 2100, 2700, 0.9)
+    turn = turn_of(s.on_decoded(first, [hello, there], both))
+    assert [w.speaker for w in turn.words] == ["A", "A"]
+
+    feed(s, 3.0, speech=True)
+    (second,) = [r for r in feed(s, 1.0, speech=False)[1] if r.final]
+    assert second.context_offset == 0  # the window hears both turns
+    later = (second.offset, second.offset + 40000)  # 2.5 s more of the second voice
+    heard = window_spans(len(second.context), [(a, [a_span]), (b, [b_span, later])])
+    yes = Word("Yes", later[0] // 16 + 100, later[1] // 16 - 100, 0.9)
+    events = s.on_decoded(second, [yes], heard)
+    final, revision = events
+    assert isinstance(final, TurnUpdate) and final.speaker_label == "B"
+    assert isinstance(revision, SpeakerRevision)
+    (revised,) = revision.turns
+    assert revised.turn_order == 0 and [w.speaker for w in revised.words] == ["A", "B"]
+    held = HeldTranscript()
+    for event in (turn, *events):
+        held.apply(event)
+    assert [(w.text, w.speaker) for w in held.words] == [
+        ("Hello", "A"),
+        ("there", "B"),
+        ("Yes", "B"),
+    ]

@@ -9,39 +9,49 @@ import pytest
 from streamer.events import Word
 from streamer.inference import StreamingInference
 from streamer.pipeline import FileTranscriber
-from streamer.session import StreamConfig
-from streamer.stream_sim import final_words, measure, simulate
-from streamer.wire import speaker_revision_message, speech_started_message, turn_message
+from streamer.session_events import (
+    HeldTranscript,
+    RevisedTurn,
+    SessionEvent,
+    SpeakerRevision,
+    SpeechStarted,
+    TurnUpdate,
+)
+from streamer.stream_config import StreamConfig
+from streamer.stream_sim import measure, simulate
 
 
-def turn(words: list[Word], final: bool, confidence: float) -> dict[str, object]:
-    return turn_message(
+def turn(words: list[Word], final: bool, confidence: float) -> TurnUpdate:
+    return TurnUpdate(
         turn_order=0,
-        words=words,
-        word_is_final=[final] * len(words),
+        words=tuple(words),
+        final_count=len(words) if final else 0,
         end_of_turn=final,
         formatted=False,
         end_of_turn_confidence=confidence,
-        transcript="",
     )
 
 
 def test_measure_reads_latencies_flips_and_unsure_finals() -> None:
     hello, there = Word("hello", 1000, 1400, 0.9, "A"), Word("there", 1500, 2000, 0.9, "A")
-    sent = [
-        (1.0, speech_started_message(1000)),
+    revised = (hello, Word("there", 1500, 2000, 0.9, "B"))
+    sent: list[tuple[float, SessionEvent]] = [
+        (1.0, SpeechStarted(1000)),
         (1.6, turn([hello], final=False, confidence=0.1)),
         (3.3, turn([hello, there], final=True, confidence=0.1)),  # waited for max silence
-        (4.0, speaker_revision_message([(0, [hello, Word("there", 1500, 2000, 0.9, "B")])])),
+        (4.0, SpeakerRevision((RevisedTurn(0, revised),))),
     ]
     stats = measure(sent, confidence_threshold=0.4)
     assert stats.first_partial_s == [pytest.approx(0.6)]
     assert stats.final_after_speech_s == [pytest.approx(1.3)]
     assert stats.finals_unsure == 1 and stats.words_sent == 2 and stats.label_flips == 1
     assert sorted(stats.word_final_lag_s) == [pytest.approx(1.3), pytest.approx(1.9)]
-    assert [w.speaker for w in final_words(sent)] == ["A", "B"]
+    held = HeldTranscript()
+    for _, event in sent:
+        held.apply(event)
+    assert [w.speaker for w in held.words] == ["A", "B"]
 
-    sure = [(s, m) for s, m in sent[:2]] + [(2.5, turn([hello, there], True, 0.9))]
+    sure = [*sent[:2], (2.5, turn([hello, there], True, 0.9))]
     assert measure(sure, confidence_threshold=0.4).finals_unsure == 0
 
 
@@ -49,7 +59,7 @@ def test_measure_reads_latencies_flips_and_unsure_finals() -> None:
 def test_streamed_telephone_call_names_both_speakers(
     transcriber: FileTranscriber, telephone_audio: np.ndarray
 ) -> None:
-    inference = StreamingInference(transcriber.models, transcriber.speaker_finder)
+    inference = StreamingInference(transcriber.models)
     result = simulate(inference, StreamConfig(sample_rate=16000), telephone_audio)
     words = result.transcript.words
     assert len(words) > 40 and all(w.speaker is not None for w in words)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from streamer.wire import TranscriptStatus
+from streamer.wire import TranscriptStatus, webhook_body
 
 DELETED_AUDIO_URL = "http://deleted_by_user"
 FORGOTTEN_ON_DELETE = ("webhook_auth_header_value",)
@@ -330,7 +330,7 @@ class SqliteJobStore:
             db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
 
 
-def _queue_webhook(db: sqlite3.Connection, job_id: str, status: str) -> None:
+def _queue_webhook(db: sqlite3.Connection, job_id: str, status: TranscriptStatus) -> None:
     """In the transaction that finished the job: a crash cannot lose its webhook."""
     (raw,) = db.execute("SELECT request FROM jobs WHERE id = ?", (job_id,)).fetchone()
     request = json.loads(raw)
@@ -345,7 +345,7 @@ def _queue_webhook(db: sqlite3.Connection, job_id: str, status: str) -> None:
             job_id,
             url,
             json.dumps(headers),
-            json.dumps({"transcript_id": job_id, "status": status}),
+            json.dumps(webhook_body(job_id, status)),
             time.time(),
         ),
     )

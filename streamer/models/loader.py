@@ -14,6 +14,7 @@ from streamer.models.embedder import CamPlusPlusEmbedder
 from streamer.models.manifest import load_manifest, model_path
 from streamer.models.moonshine import MoonshineAsr
 from streamer.models.segmenter import PyannoteSegmenter
+from streamer.models.speaker_finder import LocalSpeakerFinder
 from streamer.models.vad import SileroVad
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class ModelSet:
     """cost grows with the audio (no 30 s window), no word times: for live streams"""
     embedder: CamPlusPlusEmbedder
     segmenter: PyannoteSegmenter
+    speaker_finder: LocalSpeakerFinder
+    """segmentation + embeddings of local speakers, for files and streams"""
 
 
 def _onnx_runtime(settings: Settings) -> tuple[ort.SessionOptions, list[str]]:
@@ -66,6 +69,12 @@ def model_file(settings: Settings, name: str, file_name: str = "") -> Path:
 def load_models(settings: Settings) -> ModelSet:
     options, providers = _onnx_runtime(settings)
     log.info("loading models (asr=%s, device=%s)", settings.asr_model, settings.device)
+    embedder = CamPlusPlusEmbedder(
+        model_file(settings, EMBEDDING_MODEL, EMBEDDING_FILE), settings.threads, settings.device
+    )
+    segmenter = PyannoteSegmenter(
+        model_file(settings, SEGMENTATION_MODEL, SEGMENTATION_FILE), options, providers
+    )
     return ModelSet(
         vad=SileroVad(model_file(settings, VAD_MODEL, "silero_vad.onnx"), options, providers),
         asr=WhisperAsr(
@@ -77,14 +86,9 @@ def load_models(settings: Settings) -> ModelSet:
         streaming_asr=MoonshineAsr(
             *_moonshine_files(model_file(settings, STREAMING_ASR_MODEL)), options, providers
         ),
-        embedder=CamPlusPlusEmbedder(
-            model_file(settings, EMBEDDING_MODEL, EMBEDDING_FILE),
-            settings.threads,
-            settings.device,
-        ),
-        segmenter=PyannoteSegmenter(
-            model_file(settings, SEGMENTATION_MODEL, SEGMENTATION_FILE), options, providers
-        ),
+        embedder=embedder,
+        segmenter=segmenter,
+        speaker_finder=LocalSpeakerFinder(segmenter, embedder),
     )
 
 

@@ -10,10 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from streamer.audio import MODEL_SAMPLE_RATE
+from streamer.audio import MODEL_SAMPLE_RATE, VAD_FRAME_SAMPLES
 
-FRAME_SAMPLES = 512
-"""Silero's frame at 16 kHz (32 ms)."""
 _CONTEXT_SAMPLES = 64
 """Silero v5+ expects the last 64 samples of the previous frame before each frame."""
 
@@ -31,7 +29,7 @@ class VadState:
 
 
 class SileroVad:
-    frame_samples = FRAME_SAMPLES
+    frame_samples = VAD_FRAME_SAMPLES
 
     def __init__(self, model_file: Path, session_options: ort.SessionOptions, providers: list[str]):
         self._session = ort.InferenceSession(
@@ -43,9 +41,9 @@ class SileroVad:
         self, samples: npt.NDArray[np.float32], state: VadState
     ) -> npt.NDArray[np.float32]:
         """(n,) 16 kHz samples, n a multiple of 512 -> (n // 512,) speech probabilities."""
-        if len(samples) % FRAME_SAMPLES:
+        if len(samples) % VAD_FRAME_SAMPLES:
             raise ValueError("VAD input must be whole 512-sample frames")
-        frames = samples.reshape(-1, FRAME_SAMPLES)
+        frames = samples.reshape(-1, VAD_FRAME_SAMPLES)
         out = np.empty(len(frames), dtype=np.float32)
         for index, frame in enumerate(frames):
             window = np.concatenate((state.context, frame))[None, :]
@@ -58,5 +56,5 @@ class SileroVad:
 
     def file_probabilities(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Whole-file probabilities; the tail is zero-padded to a whole frame."""
-        padded = np.pad(audio, (0, -len(audio) % FRAME_SAMPLES))
+        padded = np.pad(audio, (0, -len(audio) % VAD_FRAME_SAMPLES))
         return self.probabilities(padded.astype(np.float32), VadState())
