@@ -97,13 +97,17 @@ def telephone_audio() -> np.ndarray:
 API_KEY = "test-key"
 
 
-def run_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`streamer ARGS...` as a user runs it: a real process; its output captured as text."""
+def run_cli(
+    *args: str | Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`streamer ARGS...` as a user runs it: a real process, with `env` added to this one's
+    environment; its output captured as text."""
     return subprocess.run(
         [sys.executable, "-m", "streamer.cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 

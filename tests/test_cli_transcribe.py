@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.audio_files import write_audio
-from tests.conftest import data_file, run_cli
+from tests.conftest import data_file, run_cli, telephone_segments
 
 pytestmark = pytest.mark.models
 
@@ -42,12 +43,48 @@ def test_json_output_has_the_assemblyai_shape(telephone_mp3: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+SRT_TIME = r"\d\d:\d\d:\d\d,\d\d\d"
+
+
+def srt_ms(stamp: str) -> int:
+    hours, minutes, rest = stamp.split(":")
+    seconds, millis = rest.split(",")
+    return ((int(hours) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + int(millis)
+
+
 def test_srt_and_text_formats(telephone_mp3: Path) -> None:
-    srt = transcribe(telephone_mp3, "--language", "en", "--format", "srt", "--max-speakers", "1")
+    one_speaker = (telephone_mp3, "--language", "en", "--max-speakers", "1")
+    srt = transcribe(*one_speaker, "--format", "srt")
     assert srt.returncode == 0, srt.stderr
-    blocks = srt.stdout.strip().split("\n\n")
-    assert blocks[0].startswith("1\n00:00:0") and " --> " in blocks[0]
-    assert all(block.split("\n")[2].startswith("A: ") for block in blocks)
+    assert srt.stdout.endswith("\n") and not srt.stdout.endswith("\n\n")
+    blocks = srt.stdout[:-1].split("\n\n")
+    assert len(blocks) > 1
+    captions: list[str] = []
+    starts: list[int] = []
+    previous_end = 0
+    for index, block in enumerate(blocks, start=1):
+        number, times, text = block.split("\n")  # exactly three lines a block
+        assert number == str(index)
+        match = re.fullmatch(f"({SRT_TIME}) --> ({SRT_TIME})", times)
+        assert match is not None, times
+        start, end = srt_ms(match[1]), srt_ms(match[2])
+        assert previous_end <= start < end <= 31_000
+        starts.append(start)
+        previous_end = end
+        assert text.startswith("A: ")  # one speaker asked for, so every caption is A's
+        caption = text.removeprefix("A: ")
+        # the default 80 characters a caption, unless one word alone is longer
+        assert len(caption) <= 80 or " " not in caption, caption
+        captions.append(caption)
+    # the first caption starts where the reference transcript's first segment does (6.68 s)
+    first_speech = telephone_segments()[0]["start"]
+    assert isinstance(first_speech, float)
+    assert abs(starts[0] - first_speech * 1000) <= 500
+
+    text = transcribe(*one_speaker, "--format", "text")
+    assert text.returncode == 0, text.stderr
+    # one utterance, one line: the same words as the captions, in the same order
+    assert text.stdout == "A: " + " ".join(captions) + "\n"
 
 
 def test_silent_file_gives_empty_transcript(tmp_path: Path) -> None:
@@ -58,22 +95,95 @@ def test_silent_file_gives_empty_transcript(tmp_path: Path) -> None:
     assert body["words"] == [] and body["utterances"] == [] and body["text"] == ""
 
 
+INVALID_DATA = "[Errno 1094995529] Invalid data found when processing input"
+
+
 @pytest.mark.parametrize(
-    ("name", "content"),
-    [("empty.wav", b""), ("corrupt.mp3", b"\xff\xfb" + bytes(range(256)) * 8), ("a.txt", b"hi\n")],
+    ("name", "content", "message"),
+    [
+        ("empty.wav", b"", "streamer: empty file: {path}"),
+        (
+            "corrupt.mp3",
+            b"\xff\xfb" + bytes(range(256)) * 8,
+            f"streamer: cannot decode corrupt.mp3: {INVALID_DATA}: '{{path}}'",
+        ),
+        ("a.txt", b"hi\n", f"streamer: cannot decode a.txt: {INVALID_DATA}: '{{path}}'"),
+    ],
 )
-def test_bad_input_exits_2_with_one_line(tmp_path: Path, name: str, content: bytes) -> None:
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     result = transcribe(path)
     assert result.returncode == 2
     assert result.stdout == ""
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert result.stderr == message.format(path=path) + "\n"
 
 
-def test_bad_arguments_exit_2(tmp_path: Path) -> None:
-    wav = data_file("ami_trn02.flac")
-    assert transcribe(wav, "--speakers-expected", "0").returncode == 2
-    both = transcribe(wav, "--min-speakers", "3", "--max-speakers", "2")
-    assert both.returncode == 2 and "Traceback" not in both.stderr
-    assert transcribe(tmp_path / "missing.wav").returncode == 2
+def test_missing_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.wav"
+    result = transcribe(missing)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == f"streamer: no such file: {missing}\n"
+
+
+def test_min_speakers_above_max_exits_2_with_one_line() -> None:
+    result = transcribe(data_file("ami_trn02.flac"), "--min-speakers", "3", "--max-speakers", "2")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert (
+        result.stderr == "streamer: max_speakers_expected must be at least min_speakers_expected\n"
+    )
+
+
+def argparse_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The one error line of an argparse rejection: exit 2, nothing on stdout, and on stderr
+    only the usage block (wrapped to the terminal width) followed by `...: error: ...`."""
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.endswith("\n") and "Traceback" not in result.stderr
+    *usage, error = result.stderr.splitlines()
+    assert usage[0].startswith("usage: streamer transcribe ")
+    assert all(line.startswith(" ") for line in usage[1:]), usage
+    assert "error:" not in "\n".join(usage)
+    return error
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ["--speakers-expected", "0"],
+            "streamer transcribe: error: argument --speakers-expected: must be at least 1",
+        ),
+        (
+            ["--min-speakers", "0"],
+            "streamer transcribe: error: argument --min-speakers: must be at least 1",
+        ),
+        (
+            ["--max-speakers", "-1"],
+            "streamer transcribe: error: argument --max-speakers: must be at least 1",
+        ),
+        (
+            ["--format", "xml"],
+            "streamer transcribe: error: argument --format: invalid choice: 'xml' "
+            "(choose from 'json', 'text', 'srt', 'vtt')",
+        ),
+    ],
+)
+def test_bad_arguments_exit_2_naming_the_argument(args: list[str], error: str) -> None:
+    assert argparse_error(transcribe(data_file("ami_trn02.flac"), *args)) == error
+
+
+def test_non_number_speaker_count_exits_2_naming_the_argument_and_value() -> None:
+    error = argparse_error(transcribe(data_file("ami_trn02.flac"), "--min-speakers", "two"))
+    assert error.startswith("streamer transcribe: error: argument --min-speakers: ")
+    assert error.endswith(" value: 'two'")
+
+
+def test_no_file_exits_2_naming_it() -> None:
+    assert argparse_error(transcribe()) == (
+        "streamer transcribe: error: the following arguments are required: file"
+    )
