@@ -23,9 +23,9 @@ from urllib.parse import urlencode
 import numpy as np
 from websockets.asyncio.client import connect
 
-from streamer.audio import MODEL_SAMPLE_RATE, Float32Array
-from streamer.media import decode_file
-from streamer.stream_client import file_chunks
+from streamer.core.audio import MODEL_SAMPLE_RATE, Float32Array
+from streamer.files.media import decode_file
+from streamer.tools.stream_client import file_chunks
 
 
 async def one_stream(

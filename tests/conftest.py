@@ -17,12 +17,12 @@ import httpx
 import numpy as np
 import pytest
 
-from streamer.audio import float_to_pcm_s16le
 from streamer.config import settings_from_env
-from streamer.media import decode_file
+from streamer.core.audio import float_to_pcm_s16le
+from streamer.files.media import decode_file
+from streamer.files.pipeline import FileTranscriber
 from streamer.models.loader import ModelSet, load_models
 from streamer.models.manifest import package_file, sha256_of
-from streamer.pipeline import FileTranscriber
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 """AMI excerpts (CC BY 4.0) with their speaker references; see data/NOTICE.md."""
@@ -103,7 +103,7 @@ def run_cli(
     """`streamer ARGS...` as a user runs it: a real process, with `env` added to this one's
     environment; its output captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "streamer.cli", *map(str, args)],
+        [sys.executable, "-m", "streamer.tools.cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -124,7 +124,7 @@ def running_server(env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamer.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "streamer.tools.cli", "serve", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **env},

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soxr
 
-from streamer.audio import (
+from streamer.core.audio import (
     StreamResampler,
     float_to_pcm_s16le,
     pcm_mulaw_to_float,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from streamer.captions import caption_groups, plain_text, srt, vtt
-from streamer.events import Transcript, Word
-from streamer.offline import utterances
+from streamer.core.captions import caption_groups, plain_text, srt, vtt
+from streamer.core.utterances import utterances
+from streamer.core.words import Transcript, Word
 
 WORDS = (
     Word("Hello", 0, 400, 0.9, "A"),

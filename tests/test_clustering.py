@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from streamer.clustering import (
+from streamer.core.clustering import (
     ClusteringParams,
     SpeakerCount,
     agglomerative,

@@ -4,19 +4,19 @@ import subprocess
 import sys
 
 CORE = [
-    "streamer.audio",
-    "streamer.events",
-    "streamer.clustering",
-    "streamer.diarization",
-    "streamer.speakers",
-    "streamer.offline",
-    "streamer.vad",
-    "streamer.captions",
-    "streamer.ringbuffer",
-    "streamer.agreement",
-    "streamer.turns",
-    "streamer.session",
-    "streamer.wire",
+    "streamer.core.audio",
+    "streamer.core.words",
+    "streamer.core.clustering",
+    "streamer.core.diarization",
+    "streamer.core.word_speakers",
+    "streamer.core.utterances",
+    "streamer.core.regions",
+    "streamer.core.captions",
+    "streamer.core.ringbuffer",
+    "streamer.streaming.agreement",
+    "streamer.streaming.turns",
+    "streamer.streaming.session",
+    "streamer.api.wire",
 ]
 FORBIDDEN = ["asyncio", "onnxruntime", "ctranslate2", "faster_whisper", "starlette", "sherpa_onnx"]
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from streamer.diarization import (
+from streamer.core.diarization import (
     UNASSIGNED,
     DiarizationParams,
     FrameGrid,

@@ -10,9 +10,9 @@ import jiwer
 import numpy as np
 import pytest
 
-from streamer.inference import StreamingInference
-from streamer.pieces import DecodeKind, DecodeRequest
-from streamer.pipeline import FileTranscriber
+from streamer.api.inference import StreamingInference
+from streamer.files.pipeline import FileTranscriber
+from streamer.streaming.pieces import DecodeKind, DecodeRequest
 
 pytestmark = pytest.mark.models
 

@@ -33,7 +33,7 @@ def start(data_dir: Path, log: object) -> tuple[subprocess.Popen[bytes], str]:
         "STREAMER_JOB_LEASE_S": str(LEASE_S),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamer.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "streamer.tools.cli", "serve", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from streamer.jobs.store import MAX_ATTEMPTS, SqliteJobStore
+from streamer.api.jobs.store import MAX_ATTEMPTS, SqliteJobStore
 
 
 def test_a_job_is_leased_to_one_worker_and_claimed_again_when_the_lease_runs_out(

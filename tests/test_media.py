@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamer.media import MediaError, decode_file, probe_audio
+from streamer.files.media import MediaError, decode_file, probe_audio
 from tests.audio_files import FORMATS, write_audio
 
 RATE = 16000

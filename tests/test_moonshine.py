@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from streamer.events import spread_words
+from streamer.core.words import spread_words
 from streamer.models.loader import MOONSHINE_FILES, STREAMING_ASR_MODEL, ModelSet
 from streamer.models.manifest import load_manifest, package_file
 from streamer.models.moonshine import MoonshineAsr

@@ -1,6 +1,6 @@
-from streamer.events import Word
-from streamer.offline import turns_from_words, utterances
-from streamer.windows import asr_windows
+from streamer.core.utterances import turns_from_words, utterances
+from streamer.core.words import Word
+from streamer.files.windows import asr_windows
 
 
 def test_asr_windows_pack_regions_up_to_the_window() -> None:

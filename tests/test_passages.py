@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from streamer.events import Word
-from streamer.exports import (
+from streamer.core.passages import (
     PARAGRAPH_GAP_MS,
     PARAGRAPH_MAX_SENTENCES,
     Passage,
     paragraphs,
     sentences,
 )
+from streamer.core.words import Word
 
 
 def spoken(

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from streamer.clustering import SpeakerCount
-from streamer.evaluation import normalize_text
-from streamer.media import decode_file
-from streamer.pipeline import FileTranscriber
+from streamer.core.clustering import SpeakerCount
+from streamer.files.media import decode_file
+from streamer.files.pipeline import FileTranscriber
+from streamer.tools.evaluation import normalize_text
 from tests.conftest import data_file, telephone_segments
 
 pytestmark = pytest.mark.models

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from streamer.protocol import (
+from streamer.streaming.protocol import (
     MAX_REASON_BYTES,
     CloseCode,
     ProtocolError,
@@ -17,7 +17,7 @@ from streamer.protocol import (
     chunk_ms,
     read_control,
 )
-from streamer.turns import TurnParams
+from streamer.streaming.turns import TurnParams
 
 
 @pytest.mark.parametrize(

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamer.audio import VAD_FRAME_SAMPLES
-from streamer.diarization import FrameGrid, LocalSpeakers
-from streamer.events import Word
-from streamer.pieces import Action, DecodeKind, DecodeRequest
-from streamer.session import StreamSession
-from streamer.session_events import (
+from streamer.core.audio import VAD_FRAME_SAMPLES
+from streamer.core.diarization import FrameGrid, LocalSpeakers
+from streamer.core.words import Word
+from streamer.streaming.config import StreamConfig
+from streamer.streaming.events import (
     HeldTranscript,
     SessionEvent,
     SpeakerRevision,
     SpeechStarted,
     TurnUpdate,
 )
-from streamer.stream_config import StreamConfig
-from streamer.turns import TurnParams
+from streamer.streaming.pieces import Action, DecodeKind, DecodeRequest
+from streamer.streaming.session import StreamSession
+from streamer.streaming.turns import TurnParams
 
 GRID = FrameGrid(sample_rate=16000, step_samples=270, receptive_field_samples=991)
 FRAME_S = VAD_FRAME_SAMPLES / 16000

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from streamer.events import Word
-from streamer.speakers import (
+from streamer.core.word_speakers import (
     SmoothingParams,
     SpeakerTimeline,
     name_speakers,
@@ -10,6 +9,7 @@ from streamer.speakers import (
     speaker_name,
     word_speakers,
 )
+from streamer.core.words import Word
 
 
 def word(text: str, start_ms: int, end_ms: int) -> Word:

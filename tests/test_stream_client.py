@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from streamer.stream_client import file_chunks
+from streamer.tools.stream_client import file_chunks
 
 
 def test_file_chunks_come_once_spoken_and_the_tail_is_padded() -> None:

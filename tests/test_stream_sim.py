@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamer.events import Word
-from streamer.inference import StreamingInference
-from streamer.pipeline import FileTranscriber
-from streamer.session_events import (
+from streamer.api.inference import StreamingInference
+from streamer.core.words import Word
+from streamer.files.pipeline import FileTranscriber
+from streamer.streaming.config import StreamConfig
+from streamer.streaming.events import (
     HeldTranscript,
     RevisedTurn,
     SessionEvent,
@@ -17,8 +18,7 @@ from streamer.session_events import (
     SpeechStarted,
     TurnUpdate,
 )
-from streamer.stream_config import StreamConfig
-from streamer.stream_sim import measure, simulate
+from streamer.tools.simulation import measure, simulate
 
 
 def turn(words: list[Word], final: bool, confidence: float) -> TurnUpdate:

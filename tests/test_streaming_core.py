@@ -5,10 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from streamer.agreement import StablePrefix, agreed_prefix_length
-from streamer.clustering import OnlineParams, OnlineSpeakers, match_labels
-from streamer.ringbuffer import AudioRing
-from streamer.turns import EndReason, TurnDetector, TurnEnded, TurnParams, TurnStarted
+from streamer.core.clustering import OnlineParams, OnlineSpeakers, match_labels
+from streamer.core.ringbuffer import AudioRing
+from streamer.streaming.agreement import StablePrefix, agreed_prefix_length
+from streamer.streaming.turns import EndReason, TurnDetector, TurnEnded, TurnParams, TurnStarted
 
 
 def test_ring_keeps_absolute_indices_and_bounded_memory() -> None:

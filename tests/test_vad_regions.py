@@ -1,6 +1,6 @@
 import numpy as np
 
-from streamer.vad import VadParams, speech_regions
+from streamer.core.regions import VadParams, speech_regions
 
 PARAMS = VadParams(
     threshold=0.5, release_threshold=0.35, min_speech_s=0.2, min_silence_s=0.3, pad_s=0.0

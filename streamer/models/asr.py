@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-from streamer.audio import seconds_to_ms
-from streamer.events import Word
+from streamer.core.audio import seconds_to_ms
+from streamer.core.words import Word
 
 BATCH_SIZE = 8
 """Regions decoded together; on 2 cores this more than halves whole-file time vs one by one."""

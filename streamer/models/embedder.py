@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import sherpa_onnx
 
-from streamer.audio import MODEL_SAMPLE_RATE
+from streamer.core.audio import MODEL_SAMPLE_RATE
 
 MIN_EMBEDDING_SAMPLES = MODEL_SAMPLE_RATE // 4
 """Shorter audio gives fbank too few frames to say anything about a voice."""

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from streamer.audio import MODEL_SAMPLE_RATE
+from streamer.core.audio import MODEL_SAMPLE_RATE
 
 START_TOKEN, END_TOKEN = 1, 2
 LAYERS, HEADS, HEAD_DIM = 8, 8, 52

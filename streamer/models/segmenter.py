@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from streamer.diarization import FrameGrid
+from streamer.core.diarization import FrameGrid
 
 
 class PyannoteSegmenter:

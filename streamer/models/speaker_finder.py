@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamer.arrays import Float32Array, FloatArray
-from streamer.audio import MODEL_SAMPLE_RATE
-from streamer.diarization import (
+from streamer.core.arrays import Float32Array, FloatArray
+from streamer.core.audio import MODEL_SAMPLE_RATE
+from streamer.core.diarization import (
     FrameGrid,
     LocalSpeakers,
     chunk_starts,

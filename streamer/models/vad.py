@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from streamer.audio import MODEL_SAMPLE_RATE, VAD_FRAME_SAMPLES
+from streamer.core.audio import MODEL_SAMPLE_RATE, VAD_FRAME_SAMPLES
 
 _CONTEXT_SAMPLES = 64
 """Silero v5+ expects the last 64 samples of the previous frame before each frame."""

@@ -1,0 +1,71 @@
+"""The ASGI app: one port for health, REST and streaming. Models load once, in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from streamer import __version__
+from streamer.api.errors import install_error_handlers
+from streamer.api.health import health_router
+from streamer.api.inference import StreamingInference
+from streamer.api.jobs.runner import JobRunner, RunnerLimits, RunnerSlot
+from streamer.api.jobs.store import SqliteJobStore
+from streamer.api.jobs.uploads import FolderUploadStore
+from streamer.api.jobs.webhooks import deliver_forever
+from streamer.api.rest import router as rest_router
+from streamer.api.tokens import TemporaryTokens
+from streamer.api.ws import router as stream_router
+from streamer.config import Settings
+from streamer.files.pipeline import FileTranscriber
+from streamer.models.loader import load_models
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.api_keys:
+            log.warning("no API keys configured (STREAMER_API_KEYS): the server is open to all")
+        # Loading takes seconds of CPU: keep the event loop free while it runs.
+        models = await asyncio.to_thread(load_models, settings)
+        transcriber = FileTranscriber(models)
+        app.state.streaming = StreamingInference(models)
+        runner = JobRunner(
+            app.state.jobs,
+            app.state.uploads,
+            transcriber,
+            RunnerLimits(
+                workers=settings.job_workers,
+                lease_s=settings.job_lease_s,
+                max_audio_bytes=settings.max_upload_bytes,
+            ),
+            scratch=settings.data_dir / "scratch",
+        )
+        app.state.runner.attach(runner)
+        webhooks = asyncio.create_task(deliver_forever(app.state.jobs))
+        app.state.models = models
+        log.info("models loaded; serving")
+        yield
+        webhooks.cancel()
+        runner.stop()
+        app.state.streaming.close()
+
+    app = FastAPI(title="streamer", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.models = None
+    app.state.active_sessions = 0
+    app.state.jobs = SqliteJobStore(settings.jobs_db)
+    app.state.uploads = FolderUploadStore(settings.uploads_dir)
+    app.state.runner = RunnerSlot()
+    app.state.tokens = TemporaryTokens()
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(rest_router)
+    app.include_router(stream_router)
+    return app

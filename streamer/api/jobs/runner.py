@@ -1,0 +1,190 @@
+"""The worker pool that runs transcript jobs, on threads of its own (never the event loop).
+
+Each worker claims a job with a lease, renews the lease while the models run, and records the
+outcome; a finished job with a `webhook_url` gets a webhook queued in the store, which the
+server's webhook sender delivers. Workers that die leave their job to be claimed again once
+the lease runs out, by this process after a restart or by another replica.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from streamer.api.jobs.store import Job, JobStore
+from streamer.api.jobs.uploads import UploadStore
+from streamer.api.wire import TranscriptRequest, transcript_body
+from streamer.files.media import MediaError, decode_file
+from streamer.files.pipeline import FileTranscriber
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_S = 1.0
+"""How often an idle worker looks for jobs another process queued (its own are signalled)."""
+
+
+class AudioUnavailable(Exception):
+    """The job's audio cannot be had: gone, too large, too slow, or not audio."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerLimits:
+    workers: int = 1
+    lease_s: float = 30.0
+    fetch_timeout_s: float = 60.0
+    max_audio_bytes: int = 2 * 1024**3
+
+
+class RunnerSlot:
+    """Where the runner sits once the models are loaded; jobs queued before that wait in the
+    store and are claimed when it starts."""
+
+    def __init__(self) -> None:
+        self._runner: JobRunner | None = None
+
+    def attach(self, runner: JobRunner) -> None:
+        runner.start()
+        self._runner = runner
+
+    def notify(self) -> None:
+        if self._runner is not None:
+            self._runner.notify()
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: JobStore,
+        uploads: UploadStore,
+        transcriber: FileTranscriber,
+        limits: RunnerLimits,
+        scratch: Path,
+    ) -> None:
+        self._store = store
+        self._uploads = uploads
+        self._transcriber = transcriber
+        self._limits = limits
+        self._scratch = scratch
+        self._work = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        shutil.rmtree(self._scratch, ignore_errors=True)  # downloads of workers that died
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        for index in range(self._limits.workers):
+            name = f"job-worker-{index}-{uuid.uuid4().hex[:8]}"
+            thread = threading.Thread(target=self._loop, args=(name,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def notify(self) -> None:
+        """A job was queued: wake an idle worker now rather than at its next poll."""
+        self._work.set()
+
+    def stop(self) -> None:
+        """Stop claiming, and put the jobs still running back in the queue without counting
+        the attempt (a deploy is not a crash): the process exits without waiting for them."""
+        self._stopping.set()
+        self._work.set()
+        for thread in self._threads:
+            self._store.release(thread.name)
+
+    def _loop(self, worker: str) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = self._store.claim(worker, self._limits.lease_s)
+                if job is None:
+                    self._work.wait(IDLE_POLL_S)
+                    self._work.clear()
+                elif job.status != "error":  # an errored one ran out of attempts: reported
+                    self._run(job, worker)
+            except Exception:  # the store failed (disk full, locked): the job's lease runs out
+                log.exception("job worker %s: store failed; retrying", worker)
+                self._stopping.wait(IDLE_POLL_S)
+
+    def _run(self, job: Job, worker: str) -> None:
+        renewing = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew, args=(job.id, worker, renewing), name=f"{worker}-lease", daemon=True
+        )
+        renewer.start()
+        result: dict[str, Any] | None = None
+        error: str | None = None
+        try:
+            result = self._transcribe(job)
+        except AudioUnavailable as problem:
+            error = str(problem)
+        except Exception:
+            log.exception("job %s failed", job.id)
+            error = "internal error while transcribing"
+        finally:
+            renewing.set()
+            renewer.join()
+        self._store.finish(job.id, worker, result, error)
+
+    def _renew(self, job_id: str, worker: str, done: threading.Event) -> None:
+        while not done.wait(self._limits.lease_s / 3):
+            try:
+                if not self._store.renew(job_id, worker, self._limits.lease_s):
+                    return  # deleted or released meanwhile: its outcome will not be kept
+            except Exception:  # a later renewal may still make it in time
+                log.exception("could not renew the lease of job %s", job_id)
+
+    def _transcribe(self, job: Job) -> dict[str, Any]:
+        audio = self._audio(job)
+        request = TranscriptRequest.model_validate(job.request)  # validated when created
+        transcript = self._transcriber.transcribe(
+            audio, request.speaker_count(), request.language, request.speaker_labels
+        )
+        return transcript_body(transcript, request.speaker_labels).model_dump()
+
+    def _audio(self, job: Job) -> npt.NDArray[np.float32]:
+        if job.upload_id is not None:
+            path = self._uploads.path(job.upload_id)
+            if path is None:
+                raise AudioUnavailable("the uploaded file is gone")
+            return _decode(path)
+        with tempfile.NamedTemporaryFile(dir=self._scratch, suffix=".download") as file:
+            self._download(job.audio_url, file)
+            return _decode(Path(file.name))
+
+    def _download(self, url: str, file: Any) -> None:
+        """Fetch `url` into `file`, within the size limit and the time limit (the whole
+        download, not each read: a slow trickle must not hold a worker forever)."""
+        size = 0
+        deadline = time.monotonic() + self._limits.fetch_timeout_s
+        try:
+            with httpx.stream(
+                "GET", url, timeout=self._limits.fetch_timeout_s, follow_redirects=True
+            ) as response:
+                if response.status_code != 200:
+                    raise AudioUnavailable(f"audio_url answered HTTP {response.status_code}")
+                for chunk in response.iter_bytes():
+                    if time.monotonic() > deadline:
+                        raise AudioUnavailable("downloading audio_url took too long")
+                    size += len(chunk)
+                    if size > self._limits.max_audio_bytes:
+                        raise AudioUnavailable("the file at audio_url is too large")
+                    file.write(chunk)
+            file.flush()
+        except httpx.HTTPError as error:
+            raise AudioUnavailable(f"could not download audio_url: {error}") from error
+
+
+def _decode(path: Path) -> npt.NDArray[np.float32]:
+    try:
+        return decode_file(path)
+    except MediaError as error:
+        raise AudioUnavailable(str(error)) from error

@@ -1,0 +1,217 @@
+"""`/v2`: uploads and transcript jobs in the AssemblyAI shapes, and `/v3/token`.
+
+Only moves bytes and JSON: jobs live in the `JobStore`, audio in the `UploadStore`, and the
+`JobRunner` transcribes off the event loop. Every error is `{"error": "..."}` with a 4xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from streamer.api.errors import ApiError
+from streamer.api.jobs.store import Job, JobStore
+from streamer.api.jobs.uploads import UploadStore, UploadTooLarge
+from streamer.api.wire import (
+    TranscriptRequest,
+    TranscriptStatus,
+    list_item,
+    passage_json,
+    transcript_object,
+    words_from_body,
+)
+from streamer.core import captions, passages
+from streamer.core.utterances import utterances
+from streamer.core.words import Transcript
+from streamer.files.media import MediaError, probe_audio
+
+router = APIRouter()
+
+_UPLOAD_PATH = re.compile(r"/v2/upload/([0-9a-f]{32})$")
+MAX_PAGE = 200
+
+
+def require_key(request: Request) -> None:
+    keys: tuple[str, ...] = request.app.state.settings.api_keys
+    if keys and request.headers.get("authorization") not in keys:
+        raise ApiError(401, "Authentication error, API token missing/invalid")
+
+
+Authorized = Annotated[None, Depends(require_key)]
+
+
+def _store(request: Request) -> JobStore:
+    store: JobStore = request.app.state.jobs
+    return store
+
+
+def _uploads(request: Request) -> UploadStore:
+    uploads: UploadStore = request.app.state.uploads
+    return uploads
+
+
+RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post("/v2/upload", openapi_extra=RAW_BODY)
+async def upload(request: Request, _: Authorized) -> dict[str, str]:
+    """The raw request body is the file; it is streamed to disk, checked to be audio, kept."""
+    limit: int = request.app.state.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"uploads are limited to {limit} bytes")
+    uploads = _uploads(request)
+    try:
+        upload_id, size = await uploads.save(request.stream(), limit)
+    except UploadTooLarge as error:
+        raise ApiError(413, str(error)) from error
+    path = uploads.path(upload_id)
+    assert path is not None
+    try:
+        if size == 0:
+            raise MediaError("the upload is empty")
+        await asyncio.to_thread(probe_audio, path)  # opens the file with FFmpeg
+    except MediaError as error:
+        uploads.delete(upload_id)
+        raise ApiError(400, f"not an audio file we can read: {error}") from error
+    return {"upload_url": f"{str(request.base_url).rstrip('/')}/v2/upload/{upload_id}"}
+
+
+@router.post("/v2/transcript")
+async def create_transcript(
+    request: Request, body: TranscriptRequest, _: Authorized
+) -> dict[str, Any]:
+    upload_id = None
+    found = _UPLOAD_PATH.search(body.audio_url)
+    if found is not None and _uploads(request).path(found.group(1)) is not None:
+        upload_id = found.group(1)
+    elif not body.audio_url.startswith(("http://", "https://")):
+        raise ApiError(400, "audio_url must be an upload_url from /v2/upload or an http(s) URL")
+    elif found is not None and body.audio_url.startswith(str(request.base_url)):
+        raise ApiError(400, "no such upload: upload the file again")
+    job = _store(request).create(body.audio_url, upload_id, body.model_dump(exclude_none=True))
+    request.app.state.runner.notify()
+    return transcript_object(job)
+
+
+@router.get("/v2/transcript")
+async def list_transcripts(
+    request: Request,
+    _: Authorized,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
+    status: TranscriptStatus | None = None,
+    created_on: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+    before_id: str | None = None,
+    after_id: str | None = None,
+) -> dict[str, Any]:
+    jobs = _store(request).page(limit, status, created_on, before_id, after_id)
+    base = str(request.base_url).rstrip("/")
+    items = [list_item(job, f"{base}/v2/transcript/{job.id}") for job in jobs]
+    filters = {"limit": limit, "status": status, "created_on": created_on}
+    page = f"{base}/v2/transcript?" + urlencode({k: v for k, v in filters.items() if v})
+    return {
+        "page_details": {
+            "limit": limit,
+            "result_count": len(items),
+            "current_url": str(request.url),
+            "prev_url": f"{page}&before_id={jobs[-1].id}" if jobs else None,
+            "next_url": f"{page}&after_id={jobs[0].id}" if jobs else None,
+        },
+        "transcripts": items,
+    }
+
+
+def _job(request: Request, transcript_id: str) -> Job:
+    job = _store(request).get(transcript_id)
+    if job is None:
+        raise ApiError(404, "Transcript not found")
+    return job
+
+
+@router.get("/v2/transcript/{transcript_id}")
+async def get_transcript(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+    return transcript_object(_job(request, transcript_id))
+
+
+@router.delete("/v2/transcript/{transcript_id}")
+async def delete_transcript(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+    job = _store(request).delete(transcript_id)
+    if job is None:
+        raise ApiError(404, "Transcript not found")
+    if job.upload_id is not None and not _store(request).upload_in_use(job.upload_id):
+        _uploads(request).delete(job.upload_id)  # the same upload may serve other jobs
+    deleted = _job(request, transcript_id)
+    return transcript_object(deleted)
+
+
+def _completed(request: Request, transcript_id: str) -> Transcript:
+    job = _job(request, transcript_id)
+    if job.status != "completed" or job.result is None:
+        raise ApiError(400, f"Transcript is not completed (status: {job.status})")
+    words = words_from_body(job.result)
+    with_speakers = all(w.speaker is not None for w in words)
+    return Transcript(
+        words=words,
+        utterances=utterances(words) if with_speakers else (),
+        audio_duration_s=float(job.result.get("audio_duration") or 0),
+    )
+
+
+@router.get("/v2/transcript/{transcript_id}/sentences")
+async def get_sentences(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+    return _passages(request, transcript_id, "sentences")
+
+
+@router.get("/v2/transcript/{transcript_id}/paragraphs")
+async def get_paragraphs(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+    return _passages(request, transcript_id, "paragraphs")
+
+
+PASSAGES = {"sentences": passages.sentences, "paragraphs": passages.paragraphs}
+
+
+def _passages(request: Request, transcript_id: str, kind: str) -> dict[str, Any]:
+    transcript = _completed(request, transcript_id)
+    return {
+        "id": transcript_id,
+        kind: [passage_json(p) for p in PASSAGES[kind](transcript.words)],
+        "confidence": round(transcript.confidence, 4),
+        "audio_duration": round(transcript.audio_duration_s),
+    }
+
+
+CharsPerCaption = Annotated[int, Query(ge=1, le=10_000)]
+
+
+@router.get("/v2/transcript/{transcript_id}/{caption_format}", response_class=PlainTextResponse)
+async def get_captions(
+    request: Request,
+    transcript_id: str,
+    caption_format: Literal["srt", "vtt"],
+    _: Authorized,
+    chars_per_caption: CharsPerCaption = captions.DEFAULT_CHARS_PER_CAPTION,
+) -> str:
+    """SRT or WebVTT subtitles, each caption one speaker's words."""
+    render = captions.srt if caption_format == "srt" else captions.vtt
+    return render(_completed(request, transcript_id), chars_per_caption)
+
+
+@router.get("/v3/token")
+async def temporary_token(
+    request: Request,
+    _: Authorized,
+    expires_in_seconds: Annotated[int, Query(ge=1, le=600)] = 60,
+    max_session_duration_seconds: Annotated[int, Query(ge=60, le=10_800)] = 10_800,
+) -> dict[str, str]:
+    token = request.app.state.tokens.issue(expires_in_seconds, max_session_duration_seconds)
+    return {"token": token}

@@ -1,0 +1,383 @@
+"""AssemblyAI JSON shapes: the only module that knows wire field names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from streamer.api.errors import first_problem
+from streamer.core.clustering import SpeakerCount
+from streamer.core.passages import Passage
+from streamer.core.words import Transcript, Utterance, Word
+from streamer.streaming.events import (
+    RevisedTurn,
+    SessionEvent,
+    SpeakerRevision,
+    SpeechStarted,
+    TurnUpdate,
+)
+from streamer.streaming.protocol import CloseCode, ProtocolError, TurnChanges
+
+TranscriptStatus = Literal["queued", "processing", "completed", "error"]
+
+
+class JobView(Protocol):
+    """What the wire shapes read of a stored job (`streamer.api.jobs.store.Job`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> TranscriptStatus: ...
+    @property
+    def created(self) -> float: ...
+    @property
+    def completed(self) -> float | None: ...
+    @property
+    def audio_url(self) -> str: ...
+    @property
+    def request(self) -> dict[str, Any]: ...
+    @property
+    def result(self) -> dict[str, Any] | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class WireWord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    text: str
+    start: int
+    end: int
+    confidence: float
+    speaker: str | None = None
+
+
+class WireUtterance(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    speaker: str
+    start: int
+    end: int
+    confidence: float
+    text: str
+    words: list[WireWord]
+
+
+class TranscriptBody(BaseModel):
+    """The result part of a v2 transcript object."""
+
+    status: TranscriptStatus
+    text: str | None = None
+    words: list[WireWord] | None = None
+    utterances: list[WireUtterance] | None = None
+    confidence: float | None = None
+    audio_duration: int | None = None
+    language_code: str | None = None
+    error: str | None = None
+
+
+# ---- async v2: requests --------------------------------------------------------------------
+
+
+class SpeakerOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the SDK knows more options: kept, echoed
+    min_speakers_expected: int | None = Field(default=None, ge=1, le=26)
+    max_speakers_expected: int | None = Field(default=None, ge=1, le=26)
+
+
+class TranscriptRequest(BaseModel):
+    """What we act on; other AssemblyAI fields are accepted, kept and echoed back."""
+
+    model_config = ConfigDict(extra="allow")
+    audio_url: str = Field(min_length=1, max_length=4096)
+    speaker_labels: bool = False
+    speakers_expected: int | None = Field(default=None, ge=1, le=26)
+    speaker_options: SpeakerOptions | None = None
+    language_code: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[a-z]{2})?$")
+    language_detection: bool = False
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=4096)
+    webhook_auth_header_name: str | None = Field(
+        default=None, max_length=256, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+    )
+    webhook_auth_header_value: str | None = Field(
+        default=None, max_length=4096, pattern=r"^[\x20-\x7e]*$"
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _parsable(cls, url: str | None) -> str | None:
+        if url is not None:
+            try:
+                httpx.URL(url)
+            except httpx.InvalidURL as error:
+                raise ValueError(f"not a URL: {error}") from error
+        return url
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TranscriptRequest:
+        self.speaker_count()  # raises ValueError on contradictions
+        return self
+
+    def speaker_count(self) -> SpeakerCount:
+        options = self.speaker_options or SpeakerOptions()
+        return SpeakerCount(
+            expected=self.speakers_expected,
+            minimum=options.min_speakers_expected or 1,
+            maximum=options.max_speakers_expected,
+        )
+
+    @property
+    def language(self) -> str | None:
+        """The language to decode in; None: detect it."""
+        return None if self.language_detection else self.language_code
+
+
+def wire_word(word: Word) -> WireWord:
+    return WireWord(
+        text=word.text,
+        start=word.start_ms,
+        end=word.end_ms,
+        confidence=word.confidence,
+        speaker=word.speaker,
+    )
+
+
+def wire_utterance(utterance: Utterance) -> WireUtterance:
+    return WireUtterance(
+        speaker=utterance.speaker,
+        start=utterance.start_ms,
+        end=utterance.end_ms,
+        confidence=utterance.confidence,
+        text=utterance.text,
+        words=[wire_word(w) for w in utterance.words],
+    )
+
+
+def transcript_body(transcript: Transcript, speaker_labels: bool = True) -> TranscriptBody:
+    return TranscriptBody(
+        status="completed",
+        text=transcript.text,
+        words=[wire_word(w) for w in transcript.words],
+        utterances=[wire_utterance(u) for u in transcript.utterances] if speaker_labels else None,
+        confidence=round(transcript.confidence, 4),
+        audio_duration=round(transcript.audio_duration_s),
+        language_code=transcript.language_code,
+    )
+
+
+def words_from_body(body: dict[str, Any]) -> tuple[Word, ...]:
+    """The words of a stored transcript body (as `transcript_body` made it)."""
+    return tuple(
+        Word(w["text"], w["start"], w["end"], w["confidence"], w.get("speaker"))
+        for w in body.get("words") or ()
+    )
+
+
+def passage_json(passage: Passage) -> dict[str, Any]:
+    """A sentence or paragraph of `/sentences` and `/paragraphs`."""
+    return {
+        "text": passage.text,
+        "start": passage.words[0].start_ms,
+        "end": passage.words[-1].end_ms,
+        "confidence": round(passage.confidence, 4),
+        "speaker": passage.speaker,
+        "words": [wire_word(w).model_dump() for w in passage.words],
+    }
+
+
+def transcript_object(job: JobView) -> dict[str, Any]:
+    """The v2 transcript object of a job: the request's fields (the webhook secret only as a
+    flag), then the job's state and result."""
+    result = job.result or {}
+    echoed = {k: v for k, v in job.request.items() if k != "webhook_auth_header_value"}
+    return {
+        **echoed,
+        "webhook_auth": "webhook_auth_header_value" in job.request,
+        "id": job.id,
+        "audio_url": job.audio_url,
+        "status": job.status,
+        "error": job.error,
+        "text": result.get("text"),
+        "words": result.get("words"),
+        "utterances": result.get("utterances"),
+        "confidence": result.get("confidence"),
+        "audio_duration": result.get("audio_duration"),
+        "language_code": result.get("language_code") or job.request.get("language_code"),
+    }
+
+
+class TranscriptListItem(BaseModel):
+    id: str
+    resource_url: str
+    status: TranscriptStatus
+    created: str
+    completed: str | None
+    audio_url: str
+    error: str | None
+
+
+def list_item(job: JobView, resource_url: str) -> dict[str, Any]:
+    """A job as `GET /v2/transcript` lists it."""
+    return TranscriptListItem(
+        id=job.id,
+        resource_url=resource_url,
+        status=job.status,
+        created=_iso(job.created),
+        completed=_iso(job.completed) if job.completed is not None else None,
+        audio_url=job.audio_url,
+        error=job.error,
+    ).model_dump()
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def webhook_body(transcript_id: str, status: TranscriptStatus) -> dict[str, Any]:
+    """What a webhook POSTs when a job ends."""
+    return {"transcript_id": transcript_id, "status": status}
+
+
+def transcript_json(transcript: Transcript, **request_fields: Any) -> dict[str, Any]:
+    """The v2 transcript object as JSON-ready data, with the request's fields echoed."""
+    return {**request_fields, **transcript_body(transcript).model_dump()}
+
+
+# ---- streaming v3 -----------------------------------------------------------------------------
+
+
+def _stream_word(word: Word, is_final: bool) -> dict[str, Any]:
+    """A v3 word: the v2 word (speaker left out when unknown) plus `word_is_final`."""
+    return {**wire_word(word).model_dump(exclude_none=True), "word_is_final": is_final}
+
+
+def stream_message(event: SessionEvent) -> dict[str, Any]:
+    """A session event as the v3 server message."""
+    if isinstance(event, SpeechStarted):
+        return {"type": "SpeechStarted", "timestamp": event.timestamp_ms}
+    if isinstance(event, TurnUpdate):
+        message: dict[str, Any] = {
+            "type": "Turn",
+            "turn_order": event.turn_order,
+            "turn_is_formatted": event.formatted,
+            "end_of_turn": event.end_of_turn,
+            "transcript": event.transcript,
+            "end_of_turn_confidence": event.end_of_turn_confidence,
+            "words": [
+                _stream_word(w, f) for w, f in zip(event.words, event.word_is_final, strict=True)
+            ],
+        }
+        if event.speaker_label is not None:
+            message["speaker_label"] = event.speaker_label
+        return message
+    return {
+        "type": "SpeakerRevision",
+        "revisions": [
+            {
+                "turn_order": turn.turn_order,
+                "speaker_label": turn.speaker_label,
+                "words": [_stream_word(w, True) for w in turn.words],
+            }
+            for turn in event.turns
+        ],
+    }
+
+
+def _read_words(words: list[dict[str, Any]]) -> tuple[Word, ...]:
+    return tuple(
+        Word(w["text"], w["start"], w["end"], w["confidence"], w.get("speaker")) for w in words
+    )
+
+
+def read_stream_message(message: dict[str, Any]) -> SessionEvent | None:
+    """A v3 server message as the session event it carries (what a client reads); None for
+    the messages that carry none (Begin, Termination, Error)."""
+    kind = message.get("type")
+    if kind == "SpeechStarted":
+        return SpeechStarted(int(message["timestamp"]))
+    if kind == "Turn":
+        finals = [bool(w["word_is_final"]) for w in message["words"]]
+        return TurnUpdate(
+            turn_order=int(message["turn_order"]),
+            words=_read_words(message["words"]),
+            final_count=finals.index(False) if False in finals else len(finals),
+            end_of_turn=bool(message["end_of_turn"]),
+            formatted=bool(message["turn_is_formatted"]),
+            end_of_turn_confidence=float(message["end_of_turn_confidence"]),
+        )
+    if kind == "SpeakerRevision":
+        return SpeakerRevision(
+            tuple(
+                RevisedTurn(int(r["turn_order"]), _read_words(r["words"]))
+                for r in message["revisions"]
+            )
+        )
+    return None
+
+
+def begin_message(session_id: str, expires_at_unix_s: int) -> dict[str, Any]:
+    return {
+        "type": "Begin",
+        "id": session_id,
+        "expires_at": expires_at_unix_s,
+        "configuration": {"model": "streamer", "mode": "streaming", "api_version": "v3"},
+    }
+
+
+def termination_message(audio_duration_s: float, session_duration_s: float) -> dict[str, Any]:
+    return {
+        "type": "Termination",
+        "audio_duration_seconds": round(audio_duration_s),
+        "session_duration_seconds": round(session_duration_s),
+    }
+
+
+def error_message(error: str, code: int | None = None) -> dict[str, Any]:
+    return {"type": "Error", "error": error, "error_code": code}
+
+
+class TurnSettings(BaseModel):
+    """End-of-turn settings a client may give when connecting or in `UpdateConfiguration`;
+    None leaves the current value."""
+
+    model_config = ConfigDict(extra="ignore")
+    format_turns: bool | None = None
+    end_of_turn_confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_turn_silence: int | None = Field(default=None, ge=0, le=10_000)
+    min_end_of_turn_silence_when_confident: int | None = Field(default=None, ge=0, le=10_000)
+    """the older name of `min_turn_silence`"""
+    max_turn_silence: int | None = Field(default=None, ge=0, le=10_000)
+    vad_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
+
+    def changes(self) -> TurnChanges:
+        min_silence = self.min_turn_silence
+        if min_silence is None:
+            min_silence = self.min_end_of_turn_silence_when_confident
+        return TurnChanges(
+            format_turns=self.format_turns,
+            end_of_turn_confidence_threshold=self.end_of_turn_confidence_threshold,
+            min_turn_silence_ms=min_silence,
+            max_turn_silence_ms=self.max_turn_silence,
+            vad_threshold=self.vad_threshold,
+        )
+
+
+def turn_changes(body: dict[str, Any]) -> TurnChanges:
+    """An `UpdateConfiguration` message's settings; `ProtocolError` 4101 when one is invalid."""
+    try:
+        return TurnSettings.model_validate(body).changes()
+    except ValidationError as error:
+        reason = f"UpdateConfiguration: {first_problem(error)}"
+        raise ProtocolError(CloseCode.INVALID_MESSAGE, reason) from error
+
+
+class StreamParams(TurnSettings):
+    """`/v3/ws` query parameters we act on; unknown ones are ignored (clients send many)."""
+
+    sample_rate: int = Field(ge=8000, le=48000)
+    encoding: Literal["pcm_s16le", "pcm_mulaw"] = "pcm_s16le"
+    speaker_labels: bool = True
+    max_speakers: int | None = Field(default=None, ge=1, le=26)
+    inactivity_timeout: int | None = Field(default=None, ge=5, le=3600)
+    token: str | None = None

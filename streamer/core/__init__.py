@@ -1,0 +1,1 @@
+"""The pure core: numpy in, values out (no I/O, no model runtimes, no clock)."""

@@ -1,0 +1,71 @@
+"""Decode any common audio/video container to 16 kHz mono float32 (PyAV / FFmpeg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from streamer.core.audio import MODEL_SAMPLE_RATE
+
+
+class MediaError(ValueError):
+    """The input is not decodable audio; the message is one line, fit for a user."""
+
+
+def decode_file(path: Path | str) -> npt.NDArray[np.float32]:
+    """All audio of the first audio stream, downmixed and resampled to 16 kHz mono."""
+    path = _existing(path)
+    try:
+        return _decode(str(path))
+    except _DECODE_ERRORS as error:
+        raise MediaError(f"cannot decode {path.name}: {_one_line(error)}") from error
+
+
+def probe_audio(path: Path | str) -> None:
+    """Raise `MediaError` unless the file's first audio frame decodes (cheap: an upload is
+    checked before any job is queued for it)."""
+    path = _existing(path)
+    try:
+        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise MediaError("it has no audio stream")
+            if next(container.decode(container.streams.audio[0]), None) is None:
+                raise MediaError("its audio stream holds no samples")
+    except _DECODE_ERRORS as error:
+        raise MediaError(f"cannot decode {path.name}: {_one_line(error)}") from error
+
+
+_DECODE_ERRORS = (av.error.FFmpegError, MediaError, ValueError, IndexError, EOFError)
+
+
+def _existing(path: Path | str) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"no such file: {path}")
+    if path.stat().st_size == 0:
+        raise MediaError(f"empty file: {path}")
+    return path
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _decode(source: str) -> npt.NDArray[np.float32]:
+    with av.open(source, mode="r", metadata_errors="ignore") as container:
+        if not container.streams.audio:
+            raise MediaError("it has no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=MODEL_SAMPLE_RATE)
+        pieces: list[npt.NDArray[np.float32]] = []
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                pieces.append(np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1))
+        for out in resampler.resample(None):
+            pieces.append(np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1))
+    if not pieces:
+        raise MediaError("its audio stream holds no samples")
+    return np.concatenate(pieces).astype(np.float32, copy=False)

@@ -1,0 +1,43 @@
+"""What one streaming session is set to do (from the client's params and our defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from streamer.core.clustering import ClusteringParams, OnlineParams
+from streamer.core.diarization import DiarizationParams
+from streamer.streaming.turns import TurnParams
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    sample_rate: int
+    encoding: str = "pcm_s16le"
+    speaker_labels: bool = True
+    max_speakers: int | None = None
+    format_turns: bool = False
+    turn: TurnParams = field(default_factory=TurnParams)
+    first_partial_s: float = 0.2
+    """Re-decode after this much new audio while the turn has no words yet."""
+    partial_interval_s: float = 0.5
+    """Then after this much (if the last decode is back)."""
+    min_piece_s: float = 3.0
+    """A pause closes the open piece of a turn once it holds this much audio: its words are
+    final and later decodes start after it, so a decode never re-reads a long turn."""
+    max_piece_s: float = 8.0
+    """Speech without a pause is cut (at its quietest frame) after this much."""
+    speaker_context_s: float = 10.0
+    """Audio before a piece's end that the segmentation sees (one model window)."""
+    online: OnlineParams = field(default_factory=OnlineParams)
+    revision: ClusteringParams = field(
+        default_factory=lambda: ClusteringParams(linkage="average", distance_threshold=0.3)
+    )
+    """Re-clustering sees only the speech heard so far, often a few embeddings: average
+    linkage with a margin keeps two close voices (telephone) apart where complete linkage
+    tuned on meetings merged them."""
+    diarization: DiarizationParams = field(default_factory=DiarizationParams)
+    revision_turns: int = 50
+    """Final turns that re-clustering revisits: older labels stay as sent. Keeps memory and
+    the clustering done on the event loop bounded however long the call."""
+    buffer_s: float = 60.0
+    """Audio kept per session: the longest piece plus the speaker context, with margin."""

@@ -1,0 +1,113 @@
+"""The rules of the v3 streaming protocol that need no socket: close codes, audio chunk
+limits, control messages and the end-of-turn settings a client may change (pure).
+
+Every broken rule raises `ProtocolError` with the close code the SDK knows for it; the shell
+sends the code and reason and closes the socket.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from enum import IntEnum
+from typing import Any
+
+from streamer.streaming.turns import TurnParams
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes of the protocol, as the AssemblyAI SDKs know them."""
+
+    NORMAL = 1000
+    SERVER_ERROR = 1011
+    OVERLOADED = 1013
+    BAD_PARAMS = 3006
+    CHUNK_DURATION = 3007
+    MAX_DURATION = 3008
+    TOO_MANY_SESSIONS = 3009
+    UNAUTHORIZED = 4001
+    IDLE = 4031
+    INVALID_JSON = 4100
+    INVALID_MESSAGE = 4101
+
+
+MAX_REASON_BYTES = 123
+"""A WebSocket close reason holds at most this many bytes of UTF-8."""
+MIN_CHUNK_MS = 50
+MAX_CHUNK_MS = 1000
+MAX_TEXT_BYTES = 16_384
+DEFAULT_INACTIVITY_S = 30
+MAX_SESSION_S = 3 * 3600
+BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_mulaw": 1}
+CONTROL_TYPES = ("Terminate", "ForceEndpoint", "KeepAlive", "UpdateConfiguration")
+
+
+class ProtocolError(Exception):
+    """A client broke a rule: close the session with `code`, saying `reason`."""
+
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        reason = reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def chunk_ms(byte_count: int, encoding: str, sample_rate: int) -> float:
+    return 1000 * byte_count / BYTES_PER_SAMPLE[encoding] / sample_rate
+
+
+def check_chunk(byte_count: int, encoding: str, sample_rate: int) -> None:
+    """An audio message must hold 50-1000 ms of audio."""
+    duration = chunk_ms(byte_count, encoding, sample_rate)
+    if not MIN_CHUNK_MS <= duration <= MAX_CHUNK_MS:
+        raise ProtocolError(
+            CloseCode.CHUNK_DURATION,
+            f"audio chunks must be {MIN_CHUNK_MS}-{MAX_CHUNK_MS} ms (got {duration:.0f} ms)",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A control message: its `type` and the JSON object it came in."""
+
+    kind: str
+    body: dict[str, Any]
+
+
+def read_control(text: str) -> Control:
+    """A text message as a control message, or `ProtocolError` (4100 not JSON; 4101 too
+    large, not an object or of an unknown type)."""
+    if len(text.encode()) > MAX_TEXT_BYTES:
+        raise ProtocolError(CloseCode.INVALID_MESSAGE, "text message too large")
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ProtocolError(CloseCode.INVALID_JSON, f"invalid JSON: {error.msg}") from error
+    kind = body.get("type") if isinstance(body, dict) else None
+    if kind not in CONTROL_TYPES:
+        raise ProtocolError(CloseCode.INVALID_MESSAGE, f"unknown message type {kind!r}")
+    return Control(str(kind), body)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnChanges:
+    """End-of-turn settings a client gave (at connect or in `UpdateConfiguration`), already
+    validated; None leaves the current value."""
+
+    format_turns: bool | None = None
+    end_of_turn_confidence_threshold: float | None = None
+    min_turn_silence_ms: int | None = None
+    """`min_turn_silence`, or its older name `min_end_of_turn_silence_when_confident`"""
+    max_turn_silence_ms: int | None = None
+    vad_threshold: float | None = None
+
+
+def apply_turn_changes(current: TurnParams, changes: TurnChanges) -> TurnParams:
+    """`current` with what the client set."""
+    given: dict[str, Any] = {
+        "vad_threshold": changes.vad_threshold,
+        "end_of_turn_confidence_threshold": changes.end_of_turn_confidence_threshold,
+        "min_turn_silence_ms": changes.min_turn_silence_ms,
+        "max_turn_silence_ms": changes.max_turn_silence_ms,
+    }
+    return replace(current, **{k: v for k, v in given.items() if v is not None})

@@ -1,0 +1,154 @@
+"""One streaming session (sans-I/O): audio bytes and model results in; model work to run
+(`DecodeRequest`) and events for the client (`streamer.streaming.events`) out.
+
+It never sleeps, reads a clock or touches a socket, so the server (`ws.py`) and the streaming
+evaluation (the virtual clock) drive it alike, at any speed. A shell calls it in this order:
+
+1. `add_audio(bytes)` for each audio message, then `vad_input()`: run the VAD on what it
+   returns (keeping the VAD's recurrent state per session) and give the frame
+   probabilities to `on_vad(probs)`. It returns events to send now and decode requests.
+2. Queue the requests and take them in order. For each, `plan(request, crowded)` says
+   whether to run it (then give the result to `on_decoded`), reuse a result the session
+   already has (give that to `on_decoded` at once), or skip it (nothing more to do). A
+   request that cannot be queued or fails is given to `skip` unless it is a final (a
+   final must run: the session cannot go on without it). `on_decoded` returns events.
+3. `force_endpoint()` (the client's ForceEndpoint, and before Terminate) ends the open turn:
+   queue the request it returns like any other. `reconfigure` applies UpdateConfiguration.
+
+Events keep their order if each call's events are sent before the next call's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from streamer.core.arrays import Float32Array
+from streamer.core.audio import MODEL_SAMPLE_RATE, VAD_FRAME_SAMPLES, samples_to_ms
+from streamer.core.diarization import FrameGrid, LocalSpeakers
+from streamer.core.words import Word
+from streamer.streaming.config import StreamConfig
+from streamer.streaming.events import SessionEvent, SpeechStarted, TurnUpdate
+from streamer.streaming.intake import AudioIntake
+from streamer.streaming.open_turn import OpenTurn
+from streamer.streaming.pieces import DecodeRequest, Outcome, PieceScheduler, Plan
+from streamer.streaming.speakers import Piece, SessionSpeakers
+from streamer.streaming.turns import TurnDetector, TurnEnded, TurnParams, TurnStarted
+
+
+@dataclass(frozen=True, slots=True)
+class _Ending:
+    """A turn whose final is being decoded."""
+
+    pieces: list[Piece]
+    """its closed pieces"""
+    confidence: float
+    """the end-of-turn confidence its words had given when it ended"""
+
+
+class StreamSession:
+    def __init__(self, config: StreamConfig, grid: FrameGrid) -> None:
+        self.config = config
+        self._intake = AudioIntake(config.sample_rate, config.encoding, config.buffer_s)
+        self._turns = TurnDetector(config.turn, 1000 * VAD_FRAME_SAMPLES / MODEL_SAMPLE_RATE)
+        self._pieces = PieceScheduler(config, self._intake)
+        self._open = OpenTurn()
+        self._speakers = SessionSpeakers(config, grid)
+        self._ending: dict[int, _Ending] = {}
+
+    @property
+    def audio_duration_s(self) -> float:
+        return self._intake.duration_s
+
+    @property
+    def partials_skipped(self) -> int:
+        return self._pieces.skipped
+
+    # ---- audio in -------------------------------------------------------------------------
+    def add_audio(self, data: bytes) -> None:
+        """Append wire audio (any byte count: an odd byte of 16-bit audio waits for its pair)."""
+        self._intake.add(data)
+
+    def vad_input(self) -> Float32Array:
+        """Whole VAD frames received since the last call."""
+        return self._intake.vad_input()
+
+    def on_vad(self, probabilities: list[float]) -> tuple[list[SessionEvent], list[DecodeRequest]]:
+        """The VAD's probabilities for the frames `vad_input` gave out."""
+        self._intake.heard(probabilities)
+        events: list[SessionEvent] = []
+        requests: list[DecodeRequest] = []
+        for event in self._turns.feed(probabilities):
+            if isinstance(event, TurnStarted):
+                start = event.start_frame * VAD_FRAME_SAMPLES
+                self._pieces.turn_started(start)
+                events.append(SpeechStarted(samples_to_ms(start)))
+            elif isinstance(event, TurnEnded):
+                requests.append(self._final_request(event))
+        partial = self._pieces.partial(self._turns.trailing_silence_ms, self._open.has_words)
+        if partial is not None:
+            requests.append(partial)
+        return events, requests
+
+    def force_endpoint(self) -> list[DecodeRequest]:
+        event = self._turns.force_end()
+        return [self._final_request(event)] if event is not None else []
+
+    def reconfigure(self, turn: TurnParams, format_turns: bool) -> None:
+        """New end-of-turn settings (UpdateConfiguration), from the next audio on."""
+        self.config = replace(self.config, turn=turn, format_turns=format_turns)
+        self._pieces.config = self.config
+        self._turns.params = turn
+
+    def _final_request(self, event: TurnEnded) -> DecodeRequest:
+        request = self._pieces.final(event.end_frame)
+        self._ending[request.turn_order] = _Ending(self._open.end(), event.confidence)
+        return request
+
+    # ---- decodes --------------------------------------------------------------------------
+    def plan(self, request: DecodeRequest, crowded: bool = False) -> Plan:
+        """Run, reuse or skip `request` now that its turn has come (`crowded`: the worker has
+        more pressing work waiting)."""
+        return self._pieces.plan(request, crowded)
+
+    def skip(self, request: DecodeRequest) -> None:
+        """A partial the shell could not queue or whose decode failed."""
+        self._pieces.skip(request)
+
+    def on_decoded(
+        self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
+    ) -> list[SessionEvent]:
+        if request.final:
+            return self._final_turn(request, words, local)
+        outcome = self._pieces.decoded(request, (words, local))
+        if outcome is Outcome.STALE:
+            return []
+        if outcome is Outcome.CLOSES:
+            self._open.close_piece(self._speakers.piece(words, local, request.context_offset))
+            update = self._open.update(request.turn_order, [])
+        else:
+            named = self._speakers.name_open(words, local, request.context_offset)
+            update = self._open.update(request.turn_order, named)
+        self._turns.end_of_turn_confidence = update.end_of_turn_confidence
+        return [update]
+
+    def _final_turn(
+        self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
+    ) -> list[SessionEvent]:
+        ending = self._ending.pop(request.turn_order)
+        pieces = ending.pieces
+        if words:
+            # speakers found by a reused PAUSE decode lie on that decode's context
+            reused = self._pieces.reused_context_offset(local)
+            offset = request.context_offset if reused is None else reused
+            pieces.append(self._speakers.piece(words, local, offset))
+        named = tuple(w for piece in pieces for w in piece.words)
+        final = TurnUpdate(
+            turn_order=request.turn_order,
+            words=named,
+            final_count=len(named),
+            end_of_turn=True,
+            formatted=self.config.format_turns,
+            end_of_turn_confidence=ending.confidence,
+        )
+        revision = self._speakers.turn_ended(request.turn_order, pieces)
+        return [final] if revision is None else [final, revision]

@@ -1,0 +1,183 @@
+"""Who says each word of a stream (pure numpy): online naming as pieces close, and revisions.
+
+Decodes that close a piece come back with the segmentation of its last few seconds (up to
+three local speakers per 10 s window) and an embedding per local speaker; online clustering
+maps them to session speakers, and the stitched timeline gives every word the speaker most
+active over it. After each final turn, the local speakers of the latest final turns are
+re-clustered as for a file; turns whose words change speaker are revised.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from streamer.core.arrays import IntArray
+from streamer.core.audio import MODEL_SAMPLE_RATE
+from streamer.core.clustering import OnlineSpeakers, SpeakerCount, match_labels
+from streamer.core.diarization import (
+    FrameGrid,
+    LocalSpeakers,
+    cluster_rows,
+    concatenate,
+    global_timeline,
+)
+from streamer.core.word_speakers import (
+    SmoothingParams,
+    SpeakerTimeline,
+    smooth_islands,
+    speaker_name,
+    word_speakers,
+)
+from streamer.core.words import Word
+from streamer.streaming.config import StreamConfig
+from streamer.streaming.events import RevisedTurn, SpeakerRevision
+
+
+@dataclass(slots=True)
+class Piece:
+    """Final words of one stretch of a turn and the speaker analysis that named them."""
+
+    words: tuple[Word, ...]
+    local: LocalSpeakers | None
+    """None when speakers were not analysed (speaker_labels off, or no words)"""
+    context_offset: int
+    """absolute sample where the analysed audio starts"""
+    row_speakers: IntArray
+    """session speaker of each embedding row of `local`"""
+
+
+@dataclass(slots=True)
+class _FinalTurn:
+    order: int
+    pieces: list[Piece]
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for piece in self.pieces for w in piece.words)
+
+
+class SessionSpeakers:
+    def __init__(self, config: StreamConfig, grid: FrameGrid) -> None:
+        self.config = config
+        self._grid = grid
+        self._online = OnlineSpeakers(config.online, config.max_speakers)
+        self._finals: deque[_FinalTurn] = deque(maxlen=config.revision_turns)
+        self._current = speaker_name(0)
+        """the speaker heard last: words decoded without speaker analysis take it"""
+
+    def name_open(
+        self, words: list[Word], local: LocalSpeakers | None, context_offset: int
+    ) -> list[Word]:
+        """Speakers of the open piece's words (the online speakers learn nothing from it)."""
+        rows = self._row_speakers(local, learn=False)
+        return self._name(words, local, context_offset, rows)
+
+    def piece(self, words: list[Word], local: LocalSpeakers | None, context_offset: int) -> Piece:
+        """A closed piece: its words named, the online speakers taught by its analysis."""
+        rows = self._row_speakers(local, learn=True)
+        named = self._name(words, local, context_offset, rows)
+        return Piece(tuple(named), local, context_offset, rows)
+
+    def turn_ended(self, order: int, pieces: list[Piece]) -> SpeakerRevision | None:
+        """Remember an ended turn's analysed pieces and revise the latest turns' speakers."""
+        if not any(piece.row_speakers.size for piece in pieces):
+            return None
+        self._finals.append(_FinalTurn(order, pieces))
+        return self._revise()
+
+    def _row_speakers(self, local: LocalSpeakers | None, learn: bool) -> IntArray:
+        """Session speaker of each embedding row, window by window."""
+        if local is None or not local.owners:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.zeros(len(local.owners), dtype=np.int64)
+        for window in sorted({c for c, _ in local.owners}):
+            members = local.rows_of_window(window)
+            rows[members] = self._online.assign_window(
+                local.embeddings[members], local.speech_s[members], learn
+            )
+        return rows
+
+    def _name(
+        self, words: list[Word], local: LocalSpeakers | None, context_offset: int, rows: IntArray
+    ) -> list[Word]:
+        if not self.config.speaker_labels or not words:
+            return list(words)
+        if local is None or not rows.size:  # no analysis: the speaker heard last
+            named = [w.with_speaker(self._current) for w in words]
+        else:
+            found = word_speakers(words, self._timeline(local, rows, context_offset))
+            named = _name_on(words, found, main=int(rows[np.argmax(local.speech_s)]))
+        if named[-1].speaker is not None:
+            self._current = named[-1].speaker
+        return named
+
+    def _timeline(self, local: LocalSpeakers, rows: IntArray, origin: int) -> SpeakerTimeline:
+        """Who speaks when, stitched from the windows of `local` (whose audio starts at
+        absolute sample `origin`) with each embedding row's session speaker."""
+        timeline, _ = global_timeline(
+            local,
+            rows,
+            int(rows.max()) + 1,
+            self._grid,
+            self.config.diarization,
+            offset_s=origin / MODEL_SAMPLE_RATE,
+        )
+        return timeline
+
+    def _revise(self) -> SpeakerRevision | None:
+        """Re-cluster the local speakers of the latest final turns and name their words again
+        on one timeline stitched from all their windows, as for a file (a later window that
+        heard a stretch with more context around it has its say too); the turns whose labels
+        changed."""
+        analysed = [
+            (turn, p, p.local)
+            for turn in self._finals
+            for p in turn.pieces
+            if p.local is not None and p.row_speakers.size
+        ]
+        origin = min(p.context_offset for _, p, _ in analysed)
+        everything = concatenate(
+            [local for _, _, local in analysed],
+            [p.context_offset - origin for _, p, _ in analysed],
+        )
+        old = np.concatenate([p.row_speakers for _, p, _ in analysed])
+        config = self.config
+        fresh, _ = cluster_rows(
+            everything,
+            SpeakerCount(maximum=config.max_speakers),
+            config.revision,
+            config.diarization.min_clustering_speech_s,
+        )
+        new = match_labels(fresh, old, first_fresh=self._online.num_speakers)
+        if config.max_speakers is not None:  # no label beyond the cap: keep the old one
+            new = np.where(new < config.max_speakers, new, old)
+        self._online.reset(everything.embeddings, everything.speech_s, new)
+        # one lookup for all words: each against the whole timeline would cost its length
+        found = word_speakers(
+            [w for _, p, _ in analysed for w in p.words], self._timeline(everything, new, origin)
+        )
+        changed: dict[int, _FinalTurn] = {}
+        row, word = 0, 0
+        for turn, piece, _ in analysed:
+            rows = slice(row, row + len(piece.row_speakers))
+            words = slice(word, word + len(piece.words))
+            row, word = rows.stop, words.stop
+            piece.row_speakers = new[rows]
+            main = int(new[rows][np.argmax(everything.speech_s[rows])])
+            revised = tuple(_name_on(list(piece.words), found[words], main))
+            if revised != piece.words:
+                piece.words = revised
+                changed[turn.order] = turn
+        if not changed:
+            return None
+        return SpeakerRevision(tuple(RevisedTurn(t.order, t.words) for t in changed.values()))
+
+
+def _name_on(words: list[Word], found: IntArray, main: int) -> list[Word]:
+    """Each word takes the speaker found most active over it (`word_speakers`); words with no
+    one under them take `main` (the speaker of most speech); one-word islands are smoothed."""
+    labels = smooth_islands(words, np.where(found < 0, main, found), SmoothingParams())
+    return [w.with_speaker(speaker_name(int(n))) for w, n in zip(words, labels, strict=True)]

@@ -1,0 +1,285 @@
+"""`streamer serve | transcribe | eval | models`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from streamer.config import Settings, settings_from_env
+
+EXIT_BAD_INPUT = 2
+
+
+def _common_model_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--asr-model", choices=["whisper-base", "whisper-tiny.en"])
+    parser.add_argument("--threads", type=int, help="CPU threads per model")
+    parser.add_argument("--device", choices=["cpu", "cuda"])
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return settings_from_env().with_overrides(
+        asr_model=args.asr_model, threads=args.threads, device=args.device
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamer", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP + WebSocket server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    _common_model_flags(serve)
+    serve.set_defaults(handler=_serve)
+
+    transcribe = commands.add_parser("transcribe", help="transcribe one file with speakers")
+    transcribe.add_argument("file", type=Path)
+    transcribe.add_argument("--speakers-expected", type=_positive)
+    transcribe.add_argument("--min-speakers", type=_positive)
+    transcribe.add_argument("--max-speakers", type=_positive)
+    transcribe.add_argument("--language", help="language code such as en; default: detect")
+    transcribe.add_argument("--format", choices=["json", "text", "srt", "vtt"], default="json")
+    _common_model_flags(transcribe)
+    transcribe.set_defaults(handler=_transcribe)
+
+    stream = commands.add_parser(
+        "stream", help="stream a file (or the microphone) to a server, show captions"
+    )
+    source = stream.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", type=Path, nargs="?")
+    source.add_argument("--mic", action="store_true", help="the microphone (`mic` extra)")
+    stream.add_argument("--device", help="input device name or number for --mic")
+    stream.add_argument("--url", default="ws://127.0.0.1:8000", help="server base URL")
+    stream.add_argument("--api-key", help="sent as Authorization (default: STREAMER_API_KEY)")
+    stream.add_argument("--speed", type=float, default=1.0, help="pace: 2 = twice real time")
+    stream.set_defaults(handler=_stream)
+
+    evaluate = commands.add_parser("eval", help="score the pipeline on a dev folder")
+    evaluate.add_argument("folder", type=Path)
+    evaluate.add_argument("--baseline", action="store_true", help="also run sherpa-onnx")
+    evaluate.add_argument(
+        "--streaming", action="store_true", help="also stream each file through a session"
+    )
+    evaluate.add_argument("--json", type=Path, help="write the figures to this file")
+    evaluate.add_argument("--only", nargs="*", help="file names (stems) to run")
+    _common_model_flags(evaluate)
+    evaluate.set_defaults(handler=_evaluate)
+
+    models = commands.add_parser("models", help="check model files against the manifest")
+    models.add_argument("--verify", action="store_true", help="sha256 every file (slow)")
+    _common_model_flags(models)
+    models.set_defaults(handler=_models)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from streamer.api.app import create_app
+
+    settings = settings_from_env().with_overrides(
+        host=args.host,
+        port=args.port,
+        asr_model=args.asr_model,
+        threads=args.threads,
+        device=args.device,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets",
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def _progress_bar() -> tuple[Callable[[float], None], Callable[[], None]]:
+    """A tqdm bar on stderr when it is a terminal; otherwise silent."""
+    if not sys.stderr.isatty():
+        return (lambda _share: None), (lambda: None)
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%", file=sys.stderr, leave=False)
+
+    def update(share: float) -> None:
+        bar.update(round(100 * share) - bar.n)
+
+    return update, bar.close
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    from streamer.api.wire import transcript_json
+    from streamer.core import captions
+    from streamer.core.clustering import SpeakerCount
+    from streamer.files.media import MediaError, decode_file
+    from streamer.files.pipeline import FileTranscriber
+    from streamer.models.loader import load_models
+
+    try:
+        count = SpeakerCount(
+            expected=args.speakers_expected,
+            minimum=args.min_speakers or 1,
+            maximum=args.max_speakers,
+        )
+        audio = decode_file(args.file)
+    except (MediaError, ValueError) as error:
+        print(f"streamer: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    transcriber = FileTranscriber(load_models(_settings(args)))
+    update, close = _progress_bar()
+    try:
+        transcript = transcriber.transcribe(audio, count, args.language, progress=update)
+    finally:
+        close()
+    if args.format == "json":
+        body = transcript_json(transcript, audio_url=str(args.file), speaker_labels=True)
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    elif args.format == "text":
+        print(captions.plain_text(transcript), end="")
+    elif args.format == "srt":
+        print(captions.srt(transcript), end="")
+    else:
+        print(captions.vtt(transcript), end="")
+    return 0
+
+
+def _stream(args: argparse.Namespace) -> int:
+    import os
+
+    from streamer.files.media import MediaError, decode_file
+    from streamer.tools import stream_client
+
+    if args.speed <= 0:
+        print("streamer: --speed must be positive", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.mic:
+        try:
+            chunks = stream_client.microphone_chunks(args.device)
+        except RuntimeError as error:
+            print(f"streamer: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    else:
+        try:
+            chunks = stream_client.file_chunks(decode_file(args.file), args.speed)
+        except MediaError as error:
+            print(f"streamer: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    api_key = args.api_key or os.environ.get("STREAMER_API_KEY")
+    try:
+        return stream_client.run(args.url.rstrip("/"), chunks, api_key)
+    except OSError as error:
+        print(f"streamer: cannot reach {args.url}: {error}", file=sys.stderr)
+        return 1
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from streamer.core.arrays import Float32Array
+    from streamer.files.pipeline import FileTranscriber
+    from streamer.models.loader import load_models
+    from streamer.tools import evaluation
+
+    items = evaluation.discover(args.folder)
+    if args.only:
+        items = [i for i in items if i.name in set(args.only)]
+    if not items:
+        print(f"streamer: no audio with an .rttm reference in {args.folder}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    settings = _settings(args)
+    transcriber = FileTranscriber(load_models(settings))
+
+    def run_ours(audio: Float32Array) -> evaluation.SystemOutput:
+        transcript = transcriber.transcribe(audio)
+        return evaluation.SystemOutput(transcript.speaker_turns, transcript)
+
+    systems: list[tuple[evaluation.Summary, evaluation.SystemRun]] = [
+        (evaluation.Summary(system="streamer"), run_ours)
+    ]
+    if args.streaming:
+        from streamer.api.inference import StreamingInference
+        from streamer.core.utterances import turns_from_words
+        from streamer.streaming.config import StreamConfig
+        from streamer.tools.simulation import simulate
+
+        inference = StreamingInference(transcriber.models)
+
+        def run_streaming(audio: Float32Array) -> evaluation.SystemOutput:
+            result = simulate(inference, StreamConfig(sample_rate=16000), audio)
+            turns = tuple(turns_from_words(result.transcript.words))
+            return evaluation.SystemOutput(turns, result.transcript, result.stats)
+
+        systems.append((evaluation.Summary(system="streamer streaming"), run_streaming))
+    if args.baseline:
+        from streamer.models.loader import baseline_model_files
+        from streamer.tools.baseline import SherpaBaseline
+
+        baseline = SherpaBaseline(*baseline_model_files(settings), settings.threads)
+        systems.append(
+            (
+                evaluation.Summary(system="sherpa-onnx"),
+                lambda audio: evaluation.SystemOutput(baseline.turns(audio)),
+            )
+        )
+    for item in items:
+        for summary, run in systems:
+            summary.files.append(evaluation.evaluate_item(item, summary.system, run))
+        print(f"scored {item.name}", file=sys.stderr)
+    summaries = [summary for summary, _ in systems]
+    print(evaluation.format_table(summaries))
+    for summary in summaries:
+        if any(f.streaming for f in summary.files):
+            print(f"\nStreaming latency (s, p50 / p95), {summary.system}:")
+            print(evaluation.format_streaming_table(summary))
+    if args.json:
+        args.json.write_text(json.dumps(evaluation.to_json(summaries), indent=2))
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from streamer.models.manifest import (
+        ModelFileError,
+        load_manifest,
+        model_path,
+        verify_sources,
+    )
+
+    settings = _settings(args)
+    manifest = load_manifest(settings.models_dir)
+    try:
+        for name, entry in manifest.items():
+            if args.verify:
+                verify_sources(entry, settings.models_dir)
+            folder = model_path(name, entry, settings.models_dir, settings.model_cache_dir)
+            print(f"{name}: {folder}")
+    except ModelFileError as error:
+        print(f"streamer: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # faster-whisper logs every call at INFO; a server decodes many times a second.
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

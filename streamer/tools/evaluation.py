@@ -1,0 +1,324 @@
+"""Accuracy harness: run the whole-file pipeline (and optionally the sherpa-onnx baseline) on a
+folder of `NAME.wav` + `NAME.rttm` (+ `NAME.uem`, + `NAME.json` transcript) and score it.
+
+DER and JER come from pyannote.metrics with `collar=0.25` (boundaries within +/-0.125 s of a
+reference boundary are not scored; overlapped speech is scored), the setting of the dev set's
+reference figures,
+WER from jiwer and cpWER from meeteval, both on lower-cased text without punctuation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import jiwer
+import numpy as np
+from meeteval.wer.wer.cp import cp_word_error_rate
+from pyannote.core import Annotation, Segment, Timeline
+from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
+
+from streamer.core.arrays import Float32Array
+from streamer.core.audio import MODEL_SAMPLE_RATE
+from streamer.core.utterances import turns_from_words
+from streamer.core.words import SpeakerTurn, Transcript
+from streamer.files.media import decode_file
+from streamer.tools.simulation import StreamStats
+
+COLLAR_S = 0.25
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".webm")
+
+
+@dataclass(frozen=True, slots=True)
+class EvalItem:
+    name: str
+    audio: Path
+    rttm: Path
+    uem: Path | None
+    transcript: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnScores:
+    """Diarization scores of one file. The error/total components are kept so the overall DER
+    and JER are total error over total reference, as pyannote.metrics accumulates them."""
+
+    der: float
+    der_error_s: float
+    der_total_s: float
+    jer: float
+    jer_error: float
+    jer_speakers: int
+    ref_speakers: int
+    found_speakers: int
+
+
+@dataclass(slots=True)
+class FileScore:
+    name: str
+    system: str
+    duration_s: float
+    compute_s: float
+    turns: TurnScores
+    words: TurnScores | None = None
+    """the same scores for the turns the words themselves span (what a user sees)"""
+    wer: float | None = None
+    cpwer: float | None = None
+    streaming: StreamStats | None = None
+
+    @property
+    def rtf(self) -> float:
+        return self.compute_s / self.duration_s if self.duration_s else 0.0
+
+
+@dataclass(slots=True)
+class Summary:
+    system: str
+    files: list[FileScore] = field(default_factory=list)
+
+    def overall(self) -> dict[str, float | int | None]:
+        files = self.files
+        total = sum(f.turns.der_total_s for f in files)
+        speakers = sum(f.turns.jer_speakers for f in files)
+        wers = [f for f in files if f.wer is not None]
+        words = [f.words for f in files if f.words is not None]
+        words_total = sum(w.der_total_s for w in words)
+        return {
+            "der": sum(f.turns.der_error_s for f in files) / total if total else 0.0,
+            "der_words": sum(w.der_error_s for w in words) / words_total if words_total else None,
+            "jer": sum(f.turns.jer_error for f in files) / speakers if speakers else 0.0,
+            "wer": sum(f.wer or 0.0 for f in wers) / len(wers) if wers else None,
+            "cpwer": sum(f.cpwer or 0.0 for f in wers) / len(wers) if wers else None,
+            "count_exact": sum(f.turns.found_speakers == f.turns.ref_speakers for f in files),
+            "files": len(files),
+            "rtf": sum(f.compute_s for f in files) / sum(f.duration_s for f in files),
+        }
+
+
+def discover(folder: Path) -> list[EvalItem]:
+    items = []
+    for audio in sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
+        rttm = audio.with_suffix(".rttm")
+        if not rttm.is_file():
+            continue
+        uem, transcript = audio.with_suffix(".uem"), audio.with_suffix(".json")
+        items.append(
+            EvalItem(
+                name=audio.stem,
+                audio=audio,
+                rttm=rttm,
+                uem=uem if uem.is_file() else None,
+                transcript=transcript if transcript.is_file() else None,
+            )
+        )
+    return items
+
+
+def read_rttm(path: Path) -> Annotation:
+    annotation = Annotation(uri=path.stem)
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 8 and parts[0] == "SPEAKER":
+            start, duration = float(parts[3]), float(parts[4])
+            annotation[Segment(start, start + duration)] = parts[7]
+    return annotation
+
+
+def read_uem(path: Path | None, duration_s: float) -> Timeline:
+    if path is None:
+        return Timeline([Segment(0.0, duration_s)])
+    segments = [
+        Segment(float(p[2]), float(p[3]))
+        for p in (line.split() for line in path.read_text().splitlines())
+        if len(p) >= 4
+    ]
+    return Timeline(segments)
+
+
+def turns_annotation(name: str, turns: Iterable[SpeakerTurn]) -> Annotation:
+    annotation = Annotation(uri=name)
+    for index, turn in enumerate(turns):
+        annotation[Segment(turn.start_s, turn.end_s), index] = f"spk{turn.speaker}"
+    return annotation
+
+
+_NORMALIZE = jiwer.Compose(
+    [
+        jiwer.ToLowerCase(),
+        jiwer.SubstituteRegexes({r"[^\w\s']": " "}),
+        jiwer.RemoveMultipleSpaces(),
+        jiwer.Strip(),
+    ]
+)
+
+
+def normalize_text(text: str) -> str:
+    return str(_NORMALIZE(text))
+
+
+def reference_segments(path: Path) -> list[tuple[float, str, str]]:
+    """Reference transcript JSON (`segments[]` with `start`, `speaker`, `text`) ->
+    [(start, speaker, text)] in time order."""
+    segments = json.loads(path.read_text())["segments"]
+    return sorted((float(s["start"]), s["speaker"], s["text"]) for s in segments)
+
+
+def text_scores(
+    transcript: Transcript, reference: list[tuple[float, str, str]]
+) -> tuple[float, float]:
+    """(WER, cpWER) of the transcript against the reference segments."""
+    ordered_ref = normalize_text(" ".join(text for _, _, text in reference))
+    ref_by_speaker: dict[str, list[str]] = {}
+    for _, speaker, text in reference:
+        ref_by_speaker.setdefault(speaker, []).append(text)
+    hyp_by_speaker: dict[str, list[str]] = {}
+    for word in transcript.words:
+        hyp_by_speaker.setdefault(word.speaker or "?", []).append(word.text)
+    wer = float(jiwer.wer(ordered_ref, normalize_text(transcript.text) or "<empty>"))
+    cp = cp_word_error_rate(
+        reference={s: normalize_text(" ".join(t)) for s, t in ref_by_speaker.items()},
+        hypothesis={s: normalize_text(" ".join(w)) for s, w in hyp_by_speaker.items()},
+    )
+    return wer, float(cp.error_rate)
+
+
+def score_turns(item: EvalItem, turns: Iterable[SpeakerTurn], duration_s: float) -> TurnScores:
+    reference = read_rttm(item.rttm)
+    hypothesis = turns_annotation(item.name, turns)
+    uem = read_uem(item.uem, duration_s)
+    der_metric = DiarizationErrorRate(collar=COLLAR_S, skip_overlap=False)
+    components = der_metric(reference, hypothesis, uem=uem, detailed=True)
+    jer_metric = JaccardErrorRate(collar=COLLAR_S, skip_overlap=False)  # type: ignore[no-untyped-call]
+    jer = jer_metric(reference, hypothesis, uem=uem, detailed=True)
+    error = components["confusion"] + components["missed detection"] + components["false alarm"]
+    total = components["total"]
+    return TurnScores(
+        der=error / total if total else 0.0,
+        der_error_s=error,
+        der_total_s=total,
+        jer=float(jer["jaccard error rate"]),
+        jer_error=float(jer["speaker error"]),
+        jer_speakers=int(jer["speaker count"]),
+        ref_speakers=len(reference.crop(uem).labels()),
+        found_speakers=len(hypothesis.crop(uem).labels()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SystemOutput:
+    turns: tuple[SpeakerTurn, ...]
+    transcript: Transcript | None = None
+    streaming: StreamStats | None = None
+
+
+SystemRun = Callable[[Float32Array], SystemOutput]
+
+
+def evaluate_item(item: EvalItem, system: str, run: SystemRun) -> FileScore:
+    """Run one system on one file: `run(audio)` returns its turns and, if it has ASR, its
+    transcript. Only `run` is timed (decoding the file is not part of the real-time factor;
+    a streaming run reports its own compute time, without the virtual waiting)."""
+    audio = decode_file(item.audio)
+    duration_s = len(audio) / MODEL_SAMPLE_RATE
+    started = time.perf_counter()
+    output = run(audio)
+    compute_s = time.perf_counter() - started
+    transcript = output.transcript
+    score = FileScore(
+        name=item.name,
+        system=system,
+        duration_s=duration_s,
+        compute_s=output.streaming.compute_s if output.streaming else compute_s,
+        turns=score_turns(item, output.turns, duration_s),
+        streaming=output.streaming,
+    )
+    if transcript is not None:
+        score.words = score_turns(item, turns_from_words(transcript.words), duration_s)
+        if item.transcript is not None:
+            reference = reference_segments(item.transcript)
+            score.wer, score.cpwer = text_scores(transcript, reference)
+    return score
+
+
+def _fmt(value: float | int | None, percent: bool = True) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.1f}%" if percent else f"{value:.3f}"
+
+
+def format_table(summaries: list[Summary]) -> str:
+    header = "| file | system | DER | DER (words) | JER | WER | cpWER | speakers ref/found | RTF |"
+    lines = [header, "|" + "---|" * 9]
+    for summary in summaries:
+        for f in summary.files:
+            lines.append(
+                f"| {f.name} | {f.system} | {_fmt(f.turns.der)} | "
+                f"{_fmt(f.words.der if f.words else None)} | {_fmt(f.turns.jer)} | "
+                f"{_fmt(f.wer)} | {_fmt(f.cpwer)} | "
+                f"{f.turns.ref_speakers}/{f.turns.found_speakers} | "
+                f"{_fmt(f.rtf, percent=False)} |"
+            )
+    for summary in summaries:
+        o = summary.overall()
+        lines.append(
+            f"| **overall** | {summary.system} | {_fmt(o['der'])} | {_fmt(o['der_words'])} | "
+            f"{_fmt(o['jer'])} | {_fmt(o['wer'])} | {_fmt(o['cpwer'])} | "
+            f"exact on {o['count_exact']}/{o['files']} | {_fmt(o['rtf'], percent=False)} |"
+        )
+    return "\n".join(lines)
+
+
+def _percentiles(values: list[float]) -> str:
+    if not values:
+        return "-"
+    p50, p95 = np.percentile(values, [50, 95])
+    return f"{p50:.2f} / {p95:.2f}"
+
+
+def format_streaming_table(summary: Summary) -> str:
+    """Latency figures of a streaming run (seconds, p50 / p95 over turns or words)."""
+    lines = [
+        "| file | first partial after speech start | final after last word | "
+        "finals unsure | word final lag | label flips | partials skipped |",
+        "|" + "---|" * 7,
+    ]
+    everything = StreamStats()
+    for f in summary.files:
+        s = f.streaming
+        if s is None:
+            continue
+        lines.append(
+            f"| {f.name} | {_percentiles(s.first_partial_s)} | "
+            f"{_percentiles(s.final_after_speech_s)} | "
+            f"{s.finals_unsure}/{len(s.final_after_speech_s)} | "
+            f"{_percentiles(s.word_final_lag_s)} | "
+            f"{s.label_flips}/{s.words_sent} | {s.partials_skipped} |"
+        )
+        everything.first_partial_s += s.first_partial_s
+        everything.final_after_speech_s += s.final_after_speech_s
+        everything.finals_unsure += s.finals_unsure
+        everything.word_final_lag_s += s.word_final_lag_s
+        everything.label_flips += s.label_flips
+        everything.words_sent += s.words_sent
+        everything.partials_skipped += s.partials_skipped
+    lines.append(
+        f"| **overall** | {_percentiles(everything.first_partial_s)} | "
+        f"{_percentiles(everything.final_after_speech_s)} | "
+        f"{everything.finals_unsure}/{len(everything.final_after_speech_s)} | "
+        f"{_percentiles(everything.word_final_lag_s)} | "
+        f"{everything.label_flips}/{everything.words_sent} | {everything.partials_skipped} |"
+    )
+    return "\n".join(lines)
+
+
+def to_json(summaries: list[Summary]) -> dict[str, object]:
+    return {
+        "collar_s": COLLAR_S,
+        "systems": {
+            s.system: {"overall": s.overall(), "files": [asdict(f) for f in s.files]}
+            for s in summaries
+        },
+    }
