@@ -26,9 +26,11 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/streamer serve --host $(HOST) --port $(PORT)
 
+# import-linter holds the layers (contracts in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check streamer tests models load_tests
 	$(BIN)/ruff format --check streamer tests models load_tests
+	$(BIN)/lint-imports --no-cache
 
 typecheck: setup
 	$(BIN)/mypy streamer
@@ -38,6 +40,10 @@ typecheck: setup
 test: lint typecheck
 	@$(BIN)/pytest -q -rs -p no:cacheprovider; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; fi; exit $$rc
+
+# the pure core and the sans-I/O streaming path: no models, no server, seconds
+unit: setup
+	$(BIN)/pytest -q -rs -p no:cacheprovider tests/unit
 
 clean:
 	rm -rf $(VENV)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from streamer.models.manifest import package_file
-from tests.conftest import run_cli
+from tests.integration.conftest import run_cli
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
 CAMPPLUS = "campplus_cn_en_common_192.onnx"

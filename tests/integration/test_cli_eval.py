@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA_DIR, run_cli
+from tests.integration.conftest import DATA_DIR, run_cli
 
 pytestmark = pytest.mark.models
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import API_KEY, data_file, free_port, wait_healthy
+from tests.integration.conftest import API_KEY, data_file, free_port, wait_healthy
 
 pytestmark = pytest.mark.models
 

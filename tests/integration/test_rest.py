@@ -18,7 +18,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import API_KEY, MAX_UPLOAD_BYTES, data_file, telephone_file
+from tests.integration.conftest import API_KEY, MAX_UPLOAD_BYTES, data_file, telephone_file
 
 pytestmark = pytest.mark.models
 

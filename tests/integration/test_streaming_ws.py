@@ -20,7 +20,14 @@ from assemblyai.streaming.v3 import (
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import API_KEY, data_file, pcm16, run_cli, running_server, telephone_file
+from tests.integration.conftest import (
+    API_KEY,
+    data_file,
+    pcm16,
+    run_cli,
+    running_server,
+    telephone_file,
+)
 
 pytestmark = pytest.mark.models
 

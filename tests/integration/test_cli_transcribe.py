@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.audio_files import write_audio
-from tests.conftest import data_file, run_cli, telephone_segments
+from tests.integration.audio_files import write_audio
+from tests.integration.conftest import data_file, run_cli, telephone_segments
 
 pytestmark = pytest.mark.models
 

@@ -15,7 +15,7 @@ from streamer.core.clustering import SpeakerCount
 from streamer.files.media import decode_file
 from streamer.files.pipeline import FileTranscriber
 from streamer.tools.evaluation import normalize_text
-from tests.conftest import data_file, telephone_segments
+from tests.integration.conftest import data_file, telephone_segments
 
 pytestmark = pytest.mark.models
 

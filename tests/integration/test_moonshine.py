@@ -14,7 +14,7 @@ from streamer.core.words import spread_words
 from streamer.models.loader import MOONSHINE_FILES, STREAMING_ASR_MODEL, ModelSet
 from streamer.models.manifest import load_manifest, package_file
 from streamer.models.moonshine import MoonshineAsr
-from tests.conftest import telephone_segments
+from tests.integration.conftest import telephone_segments
 
 pytestmark = pytest.mark.models
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from streamer.files.media import MediaError, decode_file, probe_audio
-from tests.audio_files import FORMATS, write_audio
+from tests.integration.audio_files import FORMATS, write_audio
 
 RATE = 16000
 

@@ -9,7 +9,7 @@ from collections import Counter
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.conftest import API_KEY
+from tests.integration.conftest import API_KEY
 
 EXAMPLES_PER_OPERATION = 25
 

@@ -1,0 +1,160 @@
+"""Fixtures of the integration tests: the real models (loaded once per test session), real
+server processes, and the recordings the tests carry."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import httpx
+import numpy as np
+import pytest
+
+from streamer.config import settings_from_env
+from streamer.core.audio import float_to_pcm_s16le
+from streamer.files.media import decode_file
+from streamer.files.pipeline import FileTranscriber
+from streamer.models.loader import ModelSet, load_models
+from streamer.models.manifest import package_file, sha256_of
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+"""AMI excerpts (CC BY 4.0) with their speaker references; see data/NOTICE.md."""
+
+TELEPHONE_PACKAGE = "pyannote.audio"
+TELEPHONE_FILES = {
+    ".wav": "c319b4abca767b124e41432d364fd7df006cb26bb79d09326c487d606a134e6e",
+    ".rttm": "d78fe62c69d8e6dcbb42c26adfce83faccb374c5a1e6d987fe37f85f1c173c87",
+    ".stm": "f861f3004927e1c4429199f9695bfd252def75d7d5e4bdf735d3d85fd4a667f7",
+}
+"""The two-speaker telephone call (30 s, 16 kHz) and its speaker turns and transcript, as
+the pinned `pyannote.audio` package ships them (installed without its dependencies by the
+set-up; never imported). The repository does not redistribute them (data/NOTICE.md)."""
+
+
+def data_file(name: str) -> Path:
+    """A recording (or reference) the tests carry in `tests/data`."""
+    path = DATA_DIR / name
+    assert path.is_file(), f"test data missing: {path}"
+    return path
+
+
+def telephone_file(suffix: str = ".wav") -> Path:
+    """The telephone call's audio (`.wav`), speaker turns (`.rttm`) or transcript (`.stm`),
+    checked against the sha256 the tests were written for."""
+    path = package_file(TELEPHONE_PACKAGE, f"sample/sample{suffix}")
+    assert path.is_file(), f"{path} missing: run `make setup`"
+    assert sha256_of(path) == TELEPHONE_FILES[suffix], f"{path} is not the expected file"
+    return path
+
+
+def telephone_segments() -> list[dict[str, object]]:
+    """The call's reference transcript: {speaker, start, end, text} per segment, in order."""
+    segments = []
+    for line in telephone_file(".stm").read_text().splitlines():
+        _, _, speaker, start, end, *words = line.split()
+        segments.append(
+            {"speaker": speaker, "start": float(start), "end": float(end), "text": " ".join(words)}
+        )
+    return sorted(segments, key=lambda s: float(s["start"]))  # type: ignore[arg-type]
+
+
+def pcm16(path: Path) -> bytes:
+    """A recording as 16 kHz mono pcm_s16le, what a client streams."""
+    return float_to_pcm_s16le(decode_file(path))
+
+
+@pytest.fixture(scope="session")
+def models() -> Iterator[ModelSet]:
+    yield load_models(settings_from_env())
+
+
+@pytest.fixture(scope="session")
+def transcriber(models: ModelSet) -> FileTranscriber:
+    return FileTranscriber(models)
+
+
+@pytest.fixture(scope="session")
+def telephone_audio() -> np.ndarray:
+    return decode_file(telephone_file())
+
+
+API_KEY = "test-key"
+
+
+def run_cli(
+    *args: str | Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`streamer ARGS...` as a user runs it: a real process, with `env` added to this one's
+    environment; its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "streamer.tools.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(env: dict[str, str]) -> Iterator[str]:
+    """A real `streamer serve` process on a free port with `env` added; yields its base URL
+    once /healthz says the models are loaded. Its log goes to a file, never a full pipe."""
+    port = free_port()
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamer.tools.cli", "serve", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(process, base, log)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def wait_healthy(process: subprocess.Popen[bytes], base: str, log: IO[str]) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"server exited: {log.read()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail("server never became healthy")
+
+
+MAX_UPLOAD_BYTES = 8_000_000
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The shared test server: one API key, its own data dir (jobs, uploads), small uploads."""
+    env = {
+        "STREAMER_API_KEYS": API_KEY,
+        "STREAMER_DATA_DIR": str(tmp_path_factory.mktemp("server-data")),
+        "STREAMER_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+    }
+    with running_server(env) as base:
+        yield base
