@@ -20,11 +20,13 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-import numpy as np
 from websockets.asyncio.client import connect
 
+from streamer.api.wire import Terminated, read_server_message, terminate_message
 from streamer.core.audio import MODEL_SAMPLE_RATE, Float32Array
 from streamer.files.media import decode_file
+from streamer.streaming.events import SpeechStarted, TurnUpdate
+from streamer.tools.figures import percentiles
 from streamer.tools.stream_client import file_chunks
 
 
@@ -45,34 +47,26 @@ async def one_stream(
         async def receive() -> None:
             async for raw in ws:
                 now = time.monotonic() - started
-                message = json.loads(raw)
-                kind = message["type"]
-                if kind == "SpeechStarted":
-                    speech_start.append(message["timestamp"] / 1000)
-                elif kind == "Turn" and message["words"]:
-                    order = message["turn_order"]
-                    if not message["end_of_turn"] and order not in seen_partial:
+                message = read_server_message(json.loads(raw))
+                if isinstance(message, SpeechStarted):
+                    speech_start.append(message.timestamp_ms / 1000)
+                elif isinstance(message, TurnUpdate) and message.words:
+                    order = message.turn_order
+                    if not message.end_of_turn and order not in seen_partial:
                         seen_partial.add(order)
                         if order < len(speech_start):
                             first_partial.append(now - speech_start[order])
-                    if message["end_of_turn"]:
-                        final_lag.append(now - message["words"][-1]["end"] / 1000)
-                elif kind == "Termination":
+                    if message.end_of_turn:
+                        final_lag.append(now - message.words[-1].end_ms / 1000)
+                elif isinstance(message, Terminated):
                     return
 
         receiver = asyncio.create_task(receive())
         async for chunk in file_chunks(audio, speed=1.0):  # each chunk once it was spoken
             await ws.send(chunk)
-        await ws.send(json.dumps({"type": "Terminate"}))
+        await ws.send(json.dumps(terminate_message()))
         await asyncio.wait_for(receiver, timeout=120)
     return first_partial, final_lag
-
-
-def percentiles(values: list[float]) -> str:
-    if not values:
-        return "-"
-    p50, p95 = np.percentile(values, [50, 95])
-    return f"{p50:.2f} / {p95:.2f}"
 
 
 async def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -291,8 +292,8 @@ def _read_words(words: list[dict[str, Any]]) -> tuple[Word, ...]:
 
 
 def read_stream_message(message: dict[str, Any]) -> SessionEvent | None:
-    """A v3 server message as the session event it carries (what a client reads); None for
-    the messages that carry none (Begin, Termination, Error)."""
+    """A v3 server message as the session event it carries; None for the messages that carry
+    none (Begin, Termination, Error: `read_server_message` reads those too)."""
     kind = message.get("type")
     if kind == "SpeechStarted":
         return SpeechStarted(int(message["timestamp"]))
@@ -316,6 +317,47 @@ def read_stream_message(message: dict[str, Any]) -> SessionEvent | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Begun:
+    """`Begin`: the session is open."""
+
+    session_id: str
+    expires_at_unix_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Terminated:
+    """`Termination`: the session ended after `Terminate`."""
+
+    audio_duration_s: int
+    session_duration_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """`Error`: the server is closing the session (with `code`, when it says one)."""
+
+    error: str
+    code: int | None
+
+
+ServerMessage = SessionEvent | Begun | Terminated | Refused
+
+
+def read_server_message(message: dict[str, Any]) -> ServerMessage | None:
+    """A v3 server message as a client reads it; None for a type it does not know."""
+    kind = message.get("type")
+    if kind == "Begin":
+        return Begun(str(message["id"]), int(message["expires_at"]))
+    if kind == "Termination":
+        return Terminated(
+            int(message["audio_duration_seconds"]), int(message["session_duration_seconds"])
+        )
+    if kind == "Error":
+        return Refused(str(message["error"]), message.get("error_code"))
+    return read_stream_message(message)
+
+
 def begin_message(session_id: str, expires_at_unix_s: int) -> dict[str, Any]:
     return {
         "type": "Begin",
@@ -331,6 +373,11 @@ def termination_message(audio_duration_s: float, session_duration_s: float) -> d
         "audio_duration_seconds": round(audio_duration_s),
         "session_duration_seconds": round(session_duration_s),
     }
+
+
+def terminate_message() -> dict[str, Any]:
+    """What a client sends to end its session."""
+    return {"type": "Terminate"}
 
 
 def error_message(error: str, code: int | None = None) -> dict[str, Any]:

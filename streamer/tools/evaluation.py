@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import jiwer
-import numpy as np
 from meeteval.wer.wer.cp import cp_word_error_rate
 from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
@@ -26,6 +25,7 @@ from streamer.core.audio import MODEL_SAMPLE_RATE
 from streamer.core.utterances import turns_from_words
 from streamer.core.words import SpeakerTurn, Transcript
 from streamer.files.media import decode_file
+from streamer.tools.figures import percentiles
 from streamer.tools.simulation import StreamStats
 
 COLLAR_S = 0.25
@@ -271,13 +271,6 @@ def format_table(summaries: list[Summary]) -> str:
     return "\n".join(lines)
 
 
-def _percentiles(values: list[float]) -> str:
-    if not values:
-        return "-"
-    p50, p95 = np.percentile(values, [50, 95])
-    return f"{p50:.2f} / {p95:.2f}"
-
-
 def format_streaming_table(summary: Summary) -> str:
     """Latency figures of a streaming run (seconds, p50 / p95 over turns or words)."""
     lines = [
@@ -291,10 +284,10 @@ def format_streaming_table(summary: Summary) -> str:
         if s is None:
             continue
         lines.append(
-            f"| {f.name} | {_percentiles(s.first_partial_s)} | "
-            f"{_percentiles(s.final_after_speech_s)} | "
+            f"| {f.name} | {percentiles(s.first_partial_s)} | "
+            f"{percentiles(s.final_after_speech_s)} | "
             f"{s.finals_unsure}/{len(s.final_after_speech_s)} | "
-            f"{_percentiles(s.word_final_lag_s)} | "
+            f"{percentiles(s.word_final_lag_s)} | "
             f"{s.label_flips}/{s.words_sent} | {s.partials_skipped} |"
         )
         everything.first_partial_s += s.first_partial_s
@@ -305,10 +298,10 @@ def format_streaming_table(summary: Summary) -> str:
         everything.words_sent += s.words_sent
         everything.partials_skipped += s.partials_skipped
     lines.append(
-        f"| **overall** | {_percentiles(everything.first_partial_s)} | "
-        f"{_percentiles(everything.final_after_speech_s)} | "
+        f"| **overall** | {percentiles(everything.first_partial_s)} | "
+        f"{percentiles(everything.final_after_speech_s)} | "
         f"{everything.finals_unsure}/{len(everything.final_after_speech_s)} | "
-        f"{_percentiles(everything.word_final_lag_s)} | "
+        f"{percentiles(everything.word_final_lag_s)} | "
         f"{everything.label_flips}/{everything.words_sent} | {everything.partials_skipped} |"
     )
     return "\n".join(lines)

@@ -20,7 +20,14 @@ from urllib.parse import urlencode
 import numpy as np
 from websockets.asyncio.client import connect
 
-from streamer.api.wire import read_stream_message
+from streamer.api.wire import (
+    Begun,
+    Refused,
+    ServerMessage,
+    Terminated,
+    read_server_message,
+    terminate_message,
+)
 from streamer.core.arrays import Float32Array
 from streamer.core.audio import MODEL_SAMPLE_RATE, float_to_pcm_s16le
 from streamer.core.words import Word
@@ -41,11 +48,11 @@ class Captions:
     held: HeldTranscript = field(default_factory=HeldTranscript)
     partial_shown: bool = False
 
-    def handle(self, message: dict[str, Any]) -> None:
-        if message.get("type") == "Error":
-            self._line(f"error: {message.get('error')}")
+    def handle(self, message: ServerMessage) -> None:
+        if isinstance(message, Refused):
+            self._line(f"error: {message.error}")
             return
-        event = read_stream_message(message)
+        event = message
         if isinstance(event, TurnUpdate) and not event.end_of_turn:
             self._partial(event.words)
         elif isinstance(event, TurnUpdate | SpeakerRevision):
@@ -140,23 +147,25 @@ def _offer(chunks: asyncio.Queue[bytes], chunk: bytes) -> None:
 
 async def stream_audio(
     url: str, chunks: AsyncIterator[bytes], api_key: str | None, captions: Captions
-) -> dict[str, Any]:
-    """Send 16 kHz pcm_s16le chunks until they end; returns the Termination message."""
+) -> Terminated | None:
+    """Send 16 kHz pcm_s16le chunks until they end; the server's Termination (None if the
+    server closed the session without one)."""
     query = urlencode({"sample_rate": MODEL_SAMPLE_RATE, "encoding": "pcm_s16le"})
     headers = {"Authorization": api_key} if api_key else {}
     async with connect(f"{url}/v3/ws?{query}", additional_headers=headers) as ws:
         begin = json.loads(await ws.recv())
-        if begin.get("type") != "Begin":
+        if not isinstance(read_server_message(begin), Begun):
             raise RuntimeError(f"server said {begin}")
-        termination: dict[str, Any] = {}
+        termination: list[Terminated] = []
 
         async def receive() -> None:
             async for raw in ws:
-                message = json.loads(raw)
-                if message.get("type") == "Termination":
-                    termination.update(message)
+                message = read_server_message(json.loads(raw))
+                if isinstance(message, Terminated):
+                    termination.append(message)
                     return
-                captions.handle(message)
+                if message is not None:
+                    captions.handle(message)
 
         receiver = asyncio.create_task(receive())
         try:
@@ -164,9 +173,9 @@ async def stream_audio(
                 await ws.send(chunk)
         except asyncio.CancelledError:
             pass  # Ctrl-C on the microphone: finish the session properly
-        await ws.send(json.dumps({"type": "Terminate"}))
+        await ws.send(json.dumps(terminate_message()))
         await receiver
-        return termination
+        return termination[0] if termination else None
 
 
 def run(url: str, chunks: AsyncIterator[bytes], api_key: str | None) -> int:
@@ -174,8 +183,9 @@ def run(url: str, chunks: AsyncIterator[bytes], api_key: str | None) -> int:
     try:
         termination = asyncio.run(stream_audio(url, chunks, api_key, captions))
     except KeyboardInterrupt:
-        termination = {}
+        termination = None
     print("\n--- transcript ---")
     print(captions.transcript())
-    print(f"--- {termination.get('audio_duration_seconds')} s of audio ---")
+    heard = termination.audio_duration_s if termination is not None else None
+    print(f"--- {heard} s of audio ---")
     return 0
