@@ -70,8 +70,19 @@ class ModelEntry(BaseModel):
 
 
 def load_manifest(models_dir: Path) -> dict[str, ModelEntry]:
-    raw = json.loads((models_dir / "manifest.json").read_text())
-    return {name: ModelEntry.model_validate(entry) for name, entry in raw.items()}
+    """The manifest in `models_dir`; `ModelFileError` when it is missing or malformed."""
+    path = models_dir / "manifest.json"
+    try:
+        raw = json.loads(path.read_text())
+        return {name: ModelEntry.model_validate(entry) for name, entry in raw.items()}
+    except (OSError, ValueError, AttributeError) as error:  # pydantic's errors are ValueErrors
+        raise ModelFileError(
+            f"cannot read the model manifest {path}: {_first_line(error)}"
+        ) from error
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def package_file(module: str, path: str) -> Path:
@@ -116,13 +127,16 @@ def verify_sources(entry: ModelEntry, models_dir: Path) -> None:
             _check(_input(part), part.sha256, verify=True)
 
 
-def model_path(name: str, entry: ModelEntry, models_dir: Path, cache_dir: Path) -> Path:
+def model_path(
+    name: str, entry: ModelEntry, models_dir: Path, cache_dir: Path, verify: bool = False
+) -> Path:
     """A directory holding the model's files under their manifest names.
 
     Files shipped under their own names in one folder are used in place; otherwise the folder
     is built once under `cache_dir/name` (links for whole files, concatenation for parts,
     conversion for `.ort` files, checked against the manifest sha256 before it is moved into
-    place).
+    place). A concatenated file built before is trusted by its size, unless `verify`: then it
+    is hashed, and built again if it does not match.
     """
     sources = {fname: _source(f, models_dir) for fname, f in entry.files.items()}
     folders = {s.parent for s in sources.values() if s is not None}
@@ -134,11 +148,11 @@ def model_path(name: str, entry: ModelEntry, models_dir: Path, cache_dir: Path) 
     target = cache_dir / name
     target.mkdir(parents=True, exist_ok=True)
     for fname, file in entry.files.items():
-        _place(target / fname, file, sources[fname])
+        _place(target / fname, file, sources[fname], verify)
     return target
 
 
-def _place(destination: Path, file: ModelFile, source: Path | None) -> None:
+def _place(destination: Path, file: ModelFile, source: Path | None, verify: bool) -> None:
     if source is not None:
         _check(source, file.sha256, verify=False)
         if destination.resolve() != source.resolve():
@@ -151,8 +165,10 @@ def _place(destination: Path, file: ModelFile, source: Path | None) -> None:
             return  # built before (a different manifest or runtime version would not match)
         _build(destination, file, lambda tmp: ort_to_onnx(_input(converted), tmp))
         return
-    if destination.is_file() and destination.stat().st_size == sum(
-        _input(p).stat().st_size for p in file.parts
+    if destination.is_file() and (
+        sha256_of(destination) == file.sha256
+        if verify
+        else destination.stat().st_size == sum(_input(p).stat().st_size for p in file.parts)
     ):
         return
     _build(destination, file, lambda tmp: _concatenate(file.parts, tmp))

@@ -26,7 +26,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _positive(text: str) -> int:
+def count(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
@@ -45,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     transcribe = commands.add_parser("transcribe", help="transcribe one file with speakers")
     transcribe.add_argument("file", type=Path)
-    transcribe.add_argument("--speakers-expected", type=_positive)
-    transcribe.add_argument("--min-speakers", type=_positive)
-    transcribe.add_argument("--max-speakers", type=_positive)
+    transcribe.add_argument("--speakers-expected", type=count)
+    transcribe.add_argument("--min-speakers", type=count)
+    transcribe.add_argument("--max-speakers", type=count)
     transcribe.add_argument("--language", help="language code such as en; default: detect")
     transcribe.add_argument("--format", choices=["json", "text", "srt", "vtt"], default="json")
     _common_model_flags(transcribe)
@@ -257,12 +257,13 @@ def _models(args: argparse.Namespace) -> int:
     )
 
     settings = _settings(args)
-    manifest = load_manifest(settings.models_dir)
     try:
-        for name, entry in manifest.items():
+        for name, entry in load_manifest(settings.models_dir).items():
             if args.verify:
                 verify_sources(entry, settings.models_dir)
-            folder = model_path(name, entry, settings.models_dir, settings.model_cache_dir)
+            folder = model_path(
+                name, entry, settings.models_dir, settings.model_cache_dir, args.verify
+            )
             print(f"{name}: {folder}")
     except ModelFileError as error:
         print(f"streamer: {error}", file=sys.stderr)

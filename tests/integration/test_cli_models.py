@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from streamer.models.manifest import package_file
+from streamer.models.manifest import package_file, sha256_of
 from tests.integration.conftest import run_cli
 
-REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 CAMPPLUS = "campplus_cn_en_common_192.onnx"
 SEGMENTATION = "pyannote_segmentation_3_0.onnx"
 
@@ -108,3 +108,36 @@ def test_missing_committed_onnx_fails_naming_the_file(
     assert result.returncode == 1
     assert result.stderr == f"streamer: model file missing: {models_copy / CAMPPLUS}\n"
     assert lines(result.stdout) == listing(models_copy, data_dir)[:4]
+
+
+def test_verify_rebuilds_an_assembled_file_that_no_longer_matches(
+    models_copy: Path, data_dir: Path
+) -> None:
+    """whisper-base's model.bin is concatenated from two packages once; a plain run trusts its
+    size, `--verify` hashes it and builds it again when one byte went bad."""
+    assert models_cli(models_copy, data_dir).returncode == 0
+    built = data_dir / "models" / "whisper-base" / "model.bin"
+    expected = json.loads((models_copy / "manifest.json").read_text())["whisper-base"]
+    sha256 = expected["files"]["model.bin"]["sha256"]
+    content = bytearray(built.read_bytes())
+    content[len(content) // 2] ^= 0x01
+    built.write_bytes(bytes(content))
+    assert models_cli(models_copy, data_dir).returncode == 0  # same size: not noticed
+    assert sha256_of(built) != sha256
+
+    result = models_cli(models_copy, data_dir, "--verify")
+    assert result.returncode == 0, result.stderr
+    assert sha256_of(built) == sha256
+    assert lines(result.stdout) == listing(models_copy, data_dir)
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"vad-silero": {"role": 1}}'])
+def test_a_broken_manifest_fails_in_one_line(
+    models_copy: Path, data_dir: Path, content: str
+) -> None:
+    (models_copy / "manifest.json").write_text(content)
+    result = models_cli(models_copy, data_dir)
+    assert result.returncode == 1 and result.stdout == ""
+    (line,) = lines(result.stderr)
+    assert line.startswith(f"streamer: cannot read the model manifest {models_copy}/manifest.json")
+    assert "Traceback" not in result.stderr
