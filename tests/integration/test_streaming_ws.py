@@ -4,6 +4,7 @@ process and models."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -148,14 +149,33 @@ def test_token_query_param_and_terminate_without_audio(server: str) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
 
 
-def test_client_vanishing_mid_turn_leaves_server_serving(server: str) -> None:
-    ws = connect(ws_url(server, "sample_rate=16000"), additional_headers={"Authorization": API_KEY})
-    ws.recv(timeout=10)
-    pcm = telephone_pcm()
-    for start in range(16000 * 2 * 7, 16000 * 2 * 10, CHUNK_BYTES):  # 3 s of speech
-        ws.send(pcm[start : start + CHUNK_BYTES])
-    ws.socket.close()  # no close handshake: the client is just gone
-    assert httpx.get(f"{server}/healthz").status_code == 200
+def test_client_vanishing_mid_turn_frees_its_session_slot() -> None:
+    """A server allowing one session: a client that vanishes mid-turn (no close handshake)
+    must not keep the slot. The server notices the disconnect asynchronously, so a new
+    session may be refused (3009) for a moment, but is accepted well before the vanished
+    session's inactivity timeout (an hour) could have freed it."""
+    with running_server({"STREAMER_MAX_SESSIONS": "1"}) as base:
+        with connect(ws_url(base, "sample_rate=16000&inactivity_timeout=3600")) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
+            pcm = telephone_pcm()
+            for chunk in paced(pcm[32000 * 7 : 32000 * 10]):  # 3 s of speech: a turn is open
+                ws.send(chunk)
+            ws.socket.shutdown(socket.SHUT_RDWR)  # the client is just gone
+            ws.socket.close()
+        refused = 0
+        deadline = time.monotonic() + 20
+        while True:
+            with connect(ws_url(base, "sample_rate=16000")) as again:
+                reply = json.loads(again.recv(timeout=10))
+                if reply["type"] == "Begin":
+                    again.send(json.dumps({"type": "Terminate"}))
+                    assert json.loads(again.recv(timeout=30))["type"] == "Termination"
+                    break
+            assert reply["error_code"] == 3009, reply
+            refused += 1
+            assert time.monotonic() < deadline, f"slot still taken after {refused} tries"
+            time.sleep(0.2)
+        assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
 
 
 def test_stream_cli_shows_captions_and_transcript(server: str) -> None:
@@ -227,9 +247,12 @@ def test_audio_much_faster_than_real_time_closes_1013_and_others_go_on(server: s
 def test_concurrent_sessions_keep_their_audio_and_labels(server: str) -> None:
     """Two calls at once: each session hears only its own audio and names its own speakers."""
 
-    def call(path: Path, start_s: float) -> list[dict]:
+    def call(path: Path, start_s: float) -> tuple[list[dict], set[str]]:
+        """The session's final turns, and every speaker it named (partials, finals,
+        revisions)."""
         pcm = pcm16(path)[int(start_s * 32000) :]
-        finals = []
+        finals: list[dict] = []
+        speakers: set[str] = set()
         with connect(ws_url(server, f"sample_rate=16000&token={API_KEY}")) as ws:
             ws.recv(timeout=10)
             for chunk in paced(pcm[: 32000 * 12]):
@@ -240,21 +263,27 @@ def test_concurrent_sessions_keep_their_audio_and_labels(server: str) -> None:
                     message = json.loads(ws.recv(timeout=60))
                     if message["type"] == "Turn" and message["end_of_turn"]:
                         finals.append(message)
-        return finals
+                    turns = [message] if message["type"] == "Turn" else []
+                    turns += message.get("revisions", [])
+                    speakers |= {w["speaker"] for turn in turns for w in turn["words"]}
+                    speakers |= {t["speaker_label"] for t in turns if t.get("speaker_label")}
+        return finals, speakers
 
     with ThreadPoolExecutor(2) as pool:
         phone = pool.submit(call, telephone_file(), 14.0)
         meeting = pool.submit(call, data_file("ami_trn03.flac"), 0.0)
-        phone_turns, meeting_turns = phone.result(), meeting.result()
+        (phone_turns, phone_speakers), (meeting_turns, meeting_speakers) = (
+            phone.result(),
+            meeting.result(),
+        )
     phone_text = " ".join(t["transcript"] for t in phone_turns).lower()
     meeting_text = " ".join(t["transcript"] for t in meeting_turns).lower()
     assert "chicago" in phone_text and "chicago" not in meeting_text
     assert phone_turns[0]["turn_order"] == 0 and meeting_turns[0]["turn_order"] == 0
-    # each session names its own first speaker A, whatever the other session heard
-    assert phone_turns[0]["words"][0]["speaker"] == "A" or phone_turns[0]["speaker_label"] == "A"
-    assert (
-        meeting_turns[0]["words"][0]["speaker"] == "A" or meeting_turns[0]["speaker_label"] == "A"
-    )
+    # Each stretch holds two voices (the call from 14 s: both callers; ami_trn03's first 12 s:
+    # MEE067 for 1.2 s, then MEO069), four in all: speakers shared between the sessions would
+    # name some of them beyond B (a shared registry showed the call's as A, C, D).
+    assert phone_speakers <= {"A", "B"} and meeting_speakers <= {"A", "B"}
 
 
 def test_session_limit_closes_3009() -> None:

@@ -1,0 +1,341 @@
+"""`/v3/ws` control messages, query params and limits the README promises, against the real
+server process and models over real sockets: ForceEndpoint, UpdateConfiguration, KeepAlive,
+the 3008 session limit of a temporary token, `format_turns`, `speaker_labels=false`,
+`max_speakers`, `vad_threshold`, and 8 kHz speech as pcm_s16le and G.711 mu-law.
+
+Audio goes out paced at a few times real time; nothing here asserts on latency (the test
+machine is small and shared), only on what the server sends and how it closes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soxr
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from streamer.audio import float_to_pcm_s16le, pcm_mulaw_to_float
+from streamer.media import decode_file
+from tests.conftest import API_KEY, telephone_file
+
+pytestmark = pytest.mark.models
+
+Message = dict[str, Any]
+
+SPEEDUP = 4.0
+CHUNK_S = 0.1
+"""every chunk is 100 ms of audio, whatever the rate and encoding"""
+RECEIVE_TIMEOUT_S = 60.0
+"""generous: decodes queue behind other tests' work on a 2-core machine"""
+
+
+# ---- audio ------------------------------------------------------------------------------------
+
+
+def telephone_float(start_s: float, end_s: float, rate: int = 16000) -> np.ndarray:
+    """A stretch of the two-speaker telephone call as float32 mono at `rate`."""
+    audio = decode_file(telephone_file())[int(start_s * 16000) : int(end_s * 16000)]
+    if rate == 16000:
+        return audio
+    return np.asarray(soxr.resample(audio, 16000, rate, quality="HQ"), dtype=np.float32)
+
+
+def telephone_pcm(start_s: float, end_s: float, rate: int = 16000) -> bytes:
+    return float_to_pcm_s16le(telephone_float(start_s, end_s, rate))
+
+
+MULAW_BIAS = 0x84
+MULAW_CLIP = 32635
+
+
+def mulaw_encode(pcm: bytes) -> bytes:
+    """pcm_s16le to G.711 mu-law, as the reference encoder (Sun's g711.c `linear2ulaw`) does
+    it: clip, add the bias, take the segment (exponent) and the next four bits (mantissa),
+    invert every bit."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.int32)
+    sign = np.where(samples < 0, 0x80, 0)
+    magnitude = np.minimum(np.abs(samples), MULAW_CLIP) + MULAW_BIAS  # 132 .. 32767
+    _, bits = np.frexp(magnitude.astype(np.float64))  # magnitude < 2**bits, exactly
+    exponent = bits.astype(np.int32) - 8  # 0 .. 7
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    return bytes((~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes())
+
+
+# ---- the socket -------------------------------------------------------------------------------
+
+
+def ws_url(server: str, query: str) -> str:
+    return server.replace("http://", "ws://") + "/v3/ws?" + query
+
+
+def chunk_bytes(rate: int, encoding: str = "pcm_s16le") -> int:
+    return int(rate * CHUNK_S) * (1 if encoding == "pcm_mulaw" else 2)
+
+
+def send_paced(ws: ClientConnection, audio: bytes, size: int) -> None:
+    for start in range(0, len(audio), size):
+        ws.send(audio[start : start + size])
+        time.sleep(CHUNK_S / SPEEDUP)
+
+
+def receive_until_closed(ws: ClientConnection) -> tuple[list[Message], int | None]:
+    """Every message until the server closes, and its close code (None: no close frame)."""
+    messages: list[Message] = []
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            messages.append(json.loads(ws.recv(timeout=RECEIVE_TIMEOUT_S)))
+    return messages, closed.value.rcvd.code if closed.value.rcvd is not None else None
+
+
+def receive_final(ws: ClientConnection) -> tuple[Message, list[Message]]:
+    """The next final Turn, and the messages that came before it."""
+    before: list[Message] = []
+    while True:
+        message = json.loads(ws.recv(timeout=RECEIVE_TIMEOUT_S))
+        if message["type"] == "Turn" and message["end_of_turn"]:
+            return message, before
+        before.append(message)
+
+
+def quiet_for(ws: ClientConnection, seconds: float) -> list[Message]:
+    """What the server sends in the next `seconds` (the session must stay open)."""
+    messages: list[Message] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            messages.append(json.loads(ws.recv(timeout=left)))
+        except TimeoutError:
+            break
+    return messages
+
+
+@contextmanager
+def open_session(server: str, query: str) -> Iterator[ClientConnection]:
+    """A session with the API key as `?token=`, past its Begin."""
+    with connect(ws_url(server, f"{query}&token={API_KEY}")) as ws:
+        begin = json.loads(ws.recv(timeout=10))
+        assert begin["type"] == "Begin", begin
+        yield ws
+
+
+def stream(
+    server: str, query: str, audio: bytes, size: int = 3200
+) -> tuple[list[Message], int | None]:
+    """A whole session: audio paced at SPEEDUP times real time, then Terminate; every message
+    after Begin, and the close code."""
+    with open_session(server, query) as ws:
+        send_paced(ws, audio, size)
+        ws.send(json.dumps({"type": "Terminate"}))
+        return receive_until_closed(ws)
+
+
+def finals(messages: list[Message]) -> list[Message]:
+    return [m for m in messages if m["type"] == "Turn" and m["end_of_turn"]]
+
+
+def of_type(messages: list[Message], kind: str) -> list[Message]:
+    return [m for m in messages if m["type"] == kind]
+
+
+def final_words(messages: list[Message]) -> list[Message]:
+    """The words of the final turns as a client holds them at the end: revisions applied."""
+    latest = {t["turn_order"]: t["words"] for t in finals(messages)}
+    for revision in of_type(messages, "SpeakerRevision"):
+        for item in revision["revisions"]:
+            latest[item["turn_order"]] = item["words"]
+    return [w for order in sorted(latest) for w in latest[order]]
+
+
+def all_speakers(messages: list[Message]) -> set[str | None]:
+    """Every speaker the session named: on the words of partials, finals and revisions, and
+    on their `speaker_label`s."""
+    carriers = [m for m in messages if m["type"] == "Turn"]
+    carriers += [r for m in of_type(messages, "SpeakerRevision") for r in m["revisions"]]
+    found = {w.get("speaker") for m in carriers for w in m["words"]}
+    return found | {m["speaker_label"] for m in carriers if "speaker_label" in m}
+
+
+def transcript(messages: list[Message]) -> str:
+    return " ".join(t["transcript"] for t in finals(messages)).lower()
+
+
+def terminate(ws: ClientConnection) -> tuple[list[Message], int | None]:
+    ws.send(json.dumps({"type": "Terminate"}))
+    messages, code = receive_until_closed(ws)
+    assert messages and messages[-1]["type"] == "Termination", messages[-3:]
+    return messages, code
+
+
+# ---- control messages -------------------------------------------------------------------------
+
+
+def test_force_endpoint_ends_the_open_turn_without_more_audio(server: str) -> None:
+    """Speech cut off mid-sentence leaves the turn open (no audio, no silence, no end);
+    ForceEndpoint ends it: its final comes with no more audio sent."""
+    with open_session(server, "sample_rate=16000") as ws:
+        send_paced(ws, telephone_pcm(6.0, 11.4), 3200)  # "Hello ... oh hello, I didn't know"
+        before = quiet_for(ws, 3.0)
+        assert of_type(before, "SpeechStarted") and not finals(before), before
+        ws.send(json.dumps({"type": "ForceEndpoint"}))
+        final, _ = receive_final(ws)
+        assert final["turn_order"] == 0 and final["words"]
+        assert all(w["word_is_final"] for w in final["words"])
+        assert "hello" in final["transcript"].lower()
+        messages, code = terminate(ws)
+    assert not finals(messages), "Terminate found a second open turn"
+    assert code == 1000
+
+
+def test_update_configuration_format_turns_formats_later_finals(server: str) -> None:
+    """A session opened without `format_turns` sends unformatted finals; after an
+    UpdateConfiguration with `format_turns: true` its finals are formatted."""
+    with open_session(server, "sample_rate=16000") as ws:
+        send_paced(ws, telephone_pcm(6.0, 11.4), 3200)
+        ws.send(json.dumps({"type": "ForceEndpoint"}))
+        first, _ = receive_final(ws)
+        ws.send(json.dumps({"type": "UpdateConfiguration", "format_turns": True}))
+        send_paced(ws, telephone_pcm(14.4, 17.5), 3200)  # "I'm Sheila, ... from Chicago"
+        ws.send(json.dumps({"type": "ForceEndpoint"}))
+        second, _ = receive_final(ws)
+        _, code = terminate(ws)
+    assert first["turn_order"] == 0 and first["turn_is_formatted"] is False
+    assert second["turn_order"] == 1 and second["turn_is_formatted"] is True
+    assert second["words"]
+    assert code == 1000
+
+
+def test_keepalive_keeps_an_idle_session_open(server: str) -> None:
+    """`inactivity_timeout=5` closes a silent session with 4031 after 5 s
+    (test_streaming_ws); KeepAlive every 2 s holds it open for 8 s without audio."""
+    with open_session(server, "sample_rate=16000&inactivity_timeout=5") as ws:
+        idle_since = time.monotonic()
+        while time.monotonic() - idle_since < 8.0:
+            ws.send(json.dumps({"type": "KeepAlive"}))
+            assert quiet_for(ws, 2.0) == []  # no Error, no close
+        messages, code = terminate(ws)
+    assert [m["type"] for m in messages] == ["Termination"]
+    assert code == 1000
+
+
+def test_temporary_token_session_closes_3008_after_its_maximum_duration(server: str) -> None:
+    """A token issued for 60 s sessions opens one whose Begin says so; the first message
+    after the 60 s gets the session closed with 3008. (About 65 s.)"""
+    response = httpx.get(
+        f"{server}/v3/token",
+        params={"max_session_duration_seconds": 60},
+        headers={"Authorization": API_KEY},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    token = response.json()["token"]
+    opened = time.monotonic()  # the server's session clock starts after this
+    with connect(ws_url(server, f"sample_rate=16000&token={token}")) as ws:
+        begin = json.loads(ws.recv(timeout=10))
+        assert begin["type"] == "Begin"
+        assert abs(begin["expires_at"] - (time.time() + 60)) < 10
+        # within the limit the session is served (KeepAlive also beats the 30 s idle limit)
+        while time.monotonic() - opened < 45:
+            ws.send(json.dumps({"type": "KeepAlive"}))
+            assert quiet_for(ws, 10.0) == []
+        ws.send(bytes(3200))  # audio is fine too
+        assert quiet_for(ws, opened + 62 - time.monotonic()) == []
+        ws.send(json.dumps({"type": "KeepAlive"}))
+        messages, code = receive_until_closed(ws)
+    assert [m["type"] for m in messages] == ["Error"]
+    assert messages[0]["error_code"] == 3008
+    assert code == 3008
+
+
+# ---- query params -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "formatted"), [("&format_turns=true", True), ("", False)])
+def test_format_turns_query_param(server: str, query: str, formatted: bool) -> None:
+    messages, code = stream(server, f"sample_rate=16000{query}", telephone_pcm(14.0, 20.0))
+    turns = finals(messages)
+    assert turns and all(t["turn_is_formatted"] is formatted for t in turns)
+    assert "chicago" in transcript(messages)
+    assert code == 1000
+
+
+def test_speaker_labels_false_names_no_speaker(server: str) -> None:
+    """Both voices of the call, yet no word or turn carries a speaker, and nothing is
+    revised."""
+    messages, code = stream(server, "sample_rate=16000&speaker_labels=false", telephone_pcm(14, 26))
+    turns = of_type(messages, "Turn")
+    words = [w for t in turns for w in t["words"]]
+    assert len(final_words(messages)) > 20 and "chicago" in transcript(messages)
+    assert all("speaker" not in w for w in words)
+    assert all("speaker_label" not in t for t in turns)
+    assert not of_type(messages, "SpeakerRevision")
+    assert code == 1000
+
+
+def test_max_speakers_1_names_every_word_a(server: str) -> None:
+    """By default the call's two voices get two labels (or three); with `max_speakers=1`
+    every word and turn is A, in partials, finals and revisions alike."""
+    audio = telephone_pcm(6.0, 30.0)
+    default, _ = stream(server, "sample_rate=16000", audio)
+    assert len({w["speaker"] for w in final_words(default)}) >= 2
+
+    messages, code = stream(server, "sample_rate=16000&max_speakers=1", audio)
+    assert len(final_words(messages)) > 40
+    assert all_speakers(messages) == {"A"}
+    assert code == 1000
+
+
+def test_vad_threshold_high_does_not_hear_speech_the_default_hears(server: str) -> None:
+    """The call's first "Hello" (6.7-7.1 s) is speech to Silero with 0.78-0.96: the default
+    threshold (0.5) opens a turn on it; 0.99 hears nothing at all. (On the clear speech after
+    it Silero says 0.99+, so there 0.99 opens the same turns as the default.) The turn opens
+    on the VAD alone, so this does not depend on decode timing."""
+    audio = telephone_pcm(5.0, 7.4) + bytes(2 * 16000 * 2)  # then 2 s of digital silence
+    default, code = stream(server, "sample_rate=16000", audio)
+    assert code == 1000
+    started = of_type(default, "SpeechStarted")
+    assert len(started) == 1 and 1500 <= started[0]["timestamp"] <= 2000
+    assert len(finals(default)) == 1
+
+    strict, code = stream(server, "sample_rate=16000&vad_threshold=0.99", audio)
+    assert [m["type"] for m in strict] == ["Termination"]
+    assert strict[0]["audio_duration_seconds"] == 4
+    assert code == 1000
+
+
+def test_mulaw_encoder_agrees_with_the_server_decoder() -> None:
+    """The test's encoder against `streamer.audio.pcm_mulaw_to_float`: every code but 0x7F
+    (negative zero, which decodes as 0 and so encodes as 0xFF) survives decode-encode, and
+    every sample within the clip level comes back within half its segment's step."""
+    codes = np.arange(256, dtype=np.uint8)
+    linear = np.round(pcm_mulaw_to_float(codes.tobytes()) * 32768).astype("<i2")
+    again = np.frombuffer(mulaw_encode(linear.tobytes()), dtype=np.uint8)
+    assert list(codes[again != codes]) == [0x7F] and again[0x7F] == 0xFF
+
+    samples = np.arange(-MULAW_CLIP, MULAW_CLIP + 1).astype("<i2")
+    decoded = pcm_mulaw_to_float(mulaw_encode(samples.tobytes())).astype(np.float64) * 32768
+    error = np.abs(decoded - samples)
+    assert np.all(error <= (np.abs(samples.astype(np.int32)) + MULAW_BIAS) / 32)
+
+
+@pytest.mark.parametrize("encoding", ["pcm_s16le", "pcm_mulaw"])
+def test_8khz_telephone_speech_is_transcribed_with_speakers(server: str, encoding: str) -> None:
+    """The call at 8 kHz, as a telephone line carries it (16-bit, or G.711 mu-law)."""
+    audio = telephone_pcm(14.0, 26.0, rate=8000)
+    if encoding == "pcm_mulaw":
+        audio = mulaw_encode(audio)
+    messages, code = stream(
+        server, f"sample_rate=8000&encoding={encoding}", audio, chunk_bytes(8000, encoding)
+    )
+    assert "chicago" in transcript(messages)
+    words = final_words(messages)
+    assert len(words) > 20 and all(w.get("speaker") for w in words)
+    assert messages[-1]["type"] == "Termination"
+    assert messages[-1]["audio_duration_seconds"] == 12
+    assert code == 1000
