@@ -1,9 +1,9 @@
 """Upper bounds on the headline accuracy figures (README, "Accuracy"), so that a regression in
 diarization, ASR or the streaming session fails a test instead of only a later `streamer eval`.
 
-DER is pyannote.metrics' through `streamer.evaluation.score_turns` (collar 0.25 s, overlap
+DER is pyannote.metrics' through `streamer.tools.evaluation.score_turns` (collar 0.25 s, overlap
 scored), as `streamer eval` computes it; "DER (words)" scores the turns the words themselves
-span (`streamer.offline.turns_from_words`), the only timeline a stream has.
+span (`streamer.core.utterances.turns_from_words`), the only timeline a stream has.
 
 Whole-file figures are deterministic on one machine, but Whisper's int8 kernels differ between
 CPUs (and so do its words): each bound sits 2-3 points above the figure measured here. Streamed
@@ -23,14 +23,14 @@ import jiwer
 import numpy as np
 import pytest
 
-from streamer.evaluation import EvalItem, TurnScores, normalize_text, score_turns
-from streamer.inference import StreamingInference
-from streamer.media import decode_file
-from streamer.offline import turns_from_words
-from streamer.pipeline import FileTranscriber
-from streamer.session import StreamConfig
-from streamer.stream_sim import StreamResult, simulate
-from tests.conftest import data_file, telephone_file, telephone_segments
+from streamer.api.inference import StreamingInference
+from streamer.core.utterances import turns_from_words
+from streamer.files.media import decode_file
+from streamer.files.pipeline import FileTranscriber
+from streamer.streaming.config import StreamConfig
+from streamer.tools.evaluation import EvalItem, TurnScores, normalize_text, score_turns
+from streamer.tools.simulation import StreamResult, simulate
+from tests.integration.conftest import data_file, telephone_file, telephone_segments
 
 pytestmark = pytest.mark.models
 
@@ -110,7 +110,7 @@ def whole_file_scores(transcriber: FileTranscriber, item: EvalItem) -> WholeFile
 
 def stream_telephone_call(transcriber: FileTranscriber, audio: np.ndarray) -> StreamResult:
     """The call streamed through the real session and models on the virtual clock."""
-    inference = StreamingInference(transcriber.models, transcriber.speaker_finder)
+    inference = StreamingInference(transcriber.models)
     return simulate(inference, StreamConfig(sample_rate=SAMPLE_RATE), audio)
 
 

@@ -21,9 +21,9 @@ import soxr
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from streamer.audio import float_to_pcm_s16le, pcm_mulaw_to_float
-from streamer.media import decode_file
-from tests.conftest import API_KEY, telephone_file
+from streamer.core.audio import float_to_pcm_s16le, pcm_mulaw_to_float
+from streamer.files.media import decode_file
+from tests.integration.conftest import API_KEY, telephone_file
 
 pytestmark = pytest.mark.models
 
@@ -310,7 +310,7 @@ def test_vad_threshold_high_does_not_hear_speech_the_default_hears(server: str) 
 
 
 def test_mulaw_encoder_agrees_with_the_server_decoder() -> None:
-    """The test's encoder against `streamer.audio.pcm_mulaw_to_float`: every code but 0x7F
+    """The test's encoder against `streamer.core.audio.pcm_mulaw_to_float`: every code but 0x7F
     (negative zero, which decodes as 0 and so encodes as 0xFF) survives decode-encode, and
     every sample within the clip level comes back within half its segment's step."""
     codes = np.arange(256, dtype=np.uint8)
