@@ -253,9 +253,14 @@ async def _serve(connection: Connection, params: StreamParams) -> None:
 async def _receive(connection: Connection, idle_s: float) -> None:
     websocket, config = connection.websocket, connection.session.config
     while True:
+        left_s = connection.max_session_s - (time.monotonic() - connection.started)
         try:
-            message = await asyncio.wait_for(websocket.receive(), timeout=idle_s)
+            message = await asyncio.wait_for(websocket.receive(), timeout=min(idle_s, left_s))
         except TimeoutError as error:
+            if time.monotonic() - connection.started >= connection.max_session_s:
+                raise ProtocolError(
+                    CloseCode.MAX_DURATION, "maximum session duration exceeded"
+                ) from error
             raise ProtocolError(CloseCode.IDLE, "session idle for too long") from error
         if message["type"] == "websocket.disconnect":
             return

@@ -225,8 +225,9 @@ def test_keepalive_keeps_an_idle_session_open(server: str) -> None:
 
 
 def test_temporary_token_session_closes_3008_after_its_maximum_duration(server: str) -> None:
-    """A token issued for 60 s sessions opens one whose Begin says so; the first message
-    after the 60 s gets the session closed with 3008. (About 65 s.)"""
+    """A token issued for 60 s sessions opens one whose Begin says so; when the 60 s are up
+    the server closes the session with 3008 by itself, though the client sends nothing
+    (it would otherwise hold its slot until the idle timeout). (About 60 s.)"""
     response = httpx.get(
         f"{server}/v3/token",
         params={"max_session_duration_seconds": 60},
@@ -244,10 +245,9 @@ def test_temporary_token_session_closes_3008_after_its_maximum_duration(server: 
         while time.monotonic() - opened < 45:
             ws.send(json.dumps({"type": "KeepAlive"}))
             assert quiet_for(ws, 10.0) == []
-        ws.send(bytes(3200))  # audio is fine too
-        assert quiet_for(ws, opened + 62 - time.monotonic()) == []
-        ws.send(json.dumps({"type": "KeepAlive"}))
+        ws.send(bytes(3200))  # audio is fine too; then the client says nothing more
         messages, code = receive_until_closed(ws)
+    assert 59 <= time.monotonic() - opened <= 75
     assert [m["type"] for m in messages] == ["Error"]
     assert messages[0]["error_code"] == 3008
     assert code == 3008
