@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 PREFIX = "tmp_"
@@ -23,15 +24,17 @@ class TokenGrant:
 
 class TemporaryTokens:
     """Tokens signed with a key that lives as long as the process: a restart ends them, which
-    is fine for tokens meant to be used within minutes."""
+    is fine for tokens meant to be used within minutes. `clock` (seconds since the epoch)
+    dates them; tests pass a fake one."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self._key = secrets.token_bytes(32)
         self._redeemed: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def issue(self, expires_in_s: int, max_session_s: int) -> str:
-        claims = {"id": uuid.uuid4().hex, "exp": time.time() + expires_in_s, "max": max_session_s}
+        claims = {"id": uuid.uuid4().hex, "exp": self._clock() + expires_in_s, "max": max_session_s}
         payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
         return f"{PREFIX}{payload}.{self._sign(payload)}"
 
@@ -43,7 +46,7 @@ class TemporaryTokens:
         if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
             return None  # only our own (signed) payloads are ever decoded below
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        now = time.time()
+        now = self._clock()
         with self._lock:
             self._redeemed = {k: exp for k, exp in self._redeemed.items() if exp > now}
             if claims["exp"] <= now or claims["id"] in self._redeemed:

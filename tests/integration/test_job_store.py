@@ -3,49 +3,78 @@
 from __future__ import annotations
 
 import threading
-import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-from streamer.api.jobs.store import MAX_ATTEMPTS, SqliteJobStore
+from streamer.api.jobs.store import DELETED_AUDIO_URL, MAX_RUN_ATTEMPTS, SqliteJobStore
+
+
+class FakeClock:
+    """Seconds since the epoch that pass only when a test says so."""
+
+    def __init__(self, now: float = 1_750_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def test_a_job_is_leased_to_one_worker_and_claimed_again_when_the_lease_runs_out(
     tmp_path: Path,
 ) -> None:
-    store = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    clock = FakeClock()
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3", clock=clock)
     job = store.create("https://x.example/a.wav", None, {"speaker_labels": True})
     assert job.status == "queued" and job.request == {"speaker_labels": True}
-    claimed = store.claim("w1", lease_s=0.3)
+    assert job.created == clock.now
+    claimed = store.claim("w1", lease_s=10)
     assert claimed is not None and claimed.id == job.id and claimed.status == "processing"
-    assert store.claim("w2", lease_s=0.3) is None  # leased: nobody else gets it
-    assert store.renew(job.id, "w1", lease_s=0.3) and not store.renew(job.id, "w2", lease_s=0.3)
-    time.sleep(0.4)  # w1 died: its lease runs out
+    assert store.claim("w2", lease_s=10) is None  # leased: nobody else gets it
+    clock.advance(9)
+    assert store.claim("w2", lease_s=10) is None  # 1 s of the lease left
+    assert store.renew(job.id, "w1", lease_s=10) and not store.renew(job.id, "w2", lease_s=10)
+    clock.advance(9)  # 18 s after the claim: alive only because w1 renewed at 9 s
+    assert store.claim("w2", lease_s=10) is None
+    clock.advance(1.5)  # w1 died after renewing: its lease (to 19 s) runs out
     again = store.claim("w2", lease_s=10)
     assert again is not None and again.id == job.id and again.attempts == 2
-    assert store.finish(job.id, "w1", {"text": "late"}, None) is None  # w1 lost it
+    assert not store.renew(job.id, "w1", lease_s=10)  # w1 lost it
+    assert store.finish(job.id, "w1", {"text": "late"}, None) is None
+    clock.advance(2)
     done = store.finish(job.id, "w2", {"text": "hi"}, None)
     assert done is not None and done.status == "completed" and done.result == {"text": "hi"}
+    assert done.completed == clock.now and done.attempts == 2
 
 
 def test_a_released_job_is_queued_again_without_counting_the_attempt(tmp_path: Path) -> None:
-    store = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3", clock=FakeClock())
     job = store.create("https://x.example/a.wav", None, {})
     assert store.claim("w1", lease_s=60) is not None
     store.release("w1")  # a normal shutdown
-    again = store.claim("w2", lease_s=60)
+    assert store.get(job.id).status == "queued"  # type: ignore[union-attr]
+    again = store.claim("w2", lease_s=60)  # at once: no lease to wait for
     assert again is not None and again.id == job.id and again.attempts == 1
 
 
 def test_a_job_whose_worker_keeps_dying_ends_in_error(tmp_path: Path) -> None:
-    store = SqliteJobStore(tmp_path / "jobs.sqlite3")
-    job = store.create("https://x.example/a.wav", None, {})
-    for _ in range(MAX_ATTEMPTS):
-        assert store.claim("w", lease_s=0.01) is not None
-        time.sleep(0.02)
-    failed = store.claim("w", lease_s=0.01)
+    clock = FakeClock()
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3", clock=clock)
+    job = store.create("https://x.example/a.wav", None, {"webhook_url": "https://x.example/h"})
+    for attempt in range(1, MAX_RUN_ATTEMPTS + 1):
+        claimed = store.claim("w", lease_s=30)
+        assert claimed is not None and claimed.status == "processing"
+        assert claimed.attempts == attempt
+        clock.advance(31)  # the worker died: its lease runs out
+    failed = store.claim("w", lease_s=30)
     assert failed is not None and failed.status == "error" and failed.error
-    assert store.claim("w", lease_s=0.01) is None
+    assert failed.completed == clock.now and failed.attempts == MAX_RUN_ATTEMPTS
+    assert store.claim("w", lease_s=30) is None
     assert store.get(job.id) == failed
+    (hook,) = store.due_webhooks(clock.now, 10)  # the failure is reported
+    assert hook.body == {"transcript_id": job.id, "status": "error"}
 
 
 def test_concurrent_claims_never_share_a_job(tmp_path: Path) -> None:
@@ -82,8 +111,75 @@ def test_paging_and_deleting(tmp_path: Path) -> None:
     assert store.delete("nope") is None
 
 
+def test_created_on_is_the_utc_date(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2025, 6, 15, 23, 59, 58, tzinfo=UTC).timestamp())
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3", clock=clock)
+    late = [store.create("https://x.example/a.wav", None, {}).id for _ in range(2)]
+    clock.advance(4)  # past midnight UTC
+    early = store.create("https://x.example/a.wav", None, {}).id
+    assert [j.id for j in store.page(10, None, "2025-06-15", None, None)] == late[::-1]
+    assert [j.id for j in store.page(10, None, "2025-06-16", None, None)] == [early]
+    assert store.page(10, None, "2025-06-14", None, None) == []
+
+
+def test_deleting_a_queued_or_running_job_ends_it_and_keeps_no_later_outcome(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3", clock=clock)
+    secret = {
+        "webhook_url": "https://x.example/h",
+        "webhook_auth_header_name": "X-Key",
+        "webhook_auth_header_value": "s3cret",
+        "punctuate": True,
+    }
+    running = store.create("https://x.example/a.wav", "u1", secret)
+    queued = store.create("https://x.example/b.wav", "u2", secret)
+    assert store.claim("w", lease_s=30) is not None  # `running` is the oldest
+    for job in (queued, running):
+        before = store.delete(job.id)
+        assert before is not None and before.upload_id == job.upload_id  # the caller frees it
+        after = store.get(job.id)
+        assert after is not None and after.status == "error"
+        assert after.error == "deleted before it finished" and after.result is None
+        assert after.audio_url == DELETED_AUDIO_URL and after.upload_id is None
+        kept = {k: v for k, v in secret.items() if k != "webhook_auth_header_value"}
+        assert after.request == kept  # the webhook secret is forgotten
+    assert not store.upload_in_use("u1") and not store.upload_in_use("u2")
+    # the worker still running `running` finds it is no longer its own
+    assert not store.renew(running.id, "w", lease_s=30)
+    assert store.finish(running.id, "w", {"text": "late"}, None) is None
+    clock.advance(60)
+    assert store.claim("w2", lease_s=30) is None  # neither is ever run again
+    assert store.get(running.id).error == "deleted before it finished"  # type: ignore[union-attr]
+    assert store.due_webhooks(clock.now, 10) == []  # and no webhook is sent for them
+
+
+def test_deleting_a_finished_job_drops_its_pending_webhook_and_the_secret_in_it(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3", clock=clock)
+    request = {
+        "webhook_url": "https://x.example/h",
+        "webhook_auth_header_name": "X-Key",
+        "webhook_auth_header_value": "s3cret",
+    }
+    job = store.create("https://x.example/a.wav", None, request)
+    assert store.claim("w", lease_s=30) is not None
+    done = store.finish(job.id, "w", {"text": "hi"}, None)
+    assert done is not None
+    (hook,) = store.due_webhooks(clock.now, 10)
+    assert hook.headers == {"X-Key": "s3cret"}
+    store.delete(job.id)
+    deleted = store.get(job.id)
+    assert deleted is not None and deleted.status == "completed" and deleted.result is None
+    assert store.due_webhooks(clock.now, 10) == []
+
+
 def test_finishing_a_job_queues_its_webhook_in_the_same_step(tmp_path: Path) -> None:
-    store = SqliteJobStore(tmp_path / "jobs.sqlite3")
+    clock = FakeClock()
+    store = SqliteJobStore(tmp_path / "jobs.sqlite3", clock=clock)
     request = {
         "webhook_url": "https://x.example/hook",
         "webhook_auth_header_name": "X-Key",
@@ -91,12 +187,14 @@ def test_finishing_a_job_queues_its_webhook_in_the_same_step(tmp_path: Path) -> 
     }
     job = store.create("https://x.example/a.wav", None, request)
     assert store.claim("w", lease_s=60) is not None
-    assert store.due_webhooks(time.time(), 10) == []
+    assert store.due_webhooks(clock.now + 3600, 10) == []
     store.finish(job.id, "w", None, "could not download audio_url")
-    (hook,) = store.due_webhooks(time.time(), 10)
-    assert hook.headers == {"X-Key": "v"}
+    (hook,) = store.due_webhooks(clock.now, 10)  # due at once
+    assert hook.headers == {"X-Key": "v"} and hook.attempts == 0
     assert hook.body == {"transcript_id": job.id, "status": "error"}
-    store.webhook_failed(hook.id, time.time() + 60)
-    assert store.due_webhooks(time.time(), 10) == []
+    store.webhook_failed(hook.id, clock.now + 60)
+    assert store.due_webhooks(clock.now + 59, 10) == []
+    (again,) = store.due_webhooks(clock.now + 60, 10)
+    assert again.id == hook.id and again.attempts == 1
     store.webhook_done(hook.id)
-    assert store.due_webhooks(time.time() + 120, 10) == []
+    assert store.due_webhooks(clock.now + 120, 10) == []

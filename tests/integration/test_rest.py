@@ -8,6 +8,7 @@ import threading
 import time
 import wave
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import partial
 from http.server import BaseHTTPRequestHandler, HTTPServer, SimpleHTTPRequestHandler
 from typing import ClassVar
@@ -31,6 +32,29 @@ def sdk(server: str) -> Iterator[None]:
     aai.settings.api_key = API_KEY
     aai.settings.polling_interval = 0.5
     yield
+
+
+class _Nowhere(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def nowhere() -> Iterator[str]:
+    """A local HTTP server that answers 404 to everything: jobs whose audio_url points here
+    end in error at once, and no request leaves the machine."""
+    httpd = HTTPServer(("127.0.0.1", 0), _Nowhere)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +152,9 @@ def test_webhook_is_posted_with_its_auth_header_and_retried(server: str) -> None
         receiver.shutdown()
 
 
-def test_list_and_delete(server: str, telephone_transcript: aai.Transcript) -> None:
+def test_list_shows_transcripts_and_filters_by_status(
+    server: str, telephone_transcript: aai.Transcript
+) -> None:
     listed = httpx.get(f"{server}/v2/transcript", params={"limit": 200}, headers=AUTH).json()
     ids = [t["id"] for t in listed["transcripts"]]
     assert telephone_transcript.id in ids
@@ -136,15 +162,201 @@ def test_list_and_delete(server: str, telephone_transcript: aai.Transcript) -> N
     completed = httpx.get(
         f"{server}/v2/transcript", params={"status": "completed"}, headers=AUTH
     ).json()
+    assert completed["transcripts"]
     assert all(t["status"] == "completed" for t in completed["transcripts"])
 
-    deleted = httpx.delete(f"{server}/v2/transcript/{telephone_transcript.id}", headers=AUTH)
-    assert deleted.status_code == 200 and deleted.json()["text"] is None
-    after = httpx.get(f"{server}/v2/transcript/{telephone_transcript.id}", headers=AUTH).json()
-    assert after["words"] is None and after["text"] is None
-    assert after["audio_url"] == "http://deleted_by_user"
-    srt = httpx.get(f"{server}/v2/transcript/{telephone_transcript.id}/srt", headers=AUTH)
-    assert srt.status_code == 400
+
+def test_sentences_and_paragraphs_have_the_assemblyai_shape(
+    server: str, telephone_transcript: aai.Transcript
+) -> None:
+    word_keys = {"text", "start", "end", "confidence", "speaker"}
+    for kind in ("sentences", "paragraphs"):
+        response = httpx.get(
+            f"{server}/v2/transcript/{telephone_transcript.id}/{kind}", headers=AUTH
+        )
+        assert response.status_code == 200
+        body = response.json()
+        assert set(body) == {"id", kind, "confidence", "audio_duration"}
+        assert body["id"] == telephone_transcript.id and isinstance(body["audio_duration"], int)
+        assert 0 < body["confidence"] <= 1 and len(body[kind]) > 1
+        for passage in body[kind]:
+            assert set(passage) == word_keys | {"words"}
+            words = passage["words"]
+            assert words and all(set(w) == word_keys for w in words)
+            assert passage["start"] == words[0]["start"] <= words[-1]["end"] == passage["end"]
+            assert isinstance(passage["start"], int) and isinstance(passage["end"], int)
+            assert passage["speaker"] in ("A", "B") and 0 <= passage["confidence"] <= 1
+            assert all(w["text"] in passage["text"] for w in words)
+        assert sum(len(p["words"]) for p in body[kind]) == len(telephone_transcript.words or [])
+
+
+def _create(server: str, audio_url: str, **fields: object) -> dict[str, object]:
+    response = httpx.post(
+        f"{server}/v2/transcript", headers=AUTH, json={"audio_url": audio_url, **fields}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def _get(server: str, transcript_id: object) -> dict[str, object]:
+    body: dict[str, object] = httpx.get(
+        f"{server}/v2/transcript/{transcript_id}", headers=AUTH
+    ).json()
+    return body
+
+
+def _delete(server: str, transcript_id: object) -> dict[str, object]:
+    response = httpx.delete(f"{server}/v2/transcript/{transcript_id}", headers=AUTH)
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    assert body == _get(server, transcript_id)  # answers with the transcript as it now is
+    return body
+
+
+def _wait_status(server: str, transcript_id: object, status: str) -> None:
+    deadline = time.monotonic() + 240
+    while _get(server, transcript_id)["status"] != status:
+        assert time.monotonic() < deadline, f"{transcript_id} never became {status}"
+        time.sleep(0.1)
+
+
+def _upload_exists(server: str, upload_url: str) -> bool:
+    """Whether the server still has this upload: a job for a gone one is refused (400); a
+    job it accepts is deleted at once (it never runs while the worker is busy)."""
+    response = httpx.post(f"{server}/v2/transcript", headers=AUTH, json={"audio_url": upload_url})
+    if response.status_code == 400 and "no such upload" in response.json()["error"]:
+        return False
+    assert response.status_code == 200, response.text
+    _delete(server, response.json()["id"])
+    return True
+
+
+def _assert_deleted_before_it_finished(job: dict[str, object]) -> None:
+    assert job["status"] == "error" and job["error"] == "deleted before it finished"
+    assert job["text"] is None and job["words"] is None and job["utterances"] is None
+    assert job["audio_url"] == "http://deleted_by_user"
+
+
+def test_deleting_a_queued_a_running_and_a_completed_job(server: str, nowhere: str) -> None:
+    """The server runs one job at a time (one worker), oldest first."""
+    long_upload = upload(server, data_file("ami_meeting_a_2min.flac").read_bytes())
+    short_upload = upload(server, data_file("ami_trn02.flac").read_bytes())
+    long_url, short_url = long_upload.json()["upload_url"], short_upload.json()["upload_url"]
+    running = _create(server, long_url, speaker_labels=True)
+    _wait_status(server, running["id"], "processing")
+    secret = {
+        "webhook_url": f"{nowhere}/hook",
+        "webhook_auth_header_name": "X-Secret",
+        "webhook_auth_header_value": "s3cret",
+    }
+    queued = _create(server, short_url, **secret)  # both wait for the worker, one upload
+    sharing = _create(server, short_url)
+    assert _get(server, queued["id"])["status"] == "queued" and queued["webhook_auth"] is True
+    assert _get(server, sharing["id"])["status"] == "queued"
+
+    deleted_queued = _delete(server, queued["id"])
+    _assert_deleted_before_it_finished(deleted_queued)
+    assert deleted_queued["webhook_auth"] is False  # the secret is forgotten
+    assert deleted_queued["webhook_url"] == f"{nowhere}/hook"
+    time.sleep(1.0)  # let the worker get well into the models with the long one
+    assert _get(server, running["id"])["status"] == "processing"
+    _assert_deleted_before_it_finished(_delete(server, running["id"]))
+    assert not _upload_exists(server, long_url)  # its only job is gone
+
+    # the worker runs `sharing` only once it is done with the deleted job
+    done = wait_done(server, str(sharing["id"]))
+    assert done["status"] == "completed" and done["words"]  # its upload was kept for it
+    # the deleted job's run has ended by now, and what it produced was thrown away
+    _assert_deleted_before_it_finished(_get(server, running["id"]))
+    _assert_deleted_before_it_finished(_get(server, queued["id"]))
+
+    deleted = _delete(server, sharing["id"])  # a completed job stays completed, emptied
+    assert deleted["status"] == "completed" and deleted["error"] is None
+    assert deleted["text"] is None and deleted["words"] is None and deleted["utterances"] is None
+    assert deleted["audio_url"] == "http://deleted_by_user"
+    for route in ("srt", "vtt", "sentences", "paragraphs"):
+        gone = httpx.get(f"{server}/v2/transcript/{sharing['id']}/{route}", headers=AUTH)
+        assert gone.status_code == 400 and gone.json()["error"]
+    assert not _upload_exists(server, short_url)  # no job uses it now
+    missing = httpx.delete(f"{server}/v2/transcript/no-such-id", headers=AUTH)
+    assert missing.status_code == 404 and missing.json()["error"]
+
+
+def _page(url: str, **params: object) -> dict[str, object]:
+    # no `params` at all for a page URL: httpx would replace its query with an empty one
+    response = httpx.get(url, params=params or None, headers=AUTH)  # type: ignore[arg-type]
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def _ids(page: dict[str, object]) -> list[str]:
+    return [t["id"] for t in page["transcripts"]]  # type: ignore[attr-defined]
+
+
+def _details(page: dict[str, object]) -> dict[str, object]:
+    details: dict[str, object] = page["page_details"]  # type: ignore[assignment]
+    return details
+
+
+def test_paging_over_http(server: str, nowhere: str) -> None:
+    """Pages of the newest jobs: this test's own, as no other test makes jobs meanwhile."""
+    listing = f"{server}/v2/transcript"
+    ids = [str(_create(server, f"{nowhere}/page{i}.wav")["id"]) for i in range(5)]
+    newest_first = ids[::-1]
+
+    first = _page(listing, limit=2)
+    assert _ids(first) == newest_first[:2]
+    details = _details(first)
+    assert details["limit"] == 2 and details["result_count"] == 2
+    # prev_url: the older pages, each going on where the last stopped
+    seen: list[str] = []
+    url: object = details["prev_url"]
+    seen += _ids(first)
+    while len(seen) < len(ids):
+        assert isinstance(url, str)
+        page = _page(url)
+        assert page["transcripts"], "ran out of pages"
+        seen += _ids(page)
+        url = _details(page)["prev_url"]
+    assert seen[: len(ids)] == newest_first
+    # next_url: the newer pages, from the oldest two up to an empty page past the newest
+    page = _page(listing, limit=2, before_id=ids[2])
+    assert _ids(page) == [ids[1], ids[0]]
+    ascending = _ids(page)[::-1]
+    while page["transcripts"]:
+        next_url = _details(page)["next_url"]
+        assert isinstance(next_url, str) and "after_id=" in next_url
+        page = _page(next_url)
+        ascending += _ids(page)[::-1]
+    assert ascending == ids
+    assert _details(page)["prev_url"] is None and _details(page)["next_url"] is None
+
+    assert _ids(_page(listing, limit=10, before_id=ids[2]))[:2] == [ids[1], ids[0]]
+    assert _ids(_page(listing, limit=2, after_id=ids[0])) == [ids[2], ids[1]]
+    assert _ids(_page(listing, limit=10, after_id=ids[3])) == [ids[4]]
+    assert _ids(_page(listing, after_id=ids[4])) == []
+    assert _ids(_page(listing, before_id="no-such-id")) == []
+
+    # created_on: the UTC date the job was created (today's), and no other
+    created = {t["id"]: t["created"] for t in _page(listing, limit=200)["transcripts"]}  # type: ignore[attr-defined]
+    day = str(created[ids[-1]])[:10]
+    assert day == datetime.fromisoformat(str(created[ids[-1]])).astimezone(UTC).date().isoformat()
+    mine_that_day = [i for i in newest_first if str(created[i])[:10] == day]
+    on_day = _page(listing, limit=200, created_on=day)
+    assert _ids(on_day)[: len(mine_that_day)] == mine_that_day
+    assert all(str(t["created"]).startswith(day) for t in on_day["transcripts"])  # type: ignore[attr-defined]
+    assert _ids(_page(listing, limit=200, created_on="2001-02-03")) == []
+    # the filters carry over to the next page
+    by_day = _page(listing, limit=2, created_on=day)
+    prev_url = str(_details(by_day)["prev_url"])
+    assert f"created_on={day}" in prev_url and "limit=2" in prev_url
+
+    assert httpx.get(listing, params={"limit": 200}, headers=AUTH).status_code == 200
+    for bad in ({"limit": 201}, {"limit": 0}, {"created_on": "2024-1-1"}, {"status": "done"}):
+        response = httpx.get(listing, params=bad, headers=AUTH)
+        assert response.status_code == 400 and response.json()["error"], bad
 
 
 def _wav_header_only() -> bytes:
@@ -245,6 +457,21 @@ def test_bad_key_is_401(server: str) -> None:
         assert response.status_code == 401 and response.json()["error"]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="FastAPI decodes the JSON body before the require_key dependency runs, so bad JSON"
+    " without a key is answered 400 (reported; streamer/rest.py is outside this change)",
+)
+def test_bad_json_without_a_key_is_401(server: str) -> None:
+    for headers in ({}, {"authorization": "wrong"}):
+        response = httpx.post(
+            f"{server}/v2/transcript",
+            content=b"{not json",
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert response.status_code == 401, response.text
+
+
 def test_temporary_token_opens_one_stream(server: str) -> None:
     token = httpx.get(f"{server}/v3/token", params={"expires_in_seconds": 60}, headers=AUTH).json()[
         "token"
@@ -317,13 +544,13 @@ def test_temporary_token_expires(server: str) -> None:
         assert json.loads(ws.recv(timeout=10))["error_code"] == 4001
 
 
-def test_webhook_secret_is_never_echoed(server: str) -> None:
+def test_webhook_secret_is_never_echoed(server: str, nowhere: str) -> None:
     created = httpx.post(
         f"{server}/v2/transcript",
         headers=AUTH,
         json={
-            "audio_url": "https://x.example/a.wav",
-            "webhook_url": "https://x.example/hook",
+            "audio_url": f"{nowhere}/a.wav",
+            "webhook_url": f"{nowhere}/hook",
             "webhook_auth_header_name": "X-Secret",
             "webhook_auth_header_value": "s3cret",
             "punctuate": True,  # not acted on, kept and echoed

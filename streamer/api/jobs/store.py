@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +29,7 @@ _LISTED = (
     " attempts"
 )
 """the columns a list shows: not the (large) results"""
-MAX_ATTEMPTS = 3
+MAX_RUN_ATTEMPTS = 3
 """A job whose worker died this many times is failed, not retried forever (poison input)."""
 
 _SCHEMA = """
@@ -123,11 +123,14 @@ class JobStore(Protocol):
 
 class SqliteJobStore:
     """One SQLite file in WAL mode: readers never wait for the writer, and every write is one
-    short transaction, so the event loop may call it directly."""
+    short transaction, so the event loop may call it directly.
 
-    def __init__(self, path: Path) -> None:
+    `clock` (seconds since the epoch) dates jobs, leases and webhooks; tests pass a fake one."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
+        self._clock = clock
         self._local = threading.local()
         self._connection().executescript(_SCHEMA)
 
@@ -159,7 +162,7 @@ class SqliteJobStore:
             db.execute(
                 "INSERT INTO jobs (id, seq, status, created, audio_url, upload_id, request)"
                 " VALUES (?, ?, 'queued', ?, ?, ?, ?)",
-                (job_id, seq, time.time(), audio_url, upload_id, json.dumps(request)),
+                (job_id, seq, self._clock(), audio_url, upload_id, json.dumps(request)),
             )
         job = self.get(job_id)
         assert job is not None
@@ -206,7 +209,7 @@ class SqliteJobStore:
         """The oldest job that is queued or whose worker's lease ran out, now leased to
         `worker`; None when there is none. A job out of attempts is failed instead and
         returned with status `error` (to be reported, not run)."""
-        now = time.time()
+        now = self._clock()
         with self._transaction() as db:
             row = db.execute(
                 "SELECT id, attempts FROM jobs WHERE status = 'queued'"
@@ -215,13 +218,13 @@ class SqliteJobStore:
             ).fetchone()
             if row is None:
                 return None
-            if row["attempts"] >= MAX_ATTEMPTS:
+            if row["attempts"] >= MAX_RUN_ATTEMPTS:
                 db.execute(
                     "UPDATE jobs SET status = 'error', completed = ?, error = ?,"
                     " lease_owner = NULL WHERE id = ?",
                     (now, "the transcription stopped unexpectedly, several times", row["id"]),
                 )
-                _queue_webhook(db, row["id"], "error")
+                _queue_webhook(db, row["id"], "error", now)
             else:
                 db.execute(
                     "UPDATE jobs SET status = 'processing', lease_owner = ?, lease_until = ?,"
@@ -236,7 +239,7 @@ class SqliteJobStore:
             cursor = db.execute(
                 "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ?"
                 " AND status = 'processing'",
-                (time.time() + lease_s, job_id, worker),
+                (self._clock() + lease_s, job_id, worker),
             )
         return cursor.rowcount == 1
 
@@ -245,13 +248,14 @@ class SqliteJobStore:
     ) -> Job | None:
         """Record the outcome, if the job is still this worker's; the finished job or None."""
         with self._transaction() as db:
+            now = self._clock()
             cursor = db.execute(
                 "UPDATE jobs SET status = ?, completed = ?, result = ?, error = ?,"
                 " lease_owner = NULL, lease_until = NULL"
                 " WHERE id = ? AND lease_owner = ? AND status = 'processing'",
                 (
                     "error" if error is not None else "completed",
-                    time.time(),
+                    now,
                     json.dumps(result) if result is not None else None,
                     error,
                     job_id,
@@ -259,7 +263,7 @@ class SqliteJobStore:
                 ),
             )
             if cursor.rowcount == 1:
-                _queue_webhook(db, job_id, "error" if error is not None else "completed")
+                _queue_webhook(db, job_id, "error" if error is not None else "completed", now)
         return self.get(job_id) if cursor.rowcount == 1 else None
 
     def release(self, worker: str) -> None:
@@ -330,8 +334,10 @@ class SqliteJobStore:
             db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
 
 
-def _queue_webhook(db: sqlite3.Connection, job_id: str, status: TranscriptStatus) -> None:
-    """In the transaction that finished the job: a crash cannot lose its webhook."""
+def _queue_webhook(
+    db: sqlite3.Connection, job_id: str, status: TranscriptStatus, now: float
+) -> None:
+    """In the transaction that finished the job: a crash cannot lose its webhook; due `now`."""
     (raw,) = db.execute("SELECT request FROM jobs WHERE id = ?", (job_id,)).fetchone()
     request = json.loads(raw)
     url = request.get("webhook_url")
@@ -346,7 +352,7 @@ def _queue_webhook(db: sqlite3.Connection, job_id: str, status: TranscriptStatus
             url,
             json.dumps(headers),
             json.dumps(webhook_body(job_id, status)),
-            time.time(),
+            now,
         ),
     )
 

@@ -1,0 +1,83 @@
+"""Leases are renewed while the models run: a real server with a 1 s lease and two workers
+transcribes two 2-minute meetings at once, each many leases long; both complete on their
+first attempt, so no lease ran out and nothing ran twice."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import API_KEY, data_file, running_server
+
+pytestmark = pytest.mark.models
+
+AUTH = {"authorization": API_KEY}
+LEASE_S = 1
+
+
+def _rows(data_dir: Path, ids: list[str]) -> list[tuple[str, float | None, int]]:
+    """(status, lease_until, attempts) of each job, read from the server's database."""
+    with sqlite3.connect(data_dir / "jobs.sqlite3", timeout=30) as db:
+        rows = [
+            db.execute(
+                "SELECT status, lease_until, attempts FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            for job_id in ids
+        ]
+    return [(str(s), lu, int(a)) for s, lu, a in rows]
+
+
+def test_leases_are_renewed_over_jobs_many_leases_long(tmp_path: Path) -> None:
+    env = {
+        "STREAMER_API_KEYS": API_KEY,
+        "STREAMER_DATA_DIR": str(tmp_path),
+        "STREAMER_JOB_LEASE_S": str(LEASE_S),
+        "STREAMER_JOB_WORKERS": "2",
+        "STREAMER_THREADS": "1",  # two workers on two cores, not four threads fighting
+    }
+    with running_server(env) as base:
+        audio = data_file("ami_meeting_a_2min.flac").read_bytes()
+        upload_url = httpx.post(
+            f"{base}/v2/upload", content=audio, headers=AUTH, timeout=60
+        ).json()["upload_url"]
+        ids = [
+            httpx.post(
+                f"{base}/v2/transcript",
+                headers=AUTH,
+                json={"audio_url": upload_url, "language_code": "en"},
+                timeout=30,
+            ).json()["id"]
+            for _ in range(2)
+        ]
+        leases: dict[str, set[float]] = {job_id: set() for job_id in ids}
+        both_running = False
+        deadline = time.monotonic() + 400
+        while True:
+            rows = _rows(tmp_path, ids)
+            statuses = [status for status, _, _ in rows]
+            if all(s in ("completed", "error") for s in statuses):
+                break
+            assert time.monotonic() < deadline, f"the jobs never finished: {rows}"
+            both_running = both_running or statuses == ["processing", "processing"]
+            for job_id, (status, lease_until, _) in zip(ids, rows, strict=True):
+                if status == "processing" and lease_until is not None:
+                    leases[job_id].add(lease_until)
+            time.sleep(0.2)
+        finished = [
+            httpx.get(f"{base}/v2/transcript/{job_id}", headers=AUTH, timeout=30).json()
+            for job_id in ids
+        ]
+    assert both_running, "the two jobs never ran at once"
+    for job in finished:
+        assert job["status"] == "completed", job["error"]
+        assert len(job["words"]) > 100
+    # first attempt each: no lease ran out, so no worker ever claimed the other's job
+    assert [attempts for _, _, attempts in _rows(tmp_path, ids)] == [1, 1]
+    # and the jobs were long enough to mean that: each ran many leases long, its worker
+    # moving the lease on all the while
+    for job_id, seen in leases.items():
+        assert max(seen) - min(seen) >= 3 * LEASE_S, f"{job_id}: lease never renewed: {seen}"

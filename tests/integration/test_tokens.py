@@ -1,0 +1,141 @@
+"""Temporary streaming tokens: signed, expiring, single-use; on their own (on a fake clock) and
+over the real server's WebSocket."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from streamer.api.tokens import PREFIX, TemporaryTokens, TokenGrant
+from tests.integration.conftest import API_KEY
+from tests.test_job_store import FakeClock
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token[len(PREFIX) :].split(".")[0]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * 4))
+    return decoded
+
+
+def _with_claims(token: str, **changes: object) -> str:
+    """`token` with its payload re-encoded with `changes`, keeping the old signature."""
+    claims = {**_claims(token), **changes}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"{PREFIX}{payload}.{token.split('.')[1]}"
+
+
+def _flip(text: str, index: int) -> str:
+    swapped = "0" if text[index] != "0" else "1"
+    return text[:index] + swapped + text[index + 1 :]
+
+
+def test_a_token_gives_its_session_length_once() -> None:
+    tokens = TemporaryTokens(clock=FakeClock())
+    token = tokens.issue(expires_in_s=60, max_session_s=600)
+    other = tokens.issue(expires_in_s=60, max_session_s=120)
+    assert token.startswith(PREFIX) and token != other
+    assert tokens.redeem(token) == TokenGrant(max_session_s=600)
+    assert tokens.redeem(token) is None  # used
+    assert tokens.redeem(other) == TokenGrant(max_session_s=120)  # others unaffected
+    assert tokens.redeem(other) is None
+
+
+def test_concurrent_redeems_of_one_token_let_one_in() -> None:
+    tokens = TemporaryTokens()
+    token = tokens.issue(expires_in_s=60, max_session_s=600)
+    grants: list[TokenGrant | None] = []
+    start = threading.Barrier(8)
+
+    def redeem() -> None:
+        start.wait()
+        grants.append(tokens.redeem(token))
+
+    threads = [threading.Thread(target=redeem) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert grants.count(None) == 7 and TokenGrant(max_session_s=600) in grants
+
+
+def test_a_token_expires() -> None:
+    clock = FakeClock()
+    tokens = TemporaryTokens(clock=clock)
+    early, late, used = (tokens.issue(expires_in_s=60, max_session_s=600) for _ in range(3))
+    assert tokens.redeem(used) is not None
+    clock.advance(59.5)
+    assert tokens.redeem(early) is not None  # just in time
+    clock.advance(0.5)  # 60 s: expired
+    assert tokens.redeem(late) is None
+    clock.advance(3600)
+    assert tokens.redeem(late) is None and tokens.redeem(used) is None
+
+
+def test_tampered_tokens_are_refused() -> None:
+    tokens = TemporaryTokens(clock=FakeClock())
+    token = tokens.issue(expires_in_s=60, max_session_s=60)
+    payload, signature = token[len(PREFIX) :].split(".")
+    forged = [
+        _with_claims(token, max=10_800),  # a longer session
+        _with_claims(token, exp=_claims(token)["exp"] + 3600),  # a later expiry
+        _with_claims(token, id="0" * 32),  # another id
+        f"{PREFIX}{_flip(payload, 3)}.{signature}",
+        f"{PREFIX}{payload}.{_flip(signature, 0)}",
+        f"{PREFIX}{payload}.{_flip(signature, len(signature) - 1)}",
+        f"{PREFIX}{payload}.{signature.upper()}",
+        f"{PREFIX}{payload}.{signature[:-2]}",
+        f"{PREFIX}{payload}.",
+        f"{PREFIX}{payload}",
+        f"{PREFIX}{payload}.{signature}.{signature}",
+        f"{payload}.{signature}",  # no prefix
+        TemporaryTokens().issue(expires_in_s=60, max_session_s=60),  # another process's key
+    ]
+    for bad in forged:
+        assert tokens.redeem(bad) is None, bad
+    assert tokens.redeem(token) == TokenGrant(max_session_s=60)  # refusals did not use it
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["", "tmp_", "tmp_.", "tmp_..", "x", "tmp_abc", "tmp_é.x", "tmp_\x00.\x00", "Bearer x", "."],
+)
+def test_garbage_is_refused(garbage: str) -> None:
+    assert TemporaryTokens().redeem(garbage) is None
+
+
+def _first_message_and_close_code(url: str) -> tuple[dict[str, object], int | None]:
+    with connect(url) as ws:
+        message = json.loads(ws.recv(timeout=10))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    return message, closed.value.rcvd.code if closed.value.rcvd is not None else None
+
+
+@pytest.mark.models
+def test_a_tampered_token_is_closed_with_4001(server: str) -> None:
+    token = httpx.get(
+        f"{server}/v3/token",
+        params={"expires_in_seconds": 60, "max_session_duration_seconds": 60},
+        headers={"authorization": API_KEY},
+    ).json()["token"]
+    base = server.replace("http://", "ws://") + "/v3/ws?sample_rate=16000&token="
+    payload, signature = token[len(PREFIX) :].split(".")
+    for bad in (
+        _with_claims(token, max=10_800),
+        f"{PREFIX}{payload}.{_flip(signature, 0)}",
+        "tmp_garbage",
+    ):
+        message, code = _first_message_and_close_code(base + quote(bad))
+        assert message["error_code"] == 4001 and code == 4001
+    with connect(base + quote(token)) as ws:  # the real one still works: refusals cost nothing
+        assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
+        ws.send(json.dumps({"type": "Terminate"}))
+        assert json.loads(ws.recv(timeout=30))["type"] == "Termination"
