@@ -56,6 +56,12 @@ def test_closed_pieces_are_final_and_the_next_piece_starts_afresh() -> None:
     assert update.final_count == 2
     assert turn.update(0, words("one", "two", "three")).final_count == 4
     assert update.word_is_final == (True, True, False, False)
+    # closing resets the agreement even without a decode in between
+    turn = OpenTurn()
+    turn.update(0, words("one", "two"))
+    turn.update(0, words("one", "two"))
+    turn.close_piece(piece("one", "two."))
+    assert turn.update(0, words("one", "two")).final_count == 2
 
 
 def test_words_that_end_a_sentence_make_the_end_of_turn_likely() -> None:

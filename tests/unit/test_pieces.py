@@ -314,7 +314,9 @@ def test_plan_skips_a_partial_of_an_ended_turn_but_not_its_pause() -> None:
 
 def test_a_final_reuses_the_pause_decode_that_heard_its_speech() -> None:
     s = Stream()
+    s.hear(400, speech=False)  # 12.8 s in: the speaker context starts after the stream's
     pause = paused(s)
+    assert pause.context_offset > 0
     decoded = ([Word("Done.", 0, 500, 0.9)], local_speakers())
     assert s.pieces.decoded(pause, decoded) is Outcome.OPEN
     s.hear(20, speech=False)
@@ -353,9 +355,12 @@ def test_a_final_does_not_reuse_a_pause_decode_that_closed_its_piece() -> None:
     s = Stream()
     pause = paused(s, speech_frames=100)  # longer than min_piece_s
     assert s.pieces.decoded(pause, result()) is Outcome.CLOSES
+    s.hear(1, speech=True)  # a word's tail, within REUSE_SLACK of the pause decode's end
+    end_frame = s.frames
     s.hear(10, speech=False)
-    final = s.pieces.final(s.frames - 15)
+    final = s.pieces.final(end_frame)
     assert final.offset == pause.end  # only what the closed piece does not hold
+    assert final.speech == ((pause.end, pause.end + F),)
     assert s.pieces.plan(final, crowded=False).action is Action.RUN
 
 
