@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from streamer import __version__
+from streamer.api.auth import RequireApiKey
 from streamer.api.errors import install_error_handlers
 from streamer.api.health import health_router
 from streamer.api.inference import StreamingInference
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.uploads = FolderUploadStore(settings.uploads_dir)
     app.state.runner = RunnerSlot()
     app.state.tokens = TemporaryTokens()
+    app.add_middleware(RequireApiKey, keys=settings.api_keys)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(rest_router)

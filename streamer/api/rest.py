@@ -11,7 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from streamer.api.errors import ApiError
@@ -36,15 +36,6 @@ _UPLOAD_PATH = re.compile(r"/v2/upload/([0-9a-f]{32})$")
 MAX_PAGE = 200
 
 
-def require_key(request: Request) -> None:
-    keys: tuple[str, ...] = request.app.state.settings.api_keys
-    if keys and request.headers.get("authorization") not in keys:
-        raise ApiError(401, "Authentication error, API token missing/invalid")
-
-
-Authorized = Annotated[None, Depends(require_key)]
-
-
 def _store(request: Request) -> JobStore:
     store: JobStore = request.app.state.jobs
     return store
@@ -64,7 +55,7 @@ RAW_BODY = {
 
 
 @router.post("/v2/upload", openapi_extra=RAW_BODY)
-async def upload(request: Request, _: Authorized) -> dict[str, str]:
+async def upload(request: Request) -> dict[str, str]:
     """The raw request body is the file; it is streamed to disk, checked to be audio, kept."""
     limit: int = request.app.state.settings.max_upload_bytes
     declared = request.headers.get("content-length")
@@ -88,9 +79,7 @@ async def upload(request: Request, _: Authorized) -> dict[str, str]:
 
 
 @router.post("/v2/transcript")
-async def create_transcript(
-    request: Request, body: TranscriptRequest, _: Authorized
-) -> dict[str, Any]:
+async def create_transcript(request: Request, body: TranscriptRequest) -> dict[str, Any]:
     upload_id = None
     found = _UPLOAD_PATH.search(body.audio_url)
     if found is not None and _uploads(request).path(found.group(1)) is not None:
@@ -107,7 +96,6 @@ async def create_transcript(
 @router.get("/v2/transcript")
 async def list_transcripts(
     request: Request,
-    _: Authorized,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
     status: TranscriptStatus | None = None,
     created_on: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
@@ -139,12 +127,12 @@ def _job(request: Request, transcript_id: str) -> Job:
 
 
 @router.get("/v2/transcript/{transcript_id}")
-async def get_transcript(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+async def get_transcript(request: Request, transcript_id: str) -> dict[str, Any]:
     return transcript_object(_job(request, transcript_id))
 
 
 @router.delete("/v2/transcript/{transcript_id}")
-async def delete_transcript(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+async def delete_transcript(request: Request, transcript_id: str) -> dict[str, Any]:
     job = _store(request).delete(transcript_id)
     if job is None:
         raise ApiError(404, "Transcript not found")
@@ -168,12 +156,12 @@ def _completed(request: Request, transcript_id: str) -> Transcript:
 
 
 @router.get("/v2/transcript/{transcript_id}/sentences")
-async def get_sentences(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+async def get_sentences(request: Request, transcript_id: str) -> dict[str, Any]:
     return _passages(request, transcript_id, "sentences")
 
 
 @router.get("/v2/transcript/{transcript_id}/paragraphs")
-async def get_paragraphs(request: Request, transcript_id: str, _: Authorized) -> dict[str, Any]:
+async def get_paragraphs(request: Request, transcript_id: str) -> dict[str, Any]:
     return _passages(request, transcript_id, "paragraphs")
 
 
@@ -198,7 +186,6 @@ async def get_captions(
     request: Request,
     transcript_id: str,
     caption_format: Literal["srt", "vtt"],
-    _: Authorized,
     chars_per_caption: CharsPerCaption = captions.DEFAULT_CHARS_PER_CAPTION,
 ) -> str:
     """SRT or WebVTT subtitles, each caption one speaker's words."""
@@ -209,7 +196,6 @@ async def get_captions(
 @router.get("/v3/token")
 async def temporary_token(
     request: Request,
-    _: Authorized,
     expires_in_seconds: Annotated[int, Query(ge=1, le=600)] = 60,
     max_session_duration_seconds: Annotated[int, Query(ge=60, le=10_800)] = 10_800,
 ) -> dict[str, str]:

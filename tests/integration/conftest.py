@@ -86,6 +86,19 @@ def telephone_audio() -> np.ndarray:
     return decode_file(telephone_file())
 
 
+class FakeClock:
+    """Seconds since the epoch that pass only when a test says so."""
+
+    def __init__(self, now: float = 1_750_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 API_KEY = "test-key"
 
 

@@ -7,19 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from streamer.api.jobs.store import DELETED_AUDIO_URL, MAX_RUN_ATTEMPTS, SqliteJobStore
-
-
-class FakeClock:
-    """Seconds since the epoch that pass only when a test says so."""
-
-    def __init__(self, now: float = 1_750_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.integration.conftest import FakeClock
 
 
 def test_a_job_is_leased_to_one_worker_and_claimed_again_when_the_lease_runs_out(

@@ -457,11 +457,6 @@ def test_bad_key_is_401(server: str) -> None:
         assert response.status_code == 401 and response.json()["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FastAPI decodes the JSON body before the require_key dependency runs, so bad JSON"
-    " without a key is answered 400 (reported; streamer/rest.py is outside this change)",
-)
 def test_bad_json_without_a_key_is_401(server: str) -> None:
     for headers in ({}, {"authorization": "wrong"}):
         response = httpx.post(

@@ -15,8 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from streamer.api.tokens import PREFIX, TemporaryTokens, TokenGrant
-from tests.integration.conftest import API_KEY
-from tests.test_job_store import FakeClock
+from tests.integration.conftest import API_KEY, FakeClock
 
 
 def _claims(token: str) -> dict[str, Any]:

@@ -23,8 +23,7 @@ from streamer.api.jobs.webhooks import (
     deliver_due,
     retry_delay_s,
 )
-from tests.integration.conftest import free_port
-from tests.test_job_store import FakeClock
+from tests.integration.conftest import FakeClock, free_port
 
 Call = tuple[str, dict[str, str], dict[str, object]]
 

@@ -1,0 +1,31 @@
+"""API keys on the HTTP routes, checked before anything reads the request: a request without
+a valid key gets 401 whatever its body holds (a route's own validation would answer first)."""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+PROTECTED_PREFIXES = ("/v2/", "/v3/token")
+"""Routes that need a key; /v3/ws checks its own (header or `?token=`) when it opens."""
+UNAUTHORIZED = "Authentication error, API token missing/invalid"
+
+
+class RequireApiKey:
+    """ASGI middleware: with `keys` set, `Authorization` must be one of them."""
+
+    def __init__(self, app: ASGIApp, keys: tuple[str, ...]) -> None:
+        self.app = app
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and self.keys
+            and str(scope["path"]).startswith(PROTECTED_PREFIXES)
+            and Headers(scope=scope).get("authorization") not in self.keys
+        ):
+            await JSONResponse({"error": UNAUTHORIZED}, status_code=401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
