@@ -18,6 +18,7 @@ from streamer.api.jobs.runner import JobRunner, RunnerLimits, RunnerSlot
 from streamer.api.jobs.store import SqliteJobStore
 from streamer.api.jobs.uploads import FolderUploadStore
 from streamer.api.jobs.webhooks import deliver_forever
+from streamer.api.openapi import documented_openapi
 from streamer.api.rest import router as rest_router
 from streamer.api.tokens import TemporaryTokens
 from streamer.api.ws import router as stream_router
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.uploads = FolderUploadStore(settings.uploads_dir)
     app.state.runner = RunnerSlot()
     app.state.tokens = TemporaryTokens()
+    app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]
     app.add_middleware(RequireApiKey, keys=settings.api_keys)
     install_error_handlers(app)
     app.include_router(health_router)
