@@ -35,6 +35,9 @@ class StreamConfig:
     """Re-clustering sees only the speech heard so far, often a few embeddings: average
     linkage with a margin keeps two close voices (telephone) apart where complete linkage
     tuned on meetings merged them."""
+    revision_new_speaker_min_speech_s: float = 3.0
+    """Speech a speaker found only by re-clustering needs before it gets a label of its own
+    (online founding needs `online.new_speaker_min_speech_s` of one window)."""
     diarization: DiarizationParams = field(default_factory=DiarizationParams)
     revision_turns: int = 50
     """Final turns that re-clustering revisits: older labels stay as sent. Keeps memory and

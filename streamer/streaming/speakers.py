@@ -151,9 +151,16 @@ class SessionSpeakers:
             config.revision,
             config.diarization.min_clustering_speech_s,
         )
-        new = match_labels(fresh, old, first_fresh=self._online.num_speakers)
+        known = self._online.num_speakers
+        new = match_labels(fresh, old, first_fresh=known)
         if config.max_speakers is not None:  # no label beyond the cap: keep the old one
             new = np.where(new < config.max_speakers, new, old)
+        for label in np.unique(new[new >= known]).tolist():
+            # a voice only re-clustering tells apart needs more speech than online founding:
+            # a few seconds split off a known voice are a phantom more often than a newcomer
+            members = new == label
+            if everything.speech_s[members].sum() < config.revision_new_speaker_min_speech_s:
+                new = np.where(members, old, new)
         self._online.reset(everything.embeddings, everything.speech_s, new)
         # one lookup for all words: each against the whole timeline would cost its length
         found = word_speakers(
