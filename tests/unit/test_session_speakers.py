@@ -171,3 +171,34 @@ def test_pieces_keep_the_session_speaker_of_each_embedding_row() -> None:
     assert isinstance(piece, Piece) and piece.row_speakers.tolist() == [0]
     piece = speakers.piece(WORDS, alone(VOICE_B), 0)
     assert piece.row_speakers.tolist() == [1]
+
+
+def towards_b(degrees: float) -> np.ndarray:
+    """A unit voice `degrees` away from VOICE_A, towards VOICE_B."""
+    return np.cos(np.radians(degrees)) * VOICE_A + np.sin(np.radians(degrees)) * VOICE_B
+
+
+def three_turns(first_speech_s: float) -> list[SpeakerRevision | None]:
+    """A voice, then two that drift from it: online naming puts each near the centroid so
+    far ("A"); re-clustering all three splits the first voice off the other two (average
+    distance 0.35 > 0.3), which would make the first voice someone new."""
+    speakers = SessionSpeakers(CONFIG, GRID)
+    revisions = []
+    for order, (voice, seconds) in enumerate(
+        [(VOICE_A, first_speech_s), (towards_b(40), 1.5), (towards_b(58), 1.5)]
+    ):
+        offset = order * 160_000  # 10 s apart
+        start_ms = offset // 16
+        words = [word("hi", start_ms + 100, start_ms + round(seconds * 1000) - 100)]
+        piece = speakers.piece(words, alone(voice, seconds), offset)
+        assert speakers_of(piece.words) == ["A"]
+        revisions.append(speakers.turn_ended(order, [piece]))
+    return revisions
+
+
+def test_reclustering_founds_no_speaker_on_a_few_seconds_split_off_a_known_one() -> None:
+    assert three_turns(first_speech_s=2.0) == [None, None, None]  # under 3 s: stays "A"
+    *_, revision = three_turns(first_speech_s=4.0)  # enough speech: a voice of its own
+    assert revision is not None
+    (revised,) = revision.turns
+    assert revised.turn_order == 0 and speakers_of(revised.words) == ["B"]
