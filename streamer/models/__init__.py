@@ -1,5 +1,5 @@
-"""Model loading: one backend class per kind (VAD, ASR, speaker embedding, segmentation), built
-from the files that `models/manifest.json` names."""
+"""The models: one backend class per kind (VAD, ASR, speaker embedding, segmentation), the
+speaker finder built on the last two, and the manifest that names their files."""
 
 import os
 

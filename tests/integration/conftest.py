@@ -8,9 +8,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import IO
 
@@ -100,6 +102,7 @@ class FakeClock:
 
 
 API_KEY = "test-key"
+AUTH = {"authorization": API_KEY}
 
 
 def run_cli(
@@ -156,6 +159,45 @@ def wait_healthy(process: subprocess.Popen[bytes], base: str, log: IO[str]) -> N
             pass
         time.sleep(0.5)
     pytest.fail("server never became healthy")
+
+
+class _Nowhere(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def nowhere() -> Iterator[str]:
+    """A local HTTP server that answers 404 to everything: a job whose audio_url points here
+    ends in error at once, a webhook sent here fails, and no request leaves the machine."""
+    httpd = HTTPServer(("127.0.0.1", 0), _Nowhere)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def queue_jobs(base: str, audio: Path, count: int, **request: object) -> list[str]:
+    """Upload `audio` once and queue `count` transcript jobs of it; their ids."""
+    upload_url = httpx.post(
+        f"{base}/v2/upload", content=audio.read_bytes(), headers=AUTH, timeout=60
+    ).json()["upload_url"]
+    return [
+        httpx.post(
+            f"{base}/v2/transcript",
+            headers=AUTH,
+            json={"audio_url": upload_url, **request},
+            timeout=30,
+        ).json()["id"]
+        for _ in range(count)
+    ]
 
 
 MAX_UPLOAD_BYTES = 8_000_000

@@ -11,11 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import API_KEY, data_file, running_server
+from tests.integration.conftest import API_KEY, AUTH, data_file, queue_jobs, running_server
 
 pytestmark = pytest.mark.models
 
-AUTH = {"authorization": API_KEY}
 LEASE_S = 1
 
 
@@ -40,19 +39,7 @@ def test_leases_are_renewed_over_jobs_many_leases_long(tmp_path: Path) -> None:
         "STREAMER_THREADS": "1",  # two workers on two cores, not four threads fighting
     }
     with running_server(env) as base:
-        audio = data_file("ami_meeting_a_2min.flac").read_bytes()
-        upload_url = httpx.post(
-            f"{base}/v2/upload", content=audio, headers=AUTH, timeout=60
-        ).json()["upload_url"]
-        ids = [
-            httpx.post(
-                f"{base}/v2/transcript",
-                headers=AUTH,
-                json={"audio_url": upload_url, "language_code": "en"},
-                timeout=30,
-            ).json()["id"]
-            for _ in range(2)
-        ]
+        ids = queue_jobs(base, data_file("ami_meeting_a_2min.flac"), 2, language_code="en")
         leases: dict[str, set[float]] = {job_id: set() for job_id in ids}
         both_running = False
         deadline = time.monotonic() + 400

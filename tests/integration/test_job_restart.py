@@ -16,11 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import API_KEY, data_file, free_port, wait_healthy
+from tests.integration.conftest import API_KEY, AUTH, data_file, free_port, queue_jobs, wait_healthy
 
 pytestmark = pytest.mark.models
 
-AUTH = {"authorization": API_KEY}
 LEASE_S = 4
 
 
@@ -54,18 +53,8 @@ def test_jobs_complete_after_the_server_is_killed_mid_job(tmp_path: Path) -> Non
     with tempfile.TemporaryFile(mode="w+") as log:
         first, base = start(tmp_path, log)
         try:
-            audio = data_file("ami_meeting_a_2min.flac").read_bytes()
-            upload_url = httpx.post(
-                f"{base}/v2/upload", content=audio, headers=AUTH, timeout=60
-            ).json()["upload_url"]
-            ids = [
-                httpx.post(
-                    f"{base}/v2/transcript",
-                    headers=AUTH,
-                    json={"audio_url": upload_url, "speaker_labels": True},
-                ).json()["id"]
-                for _ in range(2)
-            ]
+            meeting = data_file("ami_meeting_a_2min.flac")
+            ids = queue_jobs(base, meeting, 2, speaker_labels=True)
             deadline = time.monotonic() + 60
             while status(base, ids[0])["status"] != "processing":
                 assert time.monotonic() < deadline, "the first job never started"

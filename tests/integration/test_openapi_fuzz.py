@@ -6,10 +6,7 @@ does not run under this pytest.)"""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import httpx
@@ -40,29 +37,6 @@ CHECKS = [
     content_type_conformance,
     response_headers_conformance,
 ]
-
-
-class _Nowhere(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_POST = do_GET
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def nowhere() -> Iterator[str]:
-    """A local HTTP server that answers 404: generated URLs the server would fetch or post to
-    are pointed here, so no request ever leaves the machine."""
-    httpd = HTTPServer(("127.0.0.1", 0), _Nowhere)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _keep_local(case: schemathesis.Case[Any], nowhere: str) -> None:

@@ -19,11 +19,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.integration.conftest import API_KEY, MAX_UPLOAD_BYTES, data_file, telephone_file
+from tests.integration.conftest import API_KEY, AUTH, MAX_UPLOAD_BYTES, data_file, telephone_file
 
 pytestmark = pytest.mark.models
-
-AUTH = {"authorization": API_KEY}
 
 
 @pytest.fixture(scope="module")
@@ -32,29 +30,6 @@ def sdk(server: str) -> Iterator[None]:
     aai.settings.api_key = API_KEY
     aai.settings.polling_interval = 0.5
     yield
-
-
-class _Nowhere(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_POST = do_GET
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def nowhere() -> Iterator[str]:
-    """A local HTTP server that answers 404 to everything: jobs whose audio_url points here
-    end in error at once, and no request leaves the machine."""
-    httpd = HTTPServer(("127.0.0.1", 0), _Nowhere)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture(scope="module")

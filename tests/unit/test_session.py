@@ -19,6 +19,7 @@ from streamer.streaming.events import (
 from streamer.streaming.pieces import Action, DecodeKind, DecodeRequest
 from streamer.streaming.session import StreamSession
 from streamer.streaming.turns import TurnParams
+from tests.unit.windows import window
 
 GRID = FrameGrid(sample_rate=16000, step_samples=270, receptive_field_samples=991)
 FRAME_S = VAD_FRAME_SAMPLES / 16000
@@ -48,41 +49,7 @@ def reused(s: StreamSession, request: DecodeRequest) -> object:
 def one_speaker(context_samples: int, embedding: np.ndarray) -> LocalSpeakers:
     """One 10 s segmentation window (589 frames, as the model gives) where local speaker 0
     talks throughout the context."""
-    return window(context_samples, [(embedding, 0, context_samples)])
-
-
-def window(context_samples: int, voices: list[tuple[np.ndarray, int, int]]) -> LocalSpeakers:
-    """One 10 s segmentation window over a context of `context_samples`: local speaker i has
-    embedding voices[i][0] and talks over samples voices[i][1:] of the context."""
-    activity = np.zeros((1, 589, 3))
-    for local, (_, start, end) in enumerate(voices):
-        activity[0, start // 270 : min(589, end // 270), local] = 1.0
-    return LocalSpeakers(
-        activity=activity,
-        starts=[0],
-        owners=[(0, local) for local in range(len(voices))],
-        embeddings=np.stack([embedding for embedding, _, _ in voices]),
-        speech_s=np.array([(end - start) / 16000 for _, start, end in voices]),
-        window_ends=[context_samples],
-    )
-
-
-def window_spans(
-    context_samples: int, voices: list[tuple[np.ndarray, list[tuple[int, int]]]]
-) -> LocalSpeakers:
-    """`window`, with each local speaker talking over several sample spans."""
-    activity = np.zeros((1, 589, 3))
-    for local, (_, spans) in enumerate(voices):
-        for start, end in spans:
-            activity[0, start // 270 : min(589, end // 270), local] = 1.0
-    return LocalSpeakers(
-        activity=activity,
-        starts=[0],
-        owners=[(0, local) for local in range(len(voices))],
-        embeddings=np.stack([embedding for embedding, _ in voices]),
-        speech_s=np.array([sum(e - s for s, e in spans) / 16000 for _, spans in voices]),
-        window_ends=[context_samples],
-    )
+    return window(context_samples, [(embedding, [(0, context_samples)])])
 
 
 def test_turn_lifecycle_partial_then_final_with_speakers() -> None:
@@ -129,8 +96,8 @@ def test_second_voice_becomes_b() -> None:
     heard = window(
         len(second.context),
         [
-            (np.eye(4)[0], 0, first.offset + len(first.audio)),
-            (np.eye(4)[1], second.offset, len(second.context)),
+            (np.eye(4)[0], [(0, first.offset + len(first.audio))]),
+            (np.eye(4)[1], [(second.offset, len(second.context))]),
         ],
     )
     turn = turn_of(s.on_decoded(second, [Word("two", 3100, 3500, 0.9)], heard))
@@ -277,7 +244,7 @@ def test_a_revision_is_sent_when_reclustering_changes_an_ended_turns_labels() ->
     feed(s, 3.0, speech=True)
     (first,) = [r for r in feed(s, 1.0, speech=False)[1] if r.final]
     a_span, b_span = (8000, 32000), (32000, 44800)  # 1.5 s and 0.8 s, as sample spans
-    both = window_spans(len(first.context), [(a, [a_span]), (b, [b_span])])
+    both = window(len(first.context), [(a, [a_span]), (b, [b_span])])
     hello, there = Word("Hello", 600, 1400, 0.9), Word("there", 2100, 2700, 0.9)
     turn = turn_of(s.on_decoded(first, [hello, there], both))
     assert [w.speaker for w in turn.words] == ["A", "A"]
@@ -286,7 +253,7 @@ def test_a_revision_is_sent_when_reclustering_changes_an_ended_turns_labels() ->
     (second,) = [r for r in feed(s, 1.0, speech=False)[1] if r.final]
     assert second.context_offset == 0  # the window hears both turns
     later = (second.offset, second.offset + 40000)  # 2.5 s more of the second voice
-    heard = window_spans(len(second.context), [(a, [a_span]), (b, [b_span, later])])
+    heard = window(len(second.context), [(a, [a_span]), (b, [b_span, later])])
     yes = Word("Yes", later[0] // 16 + 100, later[1] // 16 - 100, 0.9)
     events = s.on_decoded(second, [yes], heard)
     final, revision = events

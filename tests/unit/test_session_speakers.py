@@ -13,29 +13,11 @@ from streamer.core.words import Word
 from streamer.streaming.config import StreamConfig
 from streamer.streaming.events import RevisedTurn, SpeakerRevision
 from streamer.streaming.speakers import Piece, SessionSpeakers
+from tests.unit.windows import window
 
 GRID = FrameGrid(sample_rate=16000, step_samples=270, receptive_field_samples=991)
 CONFIG = StreamConfig(sample_rate=16000)
 VOICE_A, VOICE_B = np.eye(4)[0], np.eye(4)[1]
-
-
-def window(
-    context_samples: int, voices: list[tuple[np.ndarray, list[tuple[int, int]]]]
-) -> LocalSpeakers:
-    """One 10 s window over a context of `context_samples`: local speaker i has embedding
-    voices[i][0] and talks over the sample spans voices[i][1] of the context."""
-    activity = np.zeros((1, 589, 3))
-    for local, (_, spans) in enumerate(voices):
-        for start, end in spans:
-            activity[0, start // 270 : min(589, end // 270), local] = 1.0
-    return LocalSpeakers(
-        activity=activity,
-        starts=[0],
-        owners=[(0, local) for local in range(len(voices))],
-        embeddings=np.stack([embedding for embedding, _ in voices]),
-        speech_s=np.array([sum(e - s for s, e in spans) / 16000 for _, spans in voices]),
-        window_ends=[context_samples],
-    )
 
 
 def alone(voice: np.ndarray, seconds: float = 2.0) -> LocalSpeakers:
