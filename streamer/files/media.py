@@ -61,9 +61,15 @@ def _decode(source: str) -> npt.NDArray[np.float32]:
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=MODEL_SAMPLE_RATE)
         pieces: list[npt.NDArray[np.float32]] = []
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                pieces.append(np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1))
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    pieces.append(np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1))
+        except av.error.FFmpegError:
+            if not pieces:
+                raise
+            # a file cut short (an upload cut off, a recorder that died) keeps what it holds:
+            # some decoders (FLAC) refuse a partial last frame rather than stop before it
         for out in resampler.resample(None):
             pieces.append(np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1))
     if not pieces:
