@@ -257,7 +257,9 @@ async def _receive(connection: Connection, idle_s: float) -> None:
         try:
             message = await asyncio.wait_for(websocket.receive(), timeout=min(idle_s, left_s))
         except TimeoutError as error:
-            if time.monotonic() - connection.started >= connection.max_session_s:
+            # which limit was waited for, not the clock after it: asyncio may wake a timeout
+            # up to its clock resolution early, so re-reading the clock can miss the limit
+            if left_s <= idle_s:
                 raise ProtocolError(
                     CloseCode.MAX_DURATION, "maximum session duration exceeded"
                 ) from error
