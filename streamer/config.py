@@ -28,6 +28,9 @@ class Settings:
     """The recognizer of files; live streams use Moonshine (its cost follows the audio)."""
     device: Device = "cpu"
     threads: int = max(1, min(os.cpu_count() or 1, 4))
+    """Threads of each model call."""
+    asr_workers: int = 1
+    """Live-stream ASR workers, each with its own model sessions and `threads` threads."""
     api_keys: tuple[str, ...] = ()
     """Accepted `Authorization` values; empty means the server is open (a warning is logged)."""
     log_level: str = "info"
@@ -45,6 +48,8 @@ class Settings:
             raise ValueError(f"port must be 1..65535, not {self.port}")
         if self.threads < 1:
             raise ValueError("threads must be at least 1")
+        if self.asr_workers < 1:
+            raise ValueError("asr_workers must be at least 1")
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
         if self.job_workers < 1:
@@ -74,7 +79,14 @@ class Settings:
 
 
 def _parse(name: str, raw: str) -> Any:
-    if name in ("port", "threads", "max_sessions", "job_workers", "max_upload_bytes"):
+    if name in (
+        "port",
+        "threads",
+        "asr_workers",
+        "max_sessions",
+        "job_workers",
+        "max_upload_bytes",
+    ):
         return int(raw)
     if name == "job_lease_s":
         return float(raw)

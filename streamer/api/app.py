@@ -18,6 +18,7 @@ from streamer.api.jobs.runner import JobRunner, RunnerLimits, RunnerSlot
 from streamer.api.jobs.store import SqliteJobStore
 from streamer.api.jobs.uploads import FolderUploadStore
 from streamer.api.jobs.webhooks import deliver_forever
+from streamer.api.metrics import ServiceMetrics, metrics_router
 from streamer.api.openapi import documented_openapi
 from streamer.api.rest import router as rest_router
 from streamer.api.tokens import TemporaryTokens
@@ -37,7 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
         # Loading takes seconds of CPU: keep the event loop free while it runs.
         models = await asyncio.to_thread(load_models, settings)
         transcriber = FileTranscriber(models)
-        app.state.streaming = StreamingInference(models)
+        app.state.streaming = StreamingInference(models, metrics=app.state.metrics)
         runner = JobRunner(
             app.state.jobs,
             app.state.uploads,
@@ -62,6 +63,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.models = None
     app.state.active_sessions = 0
+    app.state.metrics = ServiceMetrics()
+    app.state.metrics.sessions_active.set_function(lambda: app.state.active_sessions)
     app.state.jobs = SqliteJobStore(settings.jobs_db)
     app.state.uploads = FolderUploadStore(settings.uploads_dir)
     app.state.runner = RunnerSlot()
@@ -70,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequireApiKey, keys=settings.api_keys)
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(rest_router)
     app.include_router(stream_router)
     return app

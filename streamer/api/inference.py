@@ -1,25 +1,31 @@
 """Model calls for streaming sessions, off the event loop.
 
-Two worker threads shared by all sessions: VAD (cheap, must stay prompt) and ASR + speaker
-analysis. ASR requests are micro-batched: while the worker runs a batch, new requests wait,
-and when it is free it takes every waiting request (up to `max_batch`) as one Moonshine
-batch, whose cost grows far slower than its rows (one encoder call, one decoder step for all
-rows at a time). Each session sends its requests one at a time, in order, so at most
-`max_sessions` wait. Decodes that end a piece or a turn, and a turn's first partial, go
-first; a later partial is skipped (and counted by its session) when one of those waits or the
-next batch is full, so it never makes them wait longer; finals always run.
+A VAD thread (cheap, must stay prompt) and `asr_workers` ASR workers (ASR + speaker analysis,
+each a thread with model sessions of its own), shared by all sessions. ASR requests are
+micro-batched: while the workers run, new requests wait, and a worker that comes free takes
+every waiting request (up to `max_batch`) as one Moonshine batch, whose cost grows far slower
+than its rows (one encoder call, one decoder step for all rows at a time). Each session sends
+its requests one at a time, in order, so at most `max_sessions` wait. Decodes that end a piece
+or a turn, and a turn's first partial, go first; a later partial is skipped (and counted by its
+session) when one of those waits or the next batch is full, so it never makes them wait longer;
+finals always run. onnxruntime releases the GIL while a model runs, so worker threads scale
+until the Python between model calls does not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+from streamer.api.metrics import ServiceMetrics
 from streamer.core.arrays import Float32Array
 from streamer.core.audio import MODEL_SAMPLE_RATE, samples_to_ms
 from streamer.core.words import spread_words
-from streamer.models.loader import ModelSet
+from streamer.models.loader import ModelSet, StreamWorkerModels
 from streamer.models.moonshine import Word as MoonshineWord
 from streamer.models.vad import VadState
 from streamer.streaming.pieces import Decoded, DecodeKind, DecodeRequest
@@ -50,20 +56,36 @@ class SessionVad:
 
     def probabilities_blocking(self, audio: Float32Array) -> list[float]:
         """The same in this thread (the streaming evaluation's clock times each call)."""
-        return [float(p) for p in self._inference.models.vad.probabilities(audio, self._state)]
+        started = time.perf_counter()
+        probabilities = self._inference.models.vad.probabilities(audio, self._state)
+        self._inference.metrics.vad_busy_s.inc(time.perf_counter() - started)
+        return [float(p) for p in probabilities]
+
+
+@dataclass(frozen=True, slots=True)
+class _Worker:
+    models: StreamWorkerModels
+    pool: ThreadPoolExecutor
 
 
 class StreamingInference:
-    def __init__(self, models: ModelSet, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        models: ModelSet,
+        max_batch: int = MAX_BATCH,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
         self.models = models
-        self.speakers = models.speaker_finder
+        self.grid = models.speaker_finder.grid
         self.max_batch = max_batch
+        self.metrics = metrics or ServiceMetrics()
         self.vad_pool = ThreadPoolExecutor(1, thread_name_prefix="vad")
-        self._asr_pool = ThreadPoolExecutor(1, thread_name_prefix="asr")
+        self._workers = [
+            _Worker(worker, ThreadPoolExecutor(1, thread_name_prefix=f"asr{index}"))
+            for index, worker in enumerate(models.stream_workers)
+        ]
+        self._free = list(self._workers)
         self._waiting: list[_Waiting] = []
-        self._running = False
-        self.batch_sizes: list[int] = []
-        """rows of each batch run so far (recent ones), for load tests"""
 
     def crowded(self, request: DecodeRequest) -> bool:
         """Whether a partial had better be skipped: the next batch is full, or (unless it is
@@ -89,34 +111,34 @@ class StreamingInference:
         return await future
 
     def _start_batch(self) -> None:
-        """On the event loop: hand the waiting requests to the worker if it is free."""
+        """On the event loop: hand the waiting requests to the workers that are free."""
         # requests of sessions that have gone are not decoded
         self._waiting = [waiting for waiting in self._waiting if not waiting[1].done()]
-        if self._running or not self._waiting:
-            return
         # pieces and turns that end, and first partials, go first; others fill what is left
         self._waiting.sort(key=lambda waiting: _deferrable(waiting[0]))
-        batch = self._waiting[: self.max_batch]
-        del self._waiting[: self.max_batch]
-        self._running = True
-        self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
         loop = asyncio.get_running_loop()
-        try:
-            work = loop.run_in_executor(
-                self._asr_pool, self._decode_each, [request for request, _ in batch]
-            )
-        except RuntimeError as error:  # the pool is shut down
-            self._running = False
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        work.add_done_callback(lambda done: self._finish_batch(batch, done))
+        while self._free and self._waiting:
+            worker = self._free.pop()
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            self.metrics.asr_batch_rows.observe(len(batch))
+            requests = [request for request, _ in batch]
+            try:
+                work = loop.run_in_executor(worker.pool, self._decode_each, worker.models, requests)
+            except RuntimeError as error:  # the pool is shut down
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                return
+            work.add_done_callback(functools.partial(self._finish_batch, worker, batch))
 
     def _finish_batch(
-        self, batch: list[_Waiting], done: asyncio.Future[list[Decoded | Exception]]
+        self,
+        worker: _Worker,
+        batch: list[_Waiting],
+        done: asyncio.Future[list[Decoded | Exception]],
     ) -> None:
-        self._running = False
+        self._free.append(worker)
         for index, (_, future) in enumerate(batch):
             if future.done():
                 continue  # its session has gone
@@ -130,62 +152,75 @@ class StreamingInference:
                 future.set_result(result)
         self._start_batch()
 
-    def _decode_each(self, requests: list[DecodeRequest]) -> list[Decoded | Exception]:
+    def _decode_each(
+        self, models: StreamWorkerModels, requests: list[DecodeRequest]
+    ) -> list[Decoded | Exception]:
         """The batch; if it fails, each request alone, so that one bad request fails only
         its own session."""
+        started = time.perf_counter()
         try:
-            return list(self.decode_batch_blocking(requests))
+            return list(decode_batch(models, requests))
         except Exception:
             log.exception("a batch of %d decodes failed; decoding them one by one", len(requests))
-        results: list[Decoded | Exception] = []
-        for request in requests:
-            try:
-                results.append(self.decode_batch_blocking([request])[0])
-            except Exception as error:
-                results.append(error)
-        return results
+            results: list[Decoded | Exception] = []
+            for request in requests:
+                try:
+                    results.append(decode_batch(models, [request])[0])
+                except Exception as error:
+                    results.append(error)
+            return results
+        finally:
+            self.metrics.asr_busy_s.inc(time.perf_counter() - started)
 
     def decode_blocking(self, request: DecodeRequest) -> Decoded:
-        """One request in this thread (the streaming evaluation's clock times each call)."""
-        return self.decode_batch_blocking([request])[0] if request.speech else ([], None)
-
-    def decode_batch_blocking(self, requests: list[DecodeRequest]) -> list[Decoded]:
-        """Words of each request's speech, requests of about the same length in one Moonshine
-        batch, then the local speakers of each context that holds words."""
-        texts = self._transcribe_alike([r.audio if r.speech else None for r in requests])
-        results: list[Decoded] = []
-        for request, found in zip(requests, texts, strict=True):
-            spans = [(samples_to_ms(a), samples_to_ms(b)) for a, b in request.speech]
-            words = list(spread_words(found, spans))
-            local = None
-            if request.context is not None and words:
-                local = self.speakers.find(request.context)
-            results.append((words, local))
-        return results
-
-    def _transcribe_alike(self, audios: list[Float32Array | None]) -> list[list[MoonshineWord]]:
-        """Transcribe each audio (None: nothing to hear). The encoder has no padding mask, so
-        a short row batched with a long one hears seconds of silence after its speech and
-        decodes differently (lower case, no punctuation): only rows within `MAX_BATCH_PAD_S` of
-        each other's length share a batch."""
-        found: list[list[MoonshineWord]] = [[] for _ in audios]
-        pending = sorted(
-            ((i, audio) for i, audio in enumerate(audios) if audio is not None),
-            key=lambda item: len(item[1]),
-        )
-        max_pad = round(MAX_BATCH_PAD_S * MODEL_SAMPLE_RATE)
-        while pending:
-            shortest = len(pending[0][1])
-            group = [item for item in pending if len(item[1]) - shortest <= max_pad]
-            pending = pending[len(group) :]
-            rows = self.models.streaming_asr.transcribe_batch([audio for _, audio in group])
-            for (index, _), words in zip(group, rows, strict=True):
-                found[index] = words
-        return found
+        """One request in this thread, by the first worker's models (the streaming
+        evaluation's clock times each call)."""
+        if not request.speech:
+            return [], None
+        return decode_batch(self._workers[0].models, [request])[0]
 
     def close(self) -> None:
         self.vad_pool.shutdown(wait=False, cancel_futures=True)
-        self._asr_pool.shutdown(wait=False, cancel_futures=True)
+        for worker in self._workers:
+            worker.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def decode_batch(models: StreamWorkerModels, requests: list[DecodeRequest]) -> list[Decoded]:
+    """Words of each request's speech, requests of about the same length in one Moonshine
+    batch, then the local speakers of each context that holds words."""
+    texts = _transcribe_alike(models, [r.audio if r.speech else None for r in requests])
+    results: list[Decoded] = []
+    for request, found in zip(requests, texts, strict=True):
+        spans = [(samples_to_ms(a), samples_to_ms(b)) for a, b in request.speech]
+        words = list(spread_words(found, spans))
+        local = None
+        if request.context is not None and words:
+            local = models.speaker_finder.find(request.context)
+        results.append((words, local))
+    return results
+
+
+def _transcribe_alike(
+    models: StreamWorkerModels, audios: list[Float32Array | None]
+) -> list[list[MoonshineWord]]:
+    """Transcribe each audio (None: nothing to hear). The encoder has no padding mask, so a
+    short row batched with a long one hears seconds of silence after its speech and decodes
+    differently (lower case, no punctuation): only rows within `MAX_BATCH_PAD_S` of each
+    other's length share a batch."""
+    found: list[list[MoonshineWord]] = [[] for _ in audios]
+    pending = sorted(
+        ((i, audio) for i, audio in enumerate(audios) if audio is not None),
+        key=lambda item: len(item[1]),
+    )
+    max_pad = round(MAX_BATCH_PAD_S * MODEL_SAMPLE_RATE)
+    while pending:
+        shortest = len(pending[0][1])
+        group = [item for item in pending if len(item[1]) - shortest <= max_pad]
+        pending = pending[len(group) :]
+        rows = models.asr.transcribe_batch([audio for _, audio in group])
+        for (index, _), words in zip(group, rows, strict=True):
+            found[index] = words
+    return found
 
 
 def _deferrable(request: DecodeRequest) -> bool:

@@ -36,6 +36,7 @@ from streamer.streaming.protocol import (
     ProtocolError,
     apply_turn_changes,
     check_chunk,
+    chunk_ms,
     read_control,
 )
 from streamer.streaming.session import StreamSession
@@ -48,6 +49,8 @@ MAX_QUEUED_DECODES = 16
 """Decodes one session may have waiting. A client sending audio much faster than real time
 (or a server past its capacity) gets 1013 rather than a queue that grows without bound;
 at real time a session has one or two waiting."""
+CLIENT_GONE = 1005
+"""The close code counted for a session whose client went without one ("no status")."""
 
 
 def _config(params: StreamParams) -> StreamConfig:
@@ -101,6 +104,10 @@ class Connection:
 
     async def audio(self, data: bytes) -> None:
         self.session.add_audio(data)
+        config = self.session.config
+        self.inference.metrics.stream_audio_s.inc(
+            chunk_ms(len(data), config.encoding, config.sample_rate) / 1000
+        )
         probs = await self.vad.probabilities(self.session.vad_input())
         events, requests = self.session.on_vad(probs)
         await self.send_events(events)
@@ -154,8 +161,11 @@ class Connection:
             termination_message(self.session.audio_duration_s, time.monotonic() - self.started)
         )
 
-    def close(self) -> None:
+    def close(self, code: int) -> None:
         self._emitter.cancel()
+        metrics = self.inference.metrics
+        metrics.partials_skipped.inc(self.session.partials_skipped)
+        metrics.sessions_closed.labels(code=str(code)).inc()
 
 
 def _control(text: str, connection: Connection) -> str:
@@ -182,12 +192,13 @@ async def stream(websocket: WebSocket) -> None:
     state = websocket.app.state
     try:
         inference: StreamingInference = state.streaming
-        session = StreamSession(_config(params), inference.speakers.grid)
+        session = StreamSession(_config(params), inference.grid)
         connection = Connection(websocket, session, inference, session_limit_s)
+        code = CLIENT_GONE
         try:
-            await _serve(connection, params)
+            code = await _serve(connection, params)
         finally:
-            connection.close()
+            connection.close(code)
     finally:
         state.active_sessions -= 1  # counted by `_accept`
 
@@ -230,27 +241,30 @@ async def _accept(websocket: WebSocket) -> tuple[StreamParams, float] | None:
     return params, session_limit
 
 
-async def _serve(connection: Connection, params: StreamParams) -> None:
-    """Begin, then frames until Terminate, a close code, or the client is gone."""
+async def _serve(connection: Connection, params: StreamParams) -> int:
+    """Begin, then frames until Terminate, a close code, or the client is gone; the close
+    code (1005, none received, when the client went without one)."""
     websocket = connection.websocket
     session_id = str(uuid.uuid4())
     try:
         await connection.send(
             begin_message(session_id, int(time.time() + connection.max_session_s))
         )
-        await _receive(connection, params.inactivity_timeout or DEFAULT_INACTIVITY_S)
+        return await _receive(connection, params.inactivity_timeout or DEFAULT_INACTIVITY_S)
     except ProtocolError as close:
         await connection.send(error_message(close.reason, close.code))
         await websocket.close(close.code, close.reason)
+        return close.code
     except WebSocketDisconnect:
-        return
+        return CLIENT_GONE
     except Exception:
         log.exception("session %s failed", session_id)
         if websocket.application_state == WebSocketState.CONNECTED:
             await websocket.close(CloseCode.SERVER_ERROR, "internal error")
+        return CloseCode.SERVER_ERROR
 
 
-async def _receive(connection: Connection, idle_s: float) -> None:
+async def _receive(connection: Connection, idle_s: float) -> int:
     websocket, config = connection.websocket, connection.session.config
     while True:
         left_s = connection.max_session_s - (time.monotonic() - connection.started)
@@ -265,7 +279,7 @@ async def _receive(connection: Connection, idle_s: float) -> None:
                 ) from error
             raise ProtocolError(CloseCode.IDLE, "session idle for too long") from error
         if message["type"] == "websocket.disconnect":
-            return
+            return CLIENT_GONE
         if time.monotonic() - connection.started > connection.max_session_s:
             raise ProtocolError(CloseCode.MAX_DURATION, "maximum session duration exceeded")
         data, text = message.get("bytes"), message.get("text")
@@ -275,4 +289,4 @@ async def _receive(connection: Connection, idle_s: float) -> None:
         elif text is not None and _control(text, connection) == "Terminate":
             await connection.finish()
             await websocket.close(CloseCode.NORMAL)
-            return
+            return CloseCode.NORMAL

@@ -53,6 +53,22 @@ def pcm_mulaw_to_float(data: bytes) -> Float32Array:
     return _MULAW_TO_FLOAT[np.frombuffer(data, dtype=np.uint8)]
 
 
+_MULAW_CLIP: Final = 32635
+
+
+def pcm_s16le_to_mulaw(pcm: bytes) -> bytes:
+    """pcm_s16le to G.711 mu-law, as telephony clients send it; as the reference encoder
+    (Sun's g711.c `linear2ulaw`) does it: clip, add the bias, take the segment (exponent)
+    and the next four bits (mantissa), invert every bit."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.int32)
+    sign = np.where(samples < 0, 0x80, 0)
+    magnitude = np.minimum(np.abs(samples), _MULAW_CLIP) + _MULAW_BIAS  # 132 .. 32767
+    _, bits = np.frexp(magnitude.astype(np.float64))  # magnitude < 2**bits, exactly
+    exponent = bits.astype(np.int32) - 8  # 0 .. 7
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    return bytes((~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes())
+
+
 class StreamResampler:
     """Chunk-by-chunk resampling whose output equals resampling the whole stream at once."""
 

@@ -35,15 +35,30 @@ def _moonshine_files(folder: Path) -> tuple[Path, Path, Path]:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamWorkerModels:
+    """What one ASR worker of live streams runs, in sessions of its own: workers never wait
+    on each other's thread pools."""
+
+    asr: MoonshineAsr
+    speaker_finder: LocalSpeakerFinder
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSet:
     vad: SileroVad
     asr: WhisperAsr
-    streaming_asr: MoonshineAsr
-    """cost grows with the audio (no 30 s window), no word times: for live streams"""
     embedder: CamPlusPlusEmbedder
     segmenter: PyannoteSegmenter
     speaker_finder: LocalSpeakerFinder
-    """segmentation + embeddings of local speakers, for files and streams"""
+    """segmentation + embeddings of local speakers, for files"""
+    stream_workers: tuple[StreamWorkerModels, ...]
+    """one per ASR worker of live streams (`asr_workers`), apart from the files' models so
+    that jobs and streams never queue on one thread pool"""
+
+    @property
+    def streaming_asr(self) -> MoonshineAsr:
+        """Moonshine: cost grows with the audio (no 30 s window), no word times."""
+        return self.stream_workers[0].asr
 
 
 def _onnx_runtime(settings: Settings) -> tuple[ort.SessionOptions, list[str]]:
@@ -69,12 +84,7 @@ def model_file(settings: Settings, name: str, file_name: str = "") -> Path:
 def load_models(settings: Settings) -> ModelSet:
     options, providers = _onnx_runtime(settings)
     log.info("loading models (asr=%s, device=%s)", settings.asr_model, settings.device)
-    embedder = CamPlusPlusEmbedder(
-        model_file(settings, EMBEDDING_MODEL, EMBEDDING_FILE), settings.threads, settings.device
-    )
-    segmenter = PyannoteSegmenter(
-        model_file(settings, SEGMENTATION_MODEL, SEGMENTATION_FILE), options, providers
-    )
+    segmenter, embedder = _speaker_models(settings)
     return ModelSet(
         vad=SileroVad(model_file(settings, VAD_MODEL, "silero_vad.onnx"), options, providers),
         asr=WhisperAsr(
@@ -83,11 +93,34 @@ def load_models(settings: Settings) -> ModelSet:
             threads=settings.threads,
             english_only=settings.asr_model.endswith(".en"),
         ),
-        streaming_asr=MoonshineAsr(
-            *_moonshine_files(model_file(settings, STREAMING_ASR_MODEL)), options, providers
-        ),
         embedder=embedder,
         segmenter=segmenter,
+        speaker_finder=LocalSpeakerFinder(segmenter, embedder),
+        stream_workers=tuple(
+            load_stream_worker_models(settings) for _ in range(settings.asr_workers)
+        ),
+    )
+
+
+def _speaker_models(settings: Settings) -> tuple[PyannoteSegmenter, CamPlusPlusEmbedder]:
+    options, providers = _onnx_runtime(settings)
+    embedder = CamPlusPlusEmbedder(
+        model_file(settings, EMBEDDING_MODEL, EMBEDDING_FILE), settings.threads, settings.device
+    )
+    segmenter = PyannoteSegmenter(
+        model_file(settings, SEGMENTATION_MODEL, SEGMENTATION_FILE), options, providers
+    )
+    return segmenter, embedder
+
+
+def load_stream_worker_models(settings: Settings) -> StreamWorkerModels:
+    """Moonshine and the speaker models of one ASR worker of live streams."""
+    options, providers = _onnx_runtime(settings)
+    segmenter, embedder = _speaker_models(settings)
+    return StreamWorkerModels(
+        asr=MoonshineAsr(
+            *_moonshine_files(model_file(settings, STREAMING_ASR_MODEL)), options, providers
+        ),
         speaker_finder=LocalSpeakerFinder(segmenter, embedder),
     )
 

@@ -63,7 +63,7 @@ class StreamResult:
 class _Run:
     def __init__(self, inference: StreamingInference, config: StreamConfig) -> None:
         self.inference = inference
-        self.session = StreamSession(config, inference.speakers.grid)
+        self.session = StreamSession(config, inference.grid)
         self.vad = inference.session_vad()
         self.queue: deque[DecodeRequest] = deque()
         self.busy_until: float | None = None

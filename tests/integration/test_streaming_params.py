@@ -18,10 +18,11 @@ import httpx
 import numpy as np
 import pytest
 import soxr
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from streamer.core.audio import float_to_pcm_s16le, pcm_mulaw_to_float
+from streamer.core.audio import float_to_pcm_s16le, pcm_s16le_to_mulaw
 from streamer.files.media import decode_file
 from tests.integration.conftest import API_KEY, telephone_file
 
@@ -49,23 +50,6 @@ def telephone_float(start_s: float, end_s: float, rate: int = 16000) -> np.ndarr
 
 def telephone_pcm(start_s: float, end_s: float, rate: int = 16000) -> bytes:
     return float_to_pcm_s16le(telephone_float(start_s, end_s, rate))
-
-
-MULAW_BIAS = 0x84
-MULAW_CLIP = 32635
-
-
-def mulaw_encode(pcm: bytes) -> bytes:
-    """pcm_s16le to G.711 mu-law, as the reference encoder (Sun's g711.c `linear2ulaw`) does
-    it: clip, add the bias, take the segment (exponent) and the next four bits (mantissa),
-    invert every bit."""
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.int32)
-    sign = np.where(samples < 0, 0x80, 0)
-    magnitude = np.minimum(np.abs(samples), MULAW_CLIP) + MULAW_BIAS  # 132 .. 32767
-    _, bits = np.frexp(magnitude.astype(np.float64))  # magnitude < 2**bits, exactly
-    exponent = bits.astype(np.int32) - 8  # 0 .. 7
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return bytes((~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes())
 
 
 # ---- the socket -------------------------------------------------------------------------------
@@ -309,27 +293,12 @@ def test_vad_threshold_high_does_not_hear_speech_the_default_hears(server: str) 
     assert code == 1000
 
 
-def test_mulaw_encoder_agrees_with_the_server_decoder() -> None:
-    """The test's encoder against `streamer.core.audio.pcm_mulaw_to_float`: every code but 0x7F
-    (negative zero, which decodes as 0 and so encodes as 0xFF) survives decode-encode, and
-    every sample within the clip level comes back within half its segment's step."""
-    codes = np.arange(256, dtype=np.uint8)
-    linear = np.round(pcm_mulaw_to_float(codes.tobytes()) * 32768).astype("<i2")
-    again = np.frombuffer(mulaw_encode(linear.tobytes()), dtype=np.uint8)
-    assert list(codes[again != codes]) == [0x7F] and again[0x7F] == 0xFF
-
-    samples = np.arange(-MULAW_CLIP, MULAW_CLIP + 1).astype("<i2")
-    decoded = pcm_mulaw_to_float(mulaw_encode(samples.tobytes())).astype(np.float64) * 32768
-    error = np.abs(decoded - samples)
-    assert np.all(error <= (np.abs(samples.astype(np.int32)) + MULAW_BIAS) / 32)
-
-
 @pytest.mark.parametrize("encoding", ["pcm_s16le", "pcm_mulaw"])
 def test_8khz_telephone_speech_is_transcribed_with_speakers(server: str, encoding: str) -> None:
     """The call at 8 kHz, as a telephone line carries it (16-bit, or G.711 mu-law)."""
     audio = telephone_pcm(14.0, 26.0, rate=8000)
     if encoding == "pcm_mulaw":
-        audio = mulaw_encode(audio)
+        audio = pcm_s16le_to_mulaw(audio)
     messages, code = stream(
         server, f"sample_rate=8000&encoding={encoding}", audio, chunk_bytes(8000, encoding)
     )
@@ -339,3 +308,37 @@ def test_8khz_telephone_speech_is_transcribed_with_speakers(server: str, encodin
     assert messages[-1]["type"] == "Termination"
     assert messages[-1]["audio_duration_seconds"] == 12
     assert code == 1000
+
+
+# ---- what the server counts ---------------------------------------------------------------------
+
+
+def scrape(server: str) -> dict[str, float]:
+    text = httpx.get(f"{server}/metrics", timeout=10).text
+    return {
+        sample.name + "".join(f"{{{k}={v}}}" for k, v in sample.labels.items()): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_the_audio_the_decoding_and_the_close_code(server: str) -> None:
+    """`/metrics` (Prometheus text, no key needed): a 6 s session of the call at 8 kHz
+    mu-law adds its 6 s of audio, worker time for its decodes, and one close with 1000."""
+    before = scrape(server)
+    pcm = float_to_pcm_s16le(telephone_float(8.0, 14.0, 8000))
+    messages, code = stream(
+        server, "sample_rate=8000&encoding=pcm_mulaw", pcm_s16le_to_mulaw(pcm), size=800
+    )
+    assert code == 1000 and finals(messages)
+    after = scrape(server)
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert delta("streamer_stream_audio_seconds_total") == pytest.approx(6.0, abs=0.01)
+    assert delta("streamer_asr_busy_seconds_total") > 0
+    assert delta("streamer_asr_batch_rows_count") >= len(finals(messages))
+    assert delta("streamer_vad_busy_seconds_total") > 0
+    assert delta("streamer_stream_sessions_closed_total{code=1000}") == 1
+    assert after["streamer_stream_sessions_active"] == 0

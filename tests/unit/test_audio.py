@@ -7,6 +7,7 @@ from streamer.core.audio import (
     float_to_pcm_s16le,
     pcm_mulaw_to_float,
     pcm_s16le_to_float,
+    pcm_s16le_to_mulaw,
     seconds_to_ms,
 )
 
@@ -57,3 +58,19 @@ def test_float_to_pcm_round_trip_and_clipping() -> None:
     samples = np.array([0.0, 0.5, -0.5, 1.5, -1.5], dtype=np.float32)
     back = pcm_s16le_to_float(float_to_pcm_s16le(samples))
     assert np.allclose(back, [0.0, 0.5, -0.5, 32767 / 32768, -32767 / 32768], atol=1e-4)
+
+
+def test_mulaw_encoder_agrees_with_the_decoder() -> None:
+    """`pcm_s16le_to_mulaw` (what telephony clients send) against `pcm_mulaw_to_float`: every
+    code but 0x7F (negative zero, which decodes as 0 and so encodes as 0xFF) survives
+    decode-encode, and every sample within G.711's clip level (32635) comes back within half
+    its segment's step."""
+    codes = np.arange(256, dtype=np.uint8)
+    linear = np.round(pcm_mulaw_to_float(codes.tobytes()) * 32768).astype("<i2")
+    again = np.frombuffer(pcm_s16le_to_mulaw(linear.tobytes()), dtype=np.uint8)
+    assert list(codes[again != codes]) == [0x7F] and again[0x7F] == 0xFF
+
+    samples = np.arange(-32635, 32635 + 1).astype("<i2")
+    decoded = pcm_mulaw_to_float(pcm_s16le_to_mulaw(samples.tobytes())).astype(np.float64) * 32768
+    error = np.abs(decoded - samples)
+    assert np.all(error <= (np.abs(samples.astype(np.int32)) + 0x84) / 32)  # 0x84: the bias

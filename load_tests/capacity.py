@@ -1,0 +1,361 @@
+"""How many live streams one server holds: ramp N concurrent real-time `/v3/ws` sessions and
+report, for each N, the latencies a caller feels and what the server spent.
+
+    .venv/bin/python load_tests/capacity.py --streams 1 2 4 6 8 12 \\
+        --json capacity.json --plot capacity.png
+
+It starts its own server on a free loopback port (`STREAMER_*` variables of this shell pass
+through, e.g. `STREAMER_ASR_WORKERS=2 STREAMER_THREADS=1`), so that it can read the server's
+CPU time and memory. Stream k starts `--stagger` seconds after stream k-1 and plays
+`--seconds` of a dev recording, cycling through a telephone call and a meeting, each as
+16 kHz `pcm_s16le` and as 8 kHz `pcm_mulaw`, from a different offset per stream.
+
+For each N: first partial after its turn's speech started, final after the turn's last word,
+word final lag (a word's first final, after it was spoken), p50 / p95 / p99 in seconds;
+partials skipped, errors and close codes; server CPU (cores busy), RSS in all and per session
+over the idle server; ASR-worker busy seconds per stream-second (what one stream costs the
+workers: 1 / that is how many streams the workers hold, before latency). It prints the
+largest N holding p95 first partial <= 0.8 s and p95 final <= 1.5 s with no errors.
+Sends traffic to loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import numpy as np
+import psutil
+import soxr
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from streamer.api.wire import Begun, Refused, Terminated, read_server_message, terminate_message
+from streamer.core.arrays import Float32Array
+from streamer.core.audio import MODEL_SAMPLE_RATE, float_to_pcm_s16le, pcm_s16le_to_mulaw
+from streamer.files.media import decode_file
+from streamer.streaming.events import SessionEvent
+from streamer.streaming.turns import TurnParams
+from streamer.tools.simulation import StreamStats, measure
+
+DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
+TELEPHONE, MEETING = DEV / "fisher_sample.wav", DEV / "ami_meeting_a_2min.wav"
+TELEPHONE_RATE = 8000
+CHUNK_S = 0.1
+TARGET_FIRST_PARTIAL_S, TARGET_FINAL_S = 0.8, 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    name: str
+    audio: Float32Array
+    """16 kHz"""
+    encoding: str
+    sample_rate: int
+
+    def chunks(self, offset_s: float, seconds: float) -> list[bytes]:
+        """`seconds` of the recording from `offset_s` on (wrapping), as this source's chunks."""
+        start = round(offset_s * MODEL_SAMPLE_RATE) % len(self.audio)
+        length = round(seconds * MODEL_SAMPLE_RATE)
+        rolled = np.roll(self.audio, -start)
+        audio = np.tile(rolled, length // len(rolled) + 1)[:length]
+        if self.sample_rate != MODEL_SAMPLE_RATE:
+            audio = soxr.resample(audio, MODEL_SAMPLE_RATE, self.sample_rate).astype(np.float32)
+        pcm = float_to_pcm_s16le(audio)
+        data = pcm_s16le_to_mulaw(pcm) if self.encoding == "pcm_mulaw" else pcm
+        step = round(CHUNK_S * self.sample_rate) * (1 if self.encoding == "pcm_mulaw" else 2)
+        return [data[i : i + step] for i in range(0, len(data) - step + 1, step)]
+
+
+@dataclass(slots=True)
+class StreamLog:
+    source: str
+    sent: list[tuple[float, SessionEvent]] = field(default_factory=list)
+    """each message as it arrived: seconds on the caller's clock since the audio began"""
+    errors: list[str] = field(default_factory=list)
+    close_code: int | None = None
+
+    def stats(self) -> StreamStats:
+        return measure(self.sent, TurnParams().end_of_turn_confidence_threshold)
+
+
+async def one_stream(url: str, source: Source, offset_s: float, seconds: float) -> StreamLog:
+    """One caller: chunks at real time, each sent once it was spoken."""
+    log = StreamLog(source.name)
+    chunks = source.chunks(offset_s, seconds)
+    query = urlencode({"sample_rate": source.sample_rate, "encoding": source.encoding})
+    try:
+        async with connect(f"{url}/v3/ws?{query}") as ws:
+            await ws.recv()  # Begin
+            started = time.monotonic()
+            receiver = asyncio.create_task(_receive(ws, started, log))
+            for index, chunk in enumerate(chunks):
+                await asyncio.sleep(max(0.0, started + (index + 1) * CHUNK_S - time.monotonic()))
+                await ws.send(chunk)
+            await ws.send(json.dumps(terminate_message()))
+            await asyncio.wait_for(receiver, timeout=120)
+            log.close_code = ws.close_code
+    except (ConnectionClosed, OSError, TimeoutError) as error:
+        log.errors.append(f"{type(error).__name__}: {error}")
+    return log
+
+
+async def _receive(ws: ClientConnection, started: float, log: StreamLog) -> None:
+    async for raw in ws:
+        message = read_server_message(json.loads(raw))
+        if isinstance(message, Refused):
+            log.errors.append(message.error)
+        elif isinstance(message, Terminated):
+            return
+        elif message is not None and not isinstance(message, Begun):
+            log.sent.append((time.monotonic() - started, message))
+
+
+class Server:
+    """`streamer serve` on a free loopback port, with this shell's `STREAMER_*` settings."""
+
+    def __init__(self, max_sessions: int) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.http = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}"
+        env = {**os.environ, "STREAMER_MAX_SESSIONS": str(max_sessions)}
+        env.pop("STREAMER_API_KEYS", None)
+        self.log_path = Path(tempfile.mkdtemp(prefix="capacity-")) / "server.log"
+        with self.log_path.open("wb") as log:  # the server writes to its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamer.tools.cli", "serve", "--port", str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.ps = psutil.Process(self.process.pid)
+
+    def wait_ready(self, timeout_s: float = 300) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"server exited:\n{tail}")
+            try:
+                if httpx.get(f"{self.http}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError("server not ready")
+
+    def metrics(self) -> dict[str, float]:
+        text = httpx.get(f"{self.http}/metrics", timeout=10).text
+        values: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                values[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+        return values
+
+    def cpu_s(self) -> float:
+        times = self.ps.cpu_times()
+        return float(times.user + times.system)
+
+    def rss_mb(self) -> float:
+        return float(self.ps.memory_info().rss) / 2**20
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+Percentiles = dict[str, float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One load level: latencies (seconds) and what the server spent."""
+
+    streams: int
+    first_partial_s: Percentiles
+    final_s: Percentiles
+    word_final_lag_s: Percentiles
+    partials_skipped: int
+    errors: list[str]
+    close_codes: dict[str, int]
+    server_cores_busy: float
+    rss_mb: float
+    rss_per_session_mb: float
+    asr_busy_per_stream_s: float | None
+    vad_busy_per_stream_s: float | None
+    asr_batches: int
+    asr_rows: int
+
+    @property
+    def holds(self) -> bool:
+        first, final = self.first_partial_s["p95"], self.final_s["p95"]
+        return (
+            not self.errors
+            and first is not None
+            and first <= TARGET_FIRST_PARTIAL_S
+            and final is not None
+            and final <= TARGET_FINAL_S
+        )
+
+    def row(self) -> str:
+        def fmt(value: Percentiles) -> str:
+            return " / ".join("-" if v is None else f"{v:.2f}" for v in value.values())
+
+        codes = ", ".join(f"{code}: {n}" for code, n in sorted(self.close_codes.items()))
+        return (
+            f"| {self.streams} | {fmt(self.first_partial_s)} | {fmt(self.final_s)} | "
+            f"{fmt(self.word_final_lag_s)} | {self.partials_skipped} | {len(self.errors)} | "
+            f"{codes} | {self.server_cores_busy} | {self.rss_mb:.0f} / "
+            f"{self.rss_per_session_mb} | {self.asr_busy_per_stream_s} |"
+        )
+
+
+def pcts(values: list[float]) -> Percentiles:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None}
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3)}
+
+
+async def run_step(
+    server: Server, sources: list[Source], count: int, seconds: float, stagger_s: float
+) -> Step:
+    before, cpu_before, wall_before = server.metrics(), server.cpu_s(), time.monotonic()
+    rss_idle = server.rss_mb()
+    peak_rss = rss_idle
+    sampling = True
+
+    async def sample_rss() -> None:
+        nonlocal peak_rss
+        while sampling:
+            peak_rss = max(peak_rss, server.rss_mb())
+            await asyncio.sleep(0.5)
+
+    sampler = asyncio.create_task(sample_rss())
+
+    async def staggered(k: int) -> StreamLog:
+        await asyncio.sleep(k * stagger_s)
+        return await one_stream(server.ws, sources[k % len(sources)], 7.0 * k, seconds)
+
+    logs = await asyncio.gather(*(staggered(k) for k in range(count)))
+    sampling = False
+    await sampler
+    after, cpu_after, wall_after = server.metrics(), server.cpu_s(), time.monotonic()
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    stream_s = delta("streamer_stream_audio_seconds_total") or float("nan")
+    prefix = "streamer_stream_sessions_closed_total{code="
+    codes = {
+        name.removeprefix(prefix).rstrip("}"): int(delta(name))
+        for name in after
+        if name.startswith(prefix) and delta(name) > 0
+    }
+    stats = [log.stats() for log in logs]
+    return Step(
+        streams=count,
+        first_partial_s=pcts([v for s in stats for v in s.first_partial_s]),
+        final_s=pcts([v for s in stats for v in s.final_after_speech_s]),
+        word_final_lag_s=pcts([v for s in stats for v in s.word_final_lag_s]),
+        partials_skipped=int(delta("streamer_stream_partials_skipped_total")),
+        errors=[f"{log.source}: {error}" for log in logs for error in log.errors],
+        close_codes=codes,
+        server_cores_busy=round((cpu_after - cpu_before) / (wall_after - wall_before), 2),
+        rss_mb=round(peak_rss, 1),
+        rss_per_session_mb=round((peak_rss - rss_idle) / count, 1),
+        asr_busy_per_stream_s=round(delta("streamer_asr_busy_seconds_total") / stream_s, 3),
+        vad_busy_per_stream_s=round(delta("streamer_vad_busy_seconds_total") / stream_s, 4),
+        asr_batches=int(delta("streamer_asr_batch_rows_count")),
+        asr_rows=int(delta("streamer_asr_batch_rows_sum")),
+    )
+
+
+def plot(steps: list[Step], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = [step.streams for step in steps]
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for key, label in (("first_partial_s", "first partial"), ("final_s", "final")):
+        for pct, style in (("p50", "-o"), ("p95", "--s")):
+            values = [getattr(step, key)[pct] for step in steps]
+            axis.plot(counts, values, style, label=f"{label} {pct}")
+    axis.axhline(TARGET_FIRST_PARTIAL_S, color="grey", linewidth=0.8, linestyle=":")
+    axis.axhline(TARGET_FINAL_S, color="black", linewidth=0.8, linestyle=":")
+    axis.set_xlabel("concurrent real-time streams")
+    axis.set_ylabel("seconds after the audio")
+    axis.set_title(title)
+    axis.legend()
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 6, 8, 12])
+    parser.add_argument("--seconds", type=float, default=60.0, help="audio per stream")
+    parser.add_argument("--stagger", type=float, default=1.3, help="seconds between starts")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--plot", type=Path)
+    args = parser.parse_args()
+    telephone, meeting = decode_file(TELEPHONE), decode_file(MEETING)
+    sources = [
+        Source("telephone s16 16k", telephone, "pcm_s16le", MODEL_SAMPLE_RATE),
+        Source("meeting mulaw 8k", meeting, "pcm_mulaw", TELEPHONE_RATE),
+        Source("telephone mulaw 8k", telephone, "pcm_mulaw", TELEPHONE_RATE),
+        Source("meeting s16 16k", meeting, "pcm_s16le", MODEL_SAMPLE_RATE),
+    ]
+    settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("STREAMER_")}
+    server = Server(max(args.streams))
+    try:
+        server.wait_ready()
+        await one_stream(server.ws, sources[0], 0.0, 5.0)  # warm up before measuring
+        print(f"server settings: {settings or 'defaults'}; {psutil.cpu_count()} cores")
+        print(
+            "| streams | first partial p50/95/99 (s) | final p50/95/99 (s) | word final lag "
+            "p50/95/99 (s) | partials skipped | errors | close codes | server cores busy | "
+            "RSS MB / per session | ASR busy s per stream-s |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        steps: list[Step] = []
+        for count in args.streams:
+            step = await run_step(server, sources, count, args.seconds, args.stagger)
+            steps.append(step)
+            print(step.row(), flush=True)
+    finally:
+        server.stop()
+    held = [step.streams for step in steps if step.holds]
+    print(
+        f"largest N holding p95 first partial <= {TARGET_FIRST_PARTIAL_S} s and p95 final "
+        f"<= {TARGET_FINAL_S} s with no errors: {max(held) if held else 'none'}"
+    )
+    if args.json:
+        steps_json = [{**asdict(step), "holds": step.holds} for step in steps]
+        report = {"settings": settings, "cores": psutil.cpu_count(), "steps": steps_json}
+        args.json.write_text(json.dumps(report, indent=2))
+    if args.plot:
+        title = ", ".join(f"{k.removeprefix('STREAMER_')}={v}" for k, v in settings.items())
+        plot(steps, args.plot, title or "default settings")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
