@@ -40,6 +40,8 @@ class ModelFile(BaseModel):
     repo: str | None = None
     parts: tuple[FilePart, ...] = ()
     converted_from: FilePart | None = None
+    int8: bool = False
+    """with `converted_from`: its int8 weights used as int8 (`convert.int8_matmuls`)"""
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelFile:
@@ -53,6 +55,8 @@ class ModelFile(BaseModel):
             raise ValueError(
                 "a model file needs exactly one of module+path, repo, parts or converted_from"
             )
+        if self.int8 and self.converted_from is None:
+            raise ValueError("int8 applies to a converted_from file only")
         return self
 
     @property
@@ -163,7 +167,7 @@ def _place(destination: Path, file: ModelFile, source: Path | None, verify: bool
     if converted is not None:
         if destination.is_file() and sha256_of(destination) == file.sha256:
             return  # built before (a different manifest or runtime version would not match)
-        _build(destination, file, lambda tmp: ort_to_onnx(_input(converted), tmp))
+        _build(destination, file, lambda tmp: ort_to_onnx(_input(converted), tmp, file.int8))
         return
     if destination.is_file() and (
         sha256_of(destination) == file.sha256
