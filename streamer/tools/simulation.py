@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from streamer.api.inference import StreamingInference
@@ -60,8 +61,23 @@ class StreamResult:
     stats: StreamStats
 
 
-class _Run:
-    def __init__(self, inference: StreamingInference, config: StreamConfig) -> None:
+class SimulatedStream:
+    """One stream on the virtual clock, fed chunk by chunk (`feed`), so a caller can watch a
+    long call as it goes; `sent` holds the events sent and when, until the caller takes them
+    (`take_sent`).
+
+    `clock` times each call: wall time by default; `time.process_time` (CPU seconds of all
+    threads) keeps a long run on time on a machine busy with other work, where wall time
+    would make the stream fall behind real time and its decodes queue up without end."""
+
+    def __init__(
+        self,
+        inference: StreamingInference,
+        config: StreamConfig,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        if config.sample_rate != MODEL_SAMPLE_RATE or config.encoding != "pcm_s16le":
+            raise ValueError("the simulation sends 16 kHz pcm_s16le")
         self.inference = inference
         self.session = StreamSession(config, inference.grid)
         self.vad = inference.session_vad()
@@ -70,16 +86,51 @@ class _Run:
         self.completions: list[tuple[float, int, DecodeRequest, Decoded]] = []
         self.sent: list[tuple[float, SessionEvent]] = []
         self.compute_s = 0.0
+        """seconds the models took"""
+        self.session_s = 0.0
+        """seconds the session's own calls took (a server runs them on its event loop)"""
+        self.samples_fed = 0
+        self._clock = clock
         self._sequence = 0
 
-    def send(self, now: float, events: list[SessionEvent]) -> None:
+    @property
+    def now(self) -> float:
+        """Virtual seconds: the end of the audio fed so far."""
+        return self.samples_fed / MODEL_SAMPLE_RATE
+
+    @property
+    def lag_s(self) -> float:
+        """How far past the audio fed the worker's decode runs (0 when idle): it grows when
+        the stream falls behind real time."""
+        return 0.0 if self.busy_until is None else max(0.0, self.busy_until - self.now)
+
+    def feed(self, audio: Float32Array) -> None:
+        """Audio arriving next, in `CHUNK_S` chunks at its own pace (the last may be shorter)."""
+        step = round(CHUNK_S * MODEL_SAMPLE_RATE)
+        for start in range(0, len(audio), step):
+            chunk = audio[start : start + step]
+            self.samples_fed += len(chunk)
+            self._audio(self.now, chunk)
+
+    def finish(self) -> None:
+        """End the open turn and let every decode complete."""
+        self._enqueue(self.now, self.session.force_endpoint())
+        while self.completions:
+            self._complete_until(self.completions[0][0])
+
+    def take_sent(self) -> list[tuple[float, SessionEvent]]:
+        """The events sent since the last call (a long run need not hold them all)."""
+        sent, self.sent = self.sent, []
+        return sent
+
+    def _send(self, now: float, events: list[SessionEvent]) -> None:
         self.sent.extend((now, event) for event in events)
 
-    def enqueue(self, now: float, requests: list[DecodeRequest]) -> None:
+    def _enqueue(self, now: float, requests: list[DecodeRequest]) -> None:
         self.queue.extend(requests)
-        self.start_next(now)
+        self._start_next(now)
 
-    def start_next(self, now: float) -> None:
+    def _start_next(self, now: float) -> None:
         """The worker takes the next request if idle, by the session's plan for it (one
         stream: the worker is never crowded by others)."""
         while self.busy_until is None and self.queue:
@@ -87,56 +138,51 @@ class _Run:
             plan = self.session.plan(request, crowded=False)
             if plan.action is Action.SKIP:
                 continue
-            started = time.perf_counter()
+            started = self._clock()
             result = plan.reused
             if result is None:
                 result = self.inference.decode_blocking(request)
-            spent = time.perf_counter() - started
+            spent = self._clock() - started
             self.compute_s += spent
             self.busy_until = now + spent
             self._sequence += 1
             heapq.heappush(self.completions, (self.busy_until, self._sequence, request, result))
 
-    def complete_until(self, now: float) -> None:
+    def _complete_until(self, now: float) -> None:
         while self.completions and self.completions[0][0] <= now:
             done, _, request, (words, local) = heapq.heappop(self.completions)
             self.busy_until = None
-            self.send(done, self.session.on_decoded(request, words, local))
-            self.start_next(done)
+            started = self._clock()
+            events = self.session.on_decoded(request, words, local)
+            self.session_s += self._clock() - started
+            self._send(done, events)
+            self._start_next(done)
 
-    def audio(self, now: float, samples: Float32Array) -> None:
-        self.complete_until(now)
+    def _audio(self, now: float, samples: Float32Array) -> None:
+        self._complete_until(now)
         self.session.add_audio(float_to_pcm_s16le(samples))
-        started = time.perf_counter()
+        started = self._clock()
         probs = self.vad.probabilities_blocking(self.session.vad_input())
-        self.compute_s += time.perf_counter() - started
+        self.compute_s += self._clock() - started
+        started = self._clock()
         events, requests = self.session.on_vad(probs)
-        self.send(now, events)
-        self.enqueue(now, requests)
-
-    def drain(self, now: float) -> None:
-        self.enqueue(now, self.session.force_endpoint())
-        while self.completions:
-            self.complete_until(self.completions[0][0])
+        self.session_s += self._clock() - started
+        self._send(now, events)
+        self._enqueue(now, requests)
 
 
 def simulate(
     inference: StreamingInference, config: StreamConfig, audio: Float32Array
 ) -> StreamResult:
     """Stream 16 kHz `audio` (sent as pcm_s16le at 16 kHz) and measure the session."""
-    if config.sample_rate != MODEL_SAMPLE_RATE or config.encoding != "pcm_s16le":
-        raise ValueError("the simulation sends 16 kHz pcm_s16le")
-    run = _Run(inference, config)
-    step = round(CHUNK_S * MODEL_SAMPLE_RATE)
-    for start in range(0, len(audio), step):
-        end = min(start + step, len(audio))
-        run.audio(end / MODEL_SAMPLE_RATE, audio[start:end])
-    run.drain(len(audio) / MODEL_SAMPLE_RATE)
-    stats = measure(run.sent, config.turn.end_of_turn_confidence_threshold)
-    stats.partials_skipped = run.session.partials_skipped
-    stats.compute_s = run.compute_s
+    stream = SimulatedStream(inference, config)
+    stream.feed(audio)
+    stream.finish()
+    stats = measure(stream.sent, config.turn.end_of_turn_confidence_threshold)
+    stats.partials_skipped = stream.session.partials_skipped
+    stats.compute_s = stream.compute_s
     held = HeldTranscript()
-    for _, event in run.sent:
+    for _, event in stream.sent:
         held.apply(event)
     words = held.words
     return StreamResult(
