@@ -42,5 +42,10 @@ class StreamConfig:
     revision_turns: int = 50
     """Final turns that re-clustering revisits: older labels stay as sent. Keeps memory and
     the clustering done on the event loop bounded however long the call."""
+    revision_span_s: float = 1800.0
+    """...and only those that began within this long before the newest: re-clustering
+    stitches one timeline over all the audio they span, so sparse turns would make each
+    revision's arrays grow with the call (a revision's peak: 11 MB for 50 turns in 17
+    minutes, 47 MB for 50 turns over two hours, 12 MB with this bound)."""
     buffer_s: float = 60.0
     """Audio kept per session: the longest piece plus the speaker context, with margin."""

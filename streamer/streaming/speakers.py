@@ -58,6 +58,11 @@ class _FinalTurn:
     def words(self) -> tuple[Word, ...]:
         return tuple(w for piece in self.pieces for w in piece.words)
 
+    @property
+    def start(self) -> int:
+        """Where its analysed audio starts (absolute sample)."""
+        return min(p.context_offset for p in self.pieces if p.row_speakers.size)
+
 
 class SessionSpeakers:
     def __init__(self, config: StreamConfig, grid: FrameGrid) -> None:
@@ -82,10 +87,14 @@ class SessionSpeakers:
         return Piece(tuple(named), local, context_offset, rows)
 
     def turn_ended(self, order: int, pieces: list[Piece]) -> SpeakerRevision | None:
-        """Remember an ended turn's analysed pieces and revise the latest turns' speakers."""
+        """Remember an ended turn's analysed pieces and revise the latest turns' speakers
+        (the last `revision_turns`, within `revision_span_s`)."""
         if not any(piece.row_speakers.size for piece in pieces):
             return None
         self._finals.append(_FinalTurn(order, pieces))
+        span = round(self.config.revision_span_s * MODEL_SAMPLE_RATE)
+        while self._finals[-1].start - self._finals[0].start > span:
+            self._finals.popleft()
         return self._revise()
 
     def _row_speakers(self, local: LocalSpeakers | None, learn: bool) -> IntArray:

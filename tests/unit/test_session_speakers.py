@@ -147,6 +147,23 @@ def test_only_the_latest_revision_turns_are_revisited() -> None:
     assert speakers_of(first.words) == ["A", "A"]
 
 
+def test_turns_older_than_the_revision_span_are_not_revisited() -> None:
+    """As above, but the second turn's analysis starts 1 s after the first's, beyond a
+    revision span of 0.5 s: turn 0 keeps its labels (with it revisited, "there" became B)."""
+    speakers = SessionSpeakers(replace(CONFIG, revision_span_s=0.5), GRID)
+    a_span, b_span = (8000, 32000), (32000, 44800)
+    first = speakers.piece(
+        [word("Hello", 600, 1400), word("there", 2100, 2700)],
+        window(64000, [(VOICE_A, [a_span]), (VOICE_B, [b_span])]),
+        0,
+    )
+    speakers.turn_ended(0, [first])
+    heard = window(120000, [(VOICE_A, [a_span]), (VOICE_B, [b_span, (64000, 104000)])])
+    second = speakers.piece([word("Yes", 5100, 7400)], heard, 16000)
+    assert speakers.turn_ended(1, [second]) is None
+    assert speakers_of(first.words) == ["A", "A"]
+
+
 def test_pieces_keep_the_session_speaker_of_each_embedding_row() -> None:
     speakers = SessionSpeakers(CONFIG, GRID)
     piece = speakers.piece(WORDS, alone(VOICE_A), 0)
