@@ -16,6 +16,8 @@ partials skipped, errors and close codes; server CPU (cores busy), RSS in all an
 over the idle server; ASR-worker busy seconds per stream-second (what one stream costs the
 workers: 1 / that is how many streams the workers hold, before latency). It prints the
 largest N holding p95 first partial <= 0.8 s and p95 final <= 1.5 s with no errors.
+`--jobs` keeps the job pool busy beside the streams (a dev recording queued as a transcript
+whenever fewer than two wait) and reports the audio it transcribed per second.
 Sends traffic to loopback only.
 """
 
@@ -200,6 +202,8 @@ class Step:
     vad_busy_per_stream_s: float | None
     asr_batches: int
     asr_rows: int
+    job_audio_per_s: float | None
+    """audio seconds the job pool transcribed per second of the step (`--jobs`)"""
 
     @property
     def holds(self) -> bool:
@@ -221,7 +225,8 @@ class Step:
             f"| {self.streams} | {fmt(self.first_partial_s)} | {fmt(self.final_s)} | "
             f"{fmt(self.word_final_lag_s)} | {self.partials_skipped} | {len(self.errors)} | "
             f"{codes} | {self.server_cores_busy} | {self.rss_mb:.0f} / "
-            f"{self.rss_per_session_mb} | {self.asr_busy_per_stream_s} |"
+            f"{self.rss_per_session_mb} | {self.asr_busy_per_stream_s} | "
+            f"{'-' if self.job_audio_per_s is None else self.job_audio_per_s} |"
         )
 
 
@@ -232,9 +237,50 @@ def pcts(values: list[float]) -> Percentiles:
     return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3)}
 
 
+class JobLoad:
+    """Keeps the server's job pool busy: a recording queued whenever fewer than two wait."""
+
+    def __init__(self, server: Server, files: list[Path]) -> None:
+        self._server = server
+        self._files = files
+        self.audio_s = 0.0
+        """audio of the jobs completed so far"""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with httpx.AsyncClient(base_url=self._server.http, timeout=60) as client:
+            uploads = [
+                (await client.post("/v2/upload", content=f.read_bytes())).json()["upload_url"]
+                for f in self._files
+            ]
+            pending: list[str] = []
+            queued = 0
+            while not stop.is_set():
+                while len(pending) < 2:
+                    body = {"audio_url": uploads[queued % len(uploads)], "speaker_labels": True}
+                    job = (await client.post("/v2/transcript", json=body)).json()
+                    pending.append(job["id"])
+                    queued += 1
+                for job_id in list(pending):
+                    job = (await client.get(f"/v2/transcript/{job_id}")).json()
+                    if job["status"] in ("completed", "error"):
+                        pending.remove(job_id)
+                        self.audio_s += job.get("audio_duration") or 0.0
+                await asyncio.sleep(0.5)
+            for job_id in pending:  # the next step starts with an empty pool
+                await client.delete(f"/v2/transcript/{job_id}")
+
+
 async def run_step(
-    server: Server, sources: list[Source], count: int, seconds: float, stagger_s: float
+    server: Server,
+    sources: list[Source],
+    count: int,
+    seconds: float,
+    stagger_s: float,
+    jobs: JobLoad | None,
 ) -> Step:
+    stop_jobs = asyncio.Event()
+    job_task = asyncio.create_task(jobs.run(stop_jobs)) if jobs is not None else None
+    job_audio_before = jobs.audio_s if jobs is not None else 0.0
     before, cpu_before, wall_before = server.metrics(), server.cpu_s(), time.monotonic()
     rss_idle = server.rss_mb()
     peak_rss = rss_idle
@@ -256,6 +302,11 @@ async def run_step(
     sampling = False
     await sampler
     after, cpu_after, wall_after = server.metrics(), server.cpu_s(), time.monotonic()
+    job_audio_per_s = None
+    if jobs is not None and job_task is not None:
+        job_audio_per_s = round((jobs.audio_s - job_audio_before) / (wall_after - wall_before), 2)
+        stop_jobs.set()
+        await job_task
 
     def delta(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
@@ -283,6 +334,7 @@ async def run_step(
         vad_busy_per_stream_s=round(delta("streamer_vad_busy_seconds_total") / stream_s, 4),
         asr_batches=int(delta("streamer_asr_batch_rows_count")),
         asr_rows=int(delta("streamer_asr_batch_rows_sum")),
+        job_audio_per_s=job_audio_per_s,
     )
 
 
@@ -314,6 +366,7 @@ async def main() -> None:
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 6, 8, 12])
     parser.add_argument("--seconds", type=float, default=60.0, help="audio per stream")
     parser.add_argument("--stagger", type=float, default=1.3, help="seconds between starts")
+    parser.add_argument("--jobs", action="store_true", help="keep the job pool busy beside")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args()
@@ -333,12 +386,13 @@ async def main() -> None:
         print(
             "| streams | first partial p50/95/99 (s) | final p50/95/99 (s) | word final lag "
             "p50/95/99 (s) | partials skipped | errors | close codes | server cores busy | "
-            "RSS MB / per session | ASR busy s per stream-s |"
+            "RSS MB / per session | ASR busy s per stream-s | job audio s per s |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         steps: list[Step] = []
         for count in args.streams:
-            step = await run_step(server, sources, count, args.seconds, args.stagger)
+            jobs = JobLoad(server, sorted(DEV.glob("*.wav"))) if args.jobs else None
+            step = await run_step(server, sources, count, args.seconds, args.stagger, jobs)
             steps.append(step)
             print(step.row(), flush=True)
     finally:

@@ -38,6 +38,8 @@ class Settings:
     """Concurrent streaming sessions; one more is refused with close code 3009."""
     job_workers: int = 1
     """Transcript jobs run at once (each uses `threads` cores in its model calls)."""
+    job_niceness: int = 10
+    """How much lower than live streams jobs run on the CPU (Linux nice, 0..19; 0: equal)."""
     job_lease_s: float = 30.0
     """A job whose worker stops renewing its lease for this long is run again (a crash)."""
     max_upload_bytes: int = 1024**3
@@ -54,6 +56,8 @@ class Settings:
             raise ValueError("max_sessions must be at least 1")
         if self.job_workers < 1:
             raise ValueError("job_workers must be at least 1")
+        if not 0 <= self.job_niceness <= 19:
+            raise ValueError("job_niceness must be 0..19")
         if self.job_lease_s <= 0 or self.max_upload_bytes < 1:
             raise ValueError("job_lease_s and max_upload_bytes must be positive")
         if self.asr_model not in ("whisper-base", "whisper-tiny.en"):
@@ -78,21 +82,15 @@ class Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def _parse(name: str, raw: str) -> Any:
-    if name in (
-        "port",
-        "threads",
-        "asr_workers",
-        "max_sessions",
-        "job_workers",
-        "max_upload_bytes",
-    ):
+def _parse(kind: object, raw: str) -> Any:
+    """An environment value as the field's type (annotations are strings here)."""
+    if kind == "int":
         return int(raw)
-    if name == "job_lease_s":
+    if kind == "float":
         return float(raw)
-    if name in ("data_dir", "models_dir"):
+    if kind == "Path":
         return Path(raw).expanduser()
-    if name == "api_keys":
+    if kind == "tuple[str, ...]":
         return tuple(key.strip() for key in raw.split(",") if key.strip())
     return raw
 
@@ -100,7 +98,7 @@ def _parse(name: str, raw: str) -> Any:
 def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     values = {
-        f.name: _parse(f.name, env[_ENV_PREFIX + f.name.upper()])
+        f.name: _parse(f.type, env[_ENV_PREFIX + f.name.upper()])
         for f in fields(Settings)
         if _ENV_PREFIX + f.name.upper() in env
     }

@@ -13,6 +13,7 @@ from streamer.models.asr import WhisperAsr
 from streamer.models.embedder import CamPlusPlusEmbedder
 from streamer.models.manifest import load_manifest, model_path
 from streamer.models.moonshine import MoonshineAsr
+from streamer.models.priority import built_lowered
 from streamer.models.segmenter import PyannoteSegmenter
 from streamer.models.speaker_finder import LocalSpeakerFinder
 from streamer.models.vad import SileroVad
@@ -87,23 +88,30 @@ def model_file(settings: Settings, name: str, file_name: str = "") -> Path:
 
 
 def load_models(settings: Settings) -> ModelSet:
+    """Every model; the files' ones on a thread lowered by `job_niceness`, so that their
+    runtimes' threads yield the cores to live streams."""
     options, providers = _onnx_runtime(settings)
     log.info("loading models (asr=%s, device=%s)", settings.asr_model, settings.device)
-    segmenter, embedder = _speaker_models(settings)
+    stream_workers = tuple(load_stream_worker_models(settings) for _ in range(settings.asr_workers))
+    asr, (segmenter, embedder) = built_lowered(
+        settings.job_niceness,
+        lambda: (
+            WhisperAsr(
+                model_file(settings, settings.asr_model),
+                device=settings.device,
+                threads=settings.threads,
+                english_only=settings.asr_model.endswith(".en"),
+            ),
+            _speaker_models(settings),
+        ),
+    )
     return ModelSet(
         vad=SileroVad(model_file(settings, VAD_MODEL, "silero_vad.onnx"), options, providers),
-        asr=WhisperAsr(
-            model_file(settings, settings.asr_model),
-            device=settings.device,
-            threads=settings.threads,
-            english_only=settings.asr_model.endswith(".en"),
-        ),
+        asr=asr,
         embedder=embedder,
         segmenter=segmenter,
         speaker_finder=LocalSpeakerFinder(segmenter, embedder),
-        stream_workers=tuple(
-            load_stream_worker_models(settings) for _ in range(settings.asr_workers)
-        ),
+        stream_workers=stream_workers,
     )
 
 

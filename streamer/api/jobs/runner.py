@@ -27,6 +27,7 @@ from streamer.api.jobs.uploads import UploadStore
 from streamer.api.wire import TranscriptRequest, transcript_body
 from streamer.files.media import MediaError, decode_file
 from streamer.files.pipeline import FileTranscriber
+from streamer.models.priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class RunnerLimits:
     lease_s: float = 30.0
     fetch_timeout_s: float = 60.0
     max_audio_bytes: int = 2 * 1024**3
+    niceness: int = 10
+    """how much lower than live streams the workers run (`lower_this_thread`)"""
 
 
 class RunnerSlot:
@@ -102,6 +105,7 @@ class JobRunner:
             self._store.release(thread.name)
 
     def _loop(self, worker: str) -> None:
+        lower_this_thread(self._limits.niceness)
         while not self._stopping.is_set():
             try:
                 job = self._store.claim(worker, self._limits.lease_s)
