@@ -67,9 +67,9 @@ class ModelSet:
         return self.stream_workers[0].asr
 
 
-def _onnx_runtime(settings: Settings) -> tuple[ort.SessionOptions, list[str]]:
+def _onnx_runtime(settings: Settings, threads: int) -> tuple[ort.SessionOptions, list[str]]:
     options = ort.SessionOptions()
-    options.intra_op_num_threads = settings.threads
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     # Idle threads would spin for work by default; models run from several threads at once
     # (VAD beside ASR, streams beside jobs), where spinning steals the cores the others need.
@@ -90,7 +90,7 @@ def model_file(settings: Settings, name: str, file_name: str = "") -> Path:
 def load_models(settings: Settings) -> ModelSet:
     """Every model; the files' ones on a thread lowered by `job_niceness`, so that their
     runtimes' threads yield the cores to live streams."""
-    options, providers = _onnx_runtime(settings)
+    options, providers = _onnx_runtime(settings, settings.asr_threads)
     log.info("loading models (asr=%s, device=%s)", settings.asr_model, settings.device)
     stream_workers = tuple(load_stream_worker_models(settings) for _ in range(settings.asr_workers))
     asr, (segmenter, embedder) = built_lowered(
@@ -102,7 +102,7 @@ def load_models(settings: Settings) -> ModelSet:
                 threads=settings.threads,
                 english_only=settings.asr_model.endswith(".en"),
             ),
-            _speaker_models(settings),
+            _speaker_models(settings, settings.threads),
         ),
     )
     return ModelSet(
@@ -115,10 +115,12 @@ def load_models(settings: Settings) -> ModelSet:
     )
 
 
-def _speaker_models(settings: Settings) -> tuple[PyannoteSegmenter, CamPlusPlusEmbedder]:
-    options, providers = _onnx_runtime(settings)
+def _speaker_models(
+    settings: Settings, threads: int
+) -> tuple[PyannoteSegmenter, CamPlusPlusEmbedder]:
+    options, providers = _onnx_runtime(settings, threads)
     embedder = CamPlusPlusEmbedder(
-        model_file(settings, EMBEDDING_MODEL, EMBEDDING_FILE), settings.threads, settings.device
+        model_file(settings, EMBEDDING_MODEL, EMBEDDING_FILE), threads, settings.device
     )
     segmenter = PyannoteSegmenter(
         model_file(settings, SEGMENTATION_MODEL, SEGMENTATION_FILE), options, providers
@@ -128,8 +130,8 @@ def _speaker_models(settings: Settings) -> tuple[PyannoteSegmenter, CamPlusPlusE
 
 def load_stream_worker_models(settings: Settings) -> StreamWorkerModels:
     """Moonshine and the speaker models of one ASR worker of live streams."""
-    options, providers = _onnx_runtime(settings)
-    segmenter, embedder = _speaker_models(settings)
+    options, providers = _onnx_runtime(settings, settings.asr_threads)
+    segmenter, embedder = _speaker_models(settings, settings.asr_threads)
     return StreamWorkerModels(
         asr=MoonshineAsr(
             *_moonshine_files(model_file(settings, STREAMING_ASR_MODEL), settings.device),

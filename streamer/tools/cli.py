@@ -21,8 +21,9 @@ def _common_model_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """Settings of the commands besides `serve`: one live-stream worker is all they run."""
     return settings_from_env().with_overrides(
-        asr_model=args.asr_model, threads=args.threads, device=args.device
+        asr_model=args.asr_model, threads=args.threads, device=args.device, asr_workers=1
     )
 
 

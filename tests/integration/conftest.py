@@ -75,7 +75,7 @@ def pcm16(path: Path) -> bytes:
 
 @pytest.fixture(scope="session")
 def models() -> Iterator[ModelSet]:
-    yield load_models(settings_from_env())
+    yield load_models(settings_from_env().with_overrides(asr_workers=1))  # the tests run one
 
 
 @pytest.fixture(scope="session")

@@ -79,3 +79,28 @@ def test_waiting_requests_share_one_batch(
 
     assert asyncio.run(while_a_final_waits()) == (True, False)
     inference.close()
+
+
+def test_each_free_worker_takes_a_batch(
+    transcriber: FileTranscriber, telephone_audio: np.ndarray
+) -> None:
+    """With two workers, two requests decode at once and the third waits for whichever is
+    free first: three batches where one worker would run two ([1], then [2, 3])."""
+    one = transcriber.models.stream_workers[0]
+    models = replace(transcriber.models, stream_workers=(one, one))  # sessions may be shared
+    inference = StreamingInference(models, max_batch=4)
+    requests = [
+        request(telephone_audio, 12.4, 16.0, DecodeKind.PAUSE),
+        request(telephone_audio, 16.0, 21.6, DecodeKind.FINAL),
+        request(telephone_audio, 8.3, 10.9, DecodeKind.FINAL),
+    ]
+
+    async def all_at_once() -> list[tuple[list[object], object]]:
+        return list(await asyncio.gather(*(inference.decode(r) for r in requests)))
+
+    results = asyncio.run(all_at_once())
+    registry = inference.metrics.registry
+    assert registry.get_sample_value("streamer_asr_batch_rows_count") == 3
+    assert all(words for words, _ in results)
+    assert all(local is not None for _, local in results)  # each analysed its speakers
+    inference.close()
