@@ -53,7 +53,7 @@ from streamer.streaming.turns import TurnParams
 from streamer.tools.simulation import StreamStats, measure
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
-TELEPHONE, MEETING = DEV / "fisher_sample.wav", DEV / "ami_meeting_a_2min.wav"
+TELEPHONE, MEETING = "fisher_sample.wav", "ami_meeting_a_2min.wav"
 TELEPHONE_RATE = 8000
 CHUNK_S = 0.1
 TARGET_FIRST_PARTIAL_S, TARGET_FINAL_S = 0.8, 1.5
@@ -367,10 +367,11 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="audio per stream")
     parser.add_argument("--stagger", type=float, default=1.3, help="seconds between starts")
     parser.add_argument("--jobs", action="store_true", help="keep the job pool busy beside")
+    parser.add_argument("--dev", type=Path, default=DEV, help="the dev recordings")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args()
-    telephone, meeting = decode_file(TELEPHONE), decode_file(MEETING)
+    telephone, meeting = decode_file(args.dev / TELEPHONE), decode_file(args.dev / MEETING)
     sources = [
         Source("telephone s16 16k", telephone, "pcm_s16le", MODEL_SAMPLE_RATE),
         Source("meeting mulaw 8k", meeting, "pcm_mulaw", TELEPHONE_RATE),
@@ -391,7 +392,7 @@ async def main() -> None:
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         steps: list[Step] = []
         for count in args.streams:
-            jobs = JobLoad(server, sorted(DEV.glob("*.wav"))) if args.jobs else None
+            jobs = JobLoad(server, sorted(args.dev.glob("*.wav"))) if args.jobs else None
             step = await run_step(server, sources, count, args.seconds, args.stagger, jobs)
             steps.append(step)
             print(step.row(), flush=True)

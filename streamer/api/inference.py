@@ -97,6 +97,12 @@ class StreamingInference:
             return True
         return not request.opening and any(not _deferrable(r) for r, _ in self._waiting)
 
+    @property
+    def pressure(self) -> float:
+        """Decodes running or waiting, per worker: above 1 the workers cannot keep up."""
+        busy = len(self._workers) - len(self._free)
+        return (busy + len(self._waiting)) / len(self._workers)
+
     def session_vad(self) -> SessionVad:
         """The VAD of a new stream."""
         return SessionVad(self)

@@ -109,7 +109,7 @@ class Connection:
             chunk_ms(len(data), config.encoding, config.sample_rate) / 1000
         )
         probs = await self.vad.probabilities(self.session.vad_input())
-        events, requests = self.session.on_vad(probs)
+        events, requests = self.session.on_vad(probs, self.inference.pressure)
         await self.send_events(events)
         self.schedule(requests)
 

@@ -21,6 +21,14 @@ class StreamConfig:
     """Re-decode after this much new audio while the turn has no words yet."""
     partial_interval_s: float = 0.5
     """Then after this much (if the last decode is back)."""
+    partial_piece_fraction: float = 0.25
+    """...or after this fraction of the piece the last decode heard, if longer: a partial re-decodes
+    the whole piece, so its cost grows with the piece, and this keeps the decoding per second
+    of speech about flat (an 8 s piece is refreshed every 2 s)."""
+    partial_interval_max_s: float = 1.5
+    """Under load the interval stretches toward this (or twice the piece's), before any
+    partial is skipped: from one decode wanted per worker (the shell's `pressure` 1) to two
+    (pressure 2). First partials and finals are not stretched."""
     min_piece_s: float = 3.0
     """A pause closes the open piece of a turn once it holds this much audio: its words are
     final and later decodes start after it, so a decode never re-reads a long turn."""

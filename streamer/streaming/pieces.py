@@ -148,13 +148,19 @@ class PieceScheduler:
         self.piece_start = max(0, start - PRE_ROLL)
         self._last_decode_end = start
 
-    def partial(self, trailing_silence_ms: float, has_words: bool) -> DecodeRequest | None:
-        """Re-decode the open piece every `partial_interval_s` of new audio while speech goes
-        on, one decode at a time; when the speaker pauses, once more through the end of the
-        speech (a PAUSE decode: it closes a long piece, and when the pause turns out to end
-        the turn the final reuses it); long speech without a pause is cut."""
+    def partial(
+        self, trailing_silence_ms: float, has_words: bool, pressure: float = 0.0
+    ) -> DecodeRequest | None:
+        """Re-decode the open piece every `partial_interval_s` of new audio (or
+        `partial_piece_fraction` of the piece) while speech goes on, stretched toward
+        `partial_interval_max_s` as `pressure` (decodes wanted per worker) goes from 1 to 2,
+        one decode at a time; when the speaker pauses, once more
+        through the end of the speech (a PAUSE decode: it closes a long piece, and when the
+        pause turns out to end the turn the final reuses it); long speech without a pause
+        is cut."""
         if self._open_start is None or self._in_flight:
             return None
+        config = self.config
         end = self._intake.vad_cursor
         speech_end = end - round(trailing_silence_ms * MODEL_SAMPLE_RATE / 1000)
         if trailing_silence_ms >= PAUSE_MS:
@@ -162,11 +168,14 @@ class PieceScheduler:
                 return None  # a PAUSE decode already hears everything said
             kind = DecodeKind.PAUSE
             self._paused_through = end
-        elif end - self.piece_start >= round(self.config.max_piece_s * MODEL_SAMPLE_RATE):
+        elif end - self.piece_start >= round(config.max_piece_s * MODEL_SAMPLE_RATE):
             kind = DecodeKind.CUT
             end = self._intake.quietest_point(end - round(CUT_SEARCH_S * MODEL_SAMPLE_RATE), end)
         else:
-            interval = self.config.partial_interval_s if has_words else self.config.first_partial_s
+            piece_s = (self._last_decode_end - self.piece_start) / MODEL_SAMPLE_RATE  # heard
+            interval = (
+                self._partial_interval(piece_s, pressure) if has_words else config.first_partial_s
+            )
             if end - self._last_decode_end < round(interval * MODEL_SAMPLE_RATE):
                 return None
             if trailing_silence_ms > 0 and has_words:
@@ -175,6 +184,12 @@ class PieceScheduler:
         self._last_decode_end = end
         self._in_flight = True
         return self._request(kind, end, opening=kind is DecodeKind.PARTIAL and not has_words)
+
+    def _partial_interval(self, piece_s: float, pressure: float) -> float:
+        config = self.config
+        base = max(config.partial_interval_s, config.partial_piece_fraction * piece_s)
+        longest = max(config.partial_interval_max_s, 2 * base)
+        return base + (longest - base) * min(1.0, max(0.0, pressure - 1.0))
 
     def final(self, end_frame: int) -> DecodeRequest:
         """The open turn ended after frame `end_frame`: decode what no closed piece holds."""

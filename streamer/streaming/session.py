@@ -6,7 +6,8 @@ evaluation (the virtual clock) drive it alike, at any speed. A shell calls it in
 
 1. `add_audio(bytes)` for each audio message, then `vad_input()`: run the VAD on what it
    returns (keeping the VAD's recurrent state per session) and give the frame
-   probabilities to `on_vad(probs)`. It returns events to send now and decode requests.
+   probabilities to `on_vad(probs, pressure)` (how loaded the workers are). It returns
+   events to send now and decode requests.
 2. Queue the requests and take them in order. For each, `plan(request, crowded)` says
    whether to run it (then give the result to `on_decoded`), reuse a result the session
    already has (give that to `on_decoded` at once), or skip it (nothing more to do). A
@@ -72,8 +73,12 @@ class StreamSession:
         """Whole VAD frames received since the last call."""
         return self._intake.vad_input()
 
-    def on_vad(self, probabilities: list[float]) -> tuple[list[SessionEvent], list[DecodeRequest]]:
-        """The VAD's probabilities for the frames `vad_input` gave out."""
+    def on_vad(
+        self, probabilities: list[float], pressure: float = 0.0
+    ) -> tuple[list[SessionEvent], list[DecodeRequest]]:
+        """The VAD's probabilities for the frames `vad_input` gave out; `pressure`: decodes
+        the shell's workers have running or waiting, per worker (under load partials come
+        less often)."""
         self._intake.heard(probabilities)
         events: list[SessionEvent] = []
         requests: list[DecodeRequest] = []
@@ -84,7 +89,9 @@ class StreamSession:
                 events.append(SpeechStarted(samples_to_ms(start)))
             elif isinstance(event, TurnEnded):
                 requests.append(self._final_request(event))
-        partial = self._pieces.partial(self._turns.trailing_silence_ms, self._open.has_words)
+        partial = self._pieces.partial(
+            self._turns.trailing_silence_ms, self._open.has_words, pressure
+        )
         if partial is not None:
             requests.append(partial)
         return events, requests

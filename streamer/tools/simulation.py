@@ -165,7 +165,8 @@ class SimulatedStream:
         probs = self.vad.probabilities_blocking(self.session.vad_input())
         self.compute_s += self._clock() - started
         started = self._clock()
-        events, requests = self.session.on_vad(probs)
+        pressure = (self.busy_until is not None) + len(self.queue)  # one worker
+        events, requests = self.session.on_vad(probs, pressure)
         self.session_s += self._clock() - started
         self._send(now, events)
         self._enqueue(now, requests)

@@ -134,6 +134,52 @@ def test_later_partials_come_every_partial_interval_one_at_a_time() -> None:
     assert third is not None and third.end == second.end + 16 * F
 
 
+def test_under_pressure_later_partials_come_less_often_and_first_partials_do_not() -> None:
+    """Decodes wanted per worker (pressure) from 1 to 2 stretch partial_interval_s (0.5 s)
+    toward partial_interval_max_s (1.5 s); a turn's first partial keeps its 0.2 s."""
+    s = Stream(replace(CONFIG, partial_piece_fraction=0.0))
+    s.open_turn()
+    s.hear(7, speech=True)  # 224 ms
+    first = s.pieces.partial(0.0, has_words=False, pressure=2.0)
+    assert first is not None and first.opening
+    s.pieces.decoded(first, result())
+    for pressure, frames in ((1.0, 16), (1.5, 32), (2.0, 47), (5.0, 47)):  # 0.5, 1.0, 1.5 s
+        s.hear(frames - 1, speech=True)
+        assert s.pieces.partial(0.0, has_words=True, pressure=pressure) is None
+        s.hear(1, speech=True)
+        request = s.pieces.partial(0.0, has_words=True, pressure=pressure)
+        assert request is not None and request.kind is DecodeKind.PARTIAL, pressure
+        s.pieces.decoded(request, result())
+
+
+def test_a_long_open_piece_is_refreshed_every_quarter_of_its_length() -> None:
+    """A partial re-decodes the whole piece: past 2 s of piece, later partials wait for a
+    quarter of its length (partial_piece_fraction), twice that under full pressure."""
+    s = Stream()
+    start = s.open_turn()
+    s.hear(7, speech=True)
+    first = s.partial(has_words=False)
+    assert first is not None
+    s.pieces.decoded(first, result())
+    s.hear(125 - 7, speech=True)  # the piece holds 4 s (plus the pre-roll)
+    request = s.partial(has_words=True)
+    assert request is not None
+    s.pieces.decoded(request, result())
+    piece_s = (request.end - s.pieces.piece_start) / 16000
+    wait = round(0.25 * piece_s * 16000 / F)  # frames
+    s.hear(wait - 1, speech=True)
+    assert s.partial(has_words=True) is None
+    s.hear(2, speech=True)
+    request = s.partial(has_words=True)
+    assert request is not None and request.offset < start
+    s.pieces.decoded(request, result())
+    piece_s = (request.end - s.pieces.piece_start) / 16000
+    s.hear(round(0.25 * piece_s * 16000 / F) + 1, speech=True)
+    assert s.pieces.partial(0.0, has_words=True, pressure=2.0) is None  # twice as long
+    s.hear(round(0.25 * piece_s * 16000 / F) + 1, speech=True)
+    assert s.pieces.partial(0.0, has_words=True, pressure=2.0) is not None
+
+
 def test_a_partial_waits_while_silence_may_be_a_pause() -> None:
     s = Stream()
     s.open_turn()
