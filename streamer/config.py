@@ -16,6 +16,10 @@ _ENV_PREFIX = "STREAMER_"
 _REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
+class DeviceUnavailable(RuntimeError):
+    """The configured `device` cannot run the models on this machine."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"

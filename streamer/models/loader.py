@@ -6,9 +6,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import ctranslate2
 import onnxruntime as ort
 
-from streamer.config import Settings
+from streamer.config import DeviceUnavailable, Settings
 from streamer.models.asr import WhisperAsr
 from streamer.models.embedder import CamPlusPlusEmbedder
 from streamer.models.manifest import load_manifest, model_path
@@ -87,9 +88,26 @@ def model_file(settings: Settings, name: str, file_name: str = "") -> Path:
     return folder / file_name if file_name else folder
 
 
+def check_device(settings: Settings) -> None:
+    """With `device` "cuda": raise `DeviceUnavailable`, saying what is missing, unless
+    onnxruntime has its CUDA provider (the `gpu` extra) and CTranslate2 sees a CUDA device.
+    Checked before loading, so a server asked for a GPU it lacks says so instead of running
+    every model on the CPU."""
+    if settings.device != "cuda":
+        return
+    missing = []
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        missing.append("onnxruntime has no CUDA provider (install the gpu extra, onnxruntime-gpu)")
+    if ctranslate2.get_cuda_device_count() < 1:
+        missing.append("CTranslate2 finds no CUDA device")
+    if missing:
+        raise DeviceUnavailable("device cuda was asked for, but " + "; ".join(missing))
+
+
 def load_models(settings: Settings) -> ModelSet:
     """Every model; the files' ones on a thread lowered by `job_niceness`, so that their
     runtimes' threads yield the cores to live streams."""
+    check_device(settings)
     options, providers = _onnx_runtime(settings, settings.asr_threads)
     log.info("loading models (asr=%s, device=%s)", settings.asr_model, settings.device)
     stream_workers = tuple(load_stream_worker_models(settings) for _ in range(settings.asr_workers))

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from streamer.config import Settings, settings_from_env
+from streamer.config import DeviceUnavailable, Settings, settings_from_env
 
 EXIT_BAD_INPUT = 2
 
@@ -88,6 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from streamer.api.app import create_app
+    from streamer.models.loader import check_device
 
     settings = settings_from_env().with_overrides(
         host=args.host,
@@ -96,6 +97,7 @@ def _serve(args: argparse.Namespace) -> int:
         threads=args.threads,
         device=args.device,
     )
+    check_device(settings)  # before serving: the models load in the server's lifespan
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -280,7 +282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except DeviceUnavailable as error:
+        print(f"streamer: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -13,10 +13,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import onnxruntime as ort
 import pytest
 
 from streamer.models.manifest import package_file, sha256_of
-from tests.integration.conftest import run_cli
+from tests.integration.conftest import data_file, run_cli
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 CAMPPLUS = "campplus_cn_en_common_192.onnx"
@@ -141,3 +142,24 @@ def test_a_broken_manifest_fails_in_one_line(
     (line,) = lines(result.stderr)
     assert line.startswith(f"streamer: cannot read the model manifest {models_copy}/manifest.json")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(
+    "CUDAExecutionProvider" in ort.get_available_providers(), reason="this machine has CUDA"
+)
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (("serve", "--port", "1"), {"STREAMER_DEVICE": "cuda"}),
+        (("transcribe", "--device", "cuda", data_file("ami_trn02.flac")), {}),
+    ],
+)
+def test_cuda_asked_for_without_one_fails_saying_what_is_missing(
+    args: tuple[str, ...], env: dict[str, str]
+) -> None:
+    """No GPU here: the server and the CLI refuse at once, naming what CUDA lacks, rather
+    than load every model and run it on the CPU."""
+    done = run_cli(*args, env=env, timeout=60)
+    assert done.returncode == 2
+    assert "device cuda was asked for" in done.stderr and "onnxruntime-gpu" in done.stderr
+    assert "Traceback" not in done.stderr
