@@ -4,7 +4,7 @@ report, for each N, the latencies a caller feels and what the server spent.
     .venv/bin/python load_tests/capacity.py --streams 1 2 4 6 8 12 \\
         --json capacity.json --plot capacity.png
 
-It starts its own server on a free loopback port (`STREAMER_*` variables of this shell pass
+It starts its own server, open, on a free loopback port (`STREAMER_*` variables of this shell pass
 through, e.g. `STREAMER_ASR_WORKERS=2 STREAMER_THREADS=1`), so that it can read the server's
 CPU time and memory. Stream k starts `--stagger` seconds after stream k-1 and plays
 `--seconds` of a dev recording, cycling through a telephone call and a meeting, each as
@@ -27,10 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +46,7 @@ from streamer.core.audio import MODEL_SAMPLE_RATE, float_to_pcm_s16le, pcm_s16le
 from streamer.files.media import decode_file
 from streamer.streaming.events import SessionEvent
 from streamer.streaming.turns import TurnParams
+from streamer.tools.local_server import LocalServer
 from streamer.tools.simulation import StreamStats, measure
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
@@ -125,43 +122,15 @@ async def _receive(ws: ClientConnection, started: float, log: StreamLog) -> None
             log.sent.append((time.monotonic() - started, message))
 
 
-class Server:
-    """`streamer serve` on a free loopback port, with this shell's `STREAMER_*` settings."""
+class Server(LocalServer):
+    """The server under test, open (no key), with what the harness reads of it."""
 
     def __init__(self, max_sessions: int) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.http = f"http://127.0.0.1:{self.port}"
-        self.ws = f"ws://127.0.0.1:{self.port}"
-        env = {**os.environ, "STREAMER_MAX_SESSIONS": str(max_sessions)}
-        env.pop("STREAMER_API_KEYS", None)
-        self.log_path = Path(tempfile.mkdtemp(prefix="capacity-")) / "server.log"
-        with self.log_path.open("wb") as log:  # the server writes to its own copy
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamer.tools.cli", "serve", "--port", str(self.port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        super().__init__({"STREAMER_MAX_SESSIONS": str(max_sessions), "STREAMER_API_KEYS": ""})
         self.ps = psutil.Process(self.process.pid)
 
-    def wait_ready(self, timeout_s: float = 300) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = self.log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"server exited:\n{tail}")
-            try:
-                if httpx.get(f"{self.http}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError("server not ready")
-
     def metrics(self) -> dict[str, float]:
-        text = httpx.get(f"{self.http}/metrics", timeout=10).text
+        text = httpx.get(f"{self.url}/metrics", timeout=10).text
         values: dict[str, float] = {}
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
@@ -175,10 +144,6 @@ class Server:
 
     def rss_mb(self) -> float:
         return float(self.ps.memory_info().rss) / 2**20
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 Percentiles = dict[str, float | None]
@@ -247,7 +212,7 @@ class JobLoad:
         """audio of the jobs completed so far"""
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with httpx.AsyncClient(base_url=self._server.http, timeout=60) as client:
+        async with httpx.AsyncClient(base_url=self._server.url, timeout=60) as client:
             uploads = [
                 (await client.post("/v2/upload", content=f.read_bytes())).json()["upload_url"]
                 for f in self._files
@@ -296,7 +261,7 @@ async def run_step(
 
     async def staggered(k: int) -> StreamLog:
         await asyncio.sleep(k * stagger_s)
-        return await one_stream(server.ws, sources[k % len(sources)], 7.0 * k, seconds)
+        return await one_stream(server.ws_url, sources[k % len(sources)], 7.0 * k, seconds)
 
     logs = await asyncio.gather(*(staggered(k) for k in range(count)))
     sampling = False
@@ -382,7 +347,7 @@ async def main() -> None:
     server = Server(max(args.streams))
     try:
         server.wait_ready()
-        await one_stream(server.ws, sources[0], 0.0, 5.0)  # warm up before measuring
+        await one_stream(server.ws_url, sources[0], 0.0, 5.0)  # warm up before measuring
         print(f"server settings: {settings or 'defaults'}; {psutil.cpu_count()} cores")
         print(
             "| streams | first partial p50/95/99 (s) | final p50/95/99 (s) | word final lag "

@@ -4,17 +4,13 @@ server processes, and the recordings the tests carry."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import IO
 
 import httpx
 import numpy as np
@@ -26,6 +22,7 @@ from streamer.files.media import decode_file
 from streamer.files.pipeline import FileTranscriber
 from streamer.models.loader import ModelSet, load_models
 from streamer.models.manifest import package_file, sha256_of
+from streamer.tools.local_server import LocalServer
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 """AMI excerpts (CC BY 4.0) with their speaker references; see data/NOTICE.md."""
@@ -119,46 +116,12 @@ def run_cli(
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def running_server(env: dict[str, str]) -> Iterator[str]:
     """A real `streamer serve` process on a free port with `env` added; yields its base URL
-    once /healthz says the models are loaded. Its log goes to a file, never a full pipe."""
-    port = free_port()
-    with tempfile.TemporaryFile(mode="w+") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamer.tools.cli", "serve", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(process, base, log)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def wait_healthy(process: subprocess.Popen[bytes], base: str, log: IO[str]) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"server exited: {log.read()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail("server never became healthy")
+    once /healthz says the models are loaded."""
+    with LocalServer(env) as server:
+        yield server.url
 
 
 class _Nowhere(BaseHTTPRequestHandler):

@@ -4,42 +4,32 @@ is still there."""
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.conftest import API_KEY, AUTH, data_file, free_port, queue_jobs, wait_healthy
+from streamer.tools.local_server import LocalServer
+from tests.integration.conftest import API_KEY, AUTH, data_file, queue_jobs
 
 pytestmark = pytest.mark.models
 
 LEASE_S = 4
 
 
-def start(data_dir: Path, log: object) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "STREAMER_API_KEYS": API_KEY,
-        "STREAMER_DATA_DIR": str(data_dir),
-        "STREAMER_JOB_LEASE_S": str(LEASE_S),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamer.tools.cli", "serve", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
+def start(data_dir: Path, log: Path) -> LocalServer:
+    server = LocalServer(
+        {
+            "STREAMER_API_KEYS": API_KEY,
+            "STREAMER_DATA_DIR": str(data_dir),
+            "STREAMER_JOB_LEASE_S": str(LEASE_S),
+        },
+        log=log,
     )
-    base = f"http://127.0.0.1:{port}"
-    wait_healthy(process, base, log)  # type: ignore[arg-type]
-    return process, base
+    server.wait_ready()
+    return server
 
 
 def status(base: str, transcript_id: str) -> dict[str, object]:
@@ -50,31 +40,26 @@ def status(base: str, transcript_id: str) -> dict[str, object]:
 
 
 def test_jobs_complete_after_the_server_is_killed_mid_job(tmp_path: Path) -> None:
-    with tempfile.TemporaryFile(mode="w+") as log:
-        first, base = start(tmp_path, log)
-        try:
-            meeting = data_file("ami_meeting_a_2min.flac")
-            ids = queue_jobs(base, meeting, 2, speaker_labels=True)
-            deadline = time.monotonic() + 60
-            while status(base, ids[0])["status"] != "processing":
-                assert time.monotonic() < deadline, "the first job never started"
-                time.sleep(0.2)
-            time.sleep(1.0)  # well inside the model calls
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=30)
-        assert status_in_db(tmp_path, ids) == ["processing", "queued"]
+    log = tmp_path / "server.log"  # both runs, for the failure message
+    first = start(tmp_path, log)
+    try:
+        meeting = data_file("ami_meeting_a_2min.flac")
+        ids = queue_jobs(first.url, meeting, 2, speaker_labels=True)
+        deadline = time.monotonic() + 60
+        while status(first.url, ids[0])["status"] != "processing":
+            assert time.monotonic() < deadline, "the first job never started"
+            time.sleep(0.2)
+        time.sleep(1.0)  # well inside the model calls
+    finally:
+        first.kill()
+    assert status_in_db(tmp_path, ids) == ["processing", "queued"]
 
-        second, base = start(tmp_path, log)
-        try:
-            deadline = time.monotonic() + 300
-            while any(status(base, i)["status"] not in ("completed", "error") for i in ids):
-                assert time.monotonic() < deadline, "the jobs never finished after the restart"
-                time.sleep(0.5)
-            finished = [status(base, i) for i in ids]
-        finally:
-            second.terminate()
-            second.wait(timeout=30)
+    with start(tmp_path, log) as second:
+        deadline = time.monotonic() + 300
+        while any(status(second.url, i)["status"] not in ("completed", "error") for i in ids):
+            assert time.monotonic() < deadline, "the jobs never finished after the restart"
+            time.sleep(0.5)
+        finished = [status(second.url, i) for i in ids]
     for job in finished:
         assert job["status"] == "completed", job["error"]
         assert job["utterances"] and len(job["words"]) > 100  # type: ignore[arg-type]

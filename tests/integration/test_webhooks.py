@@ -23,7 +23,8 @@ from streamer.api.jobs.webhooks import (
     deliver_due,
     retry_delay_s,
 )
-from tests.integration.conftest import FakeClock, free_port
+from streamer.tools.local_server import free_port
+from tests.integration.conftest import FakeClock
 
 Call = tuple[str, dict[str, str], dict[str, object]]
 
