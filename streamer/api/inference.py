@@ -66,6 +66,7 @@ class SessionVad:
 class _Worker:
     models: StreamWorkerModels
     pool: ThreadPoolExecutor
+    openings_only: bool = False
 
 
 class StreamingInference:
@@ -84,7 +85,14 @@ class StreamingInference:
             _Worker(worker, ThreadPoolExecutor(1, thread_name_prefix=f"asr{index}"))
             for index, worker in enumerate(models.stream_workers)
         ]
-        self._free = list(self._workers)
+        # A turn's first partial is short (about 40 ms to decode) and what a user waits for
+        # most: a lane of its own, on the first worker's sessions (they may run from two
+        # threads), so that it never waits behind a batch with speaker analysis.
+        opening_lane = _Worker(
+            models.stream_workers[0], ThreadPoolExecutor(1, "asr-opening"), openings_only=True
+        )
+        self._lanes = [opening_lane, *self._workers]
+        self._free = list(self._lanes)
         self._waiting: list[_Waiting] = []
 
     def crowded(self, request: DecodeRequest) -> bool:
@@ -100,7 +108,7 @@ class StreamingInference:
     @property
     def pressure(self) -> float:
         """Decodes running or waiting, per worker: above 1 the workers cannot keep up."""
-        busy = len(self._workers) - len(self._free)
+        busy = len(self._workers) - sum(not w.openings_only for w in self._free)
         return (busy + len(self._waiting)) / len(self._workers)
 
     def session_vad(self) -> SessionVad:
@@ -123,10 +131,14 @@ class StreamingInference:
         # pieces and turns that end, and first partials, go first; others fill what is left
         self._waiting.sort(key=lambda waiting: _deferrable(waiting[0]))
         loop = asyncio.get_running_loop()
-        while self._free and self._waiting:
-            worker = self._free.pop()
-            batch = self._waiting[: self.max_batch]
-            del self._waiting[: self.max_batch]
+        for worker in sorted(self._free, key=lambda w: not w.openings_only):
+            eligible = [w for w in self._waiting if w[0].opening or not worker.openings_only]
+            if not eligible:
+                continue
+            batch = eligible[: self.max_batch]
+            taken = {id(waiting) for waiting in batch}
+            self._waiting = [w for w in self._waiting if id(w) not in taken]
+            self._free.remove(worker)
             self.metrics.asr_batch_rows.observe(len(batch))
             requests = [request for request, _ in batch]
             try:
@@ -187,8 +199,8 @@ class StreamingInference:
 
     def close(self) -> None:
         self.vad_pool.shutdown(wait=False, cancel_futures=True)
-        for worker in self._workers:
-            worker.pool.shutdown(wait=False, cancel_futures=True)
+        for lane in self._lanes:
+            lane.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def decode_batch(models: StreamWorkerModels, requests: list[DecodeRequest]) -> list[Decoded]:

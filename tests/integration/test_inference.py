@@ -104,3 +104,26 @@ def test_each_free_worker_takes_a_batch(
     assert all(words for words, _ in results)
     assert all(local is not None for _, local in results)  # each analysed its speakers
     inference.close()
+
+
+def test_a_first_partial_does_not_wait_behind_a_running_final(
+    transcriber: FileTranscriber, telephone_audio: np.ndarray
+) -> None:
+    """A turn's first partial has a lane of its own: with the only worker busy on a final
+    (words and speaker analysis of 5.6 s), it comes back first."""
+    inference = StreamingInference(transcriber.models, max_batch=4)
+    final = request(telephone_audio, 16.0, 21.6, DecodeKind.FINAL)
+    opening = replace(request(telephone_audio, 8.3, 8.9, DecodeKind.PARTIAL), opening=True)
+
+    async def race() -> tuple[bool, list[object]]:
+        running = asyncio.ensure_future(inference.decode(final))
+        await asyncio.sleep(0)  # it took the worker
+        first = asyncio.ensure_future(inference.decode(opening))
+        done, _ = await asyncio.wait({running, first}, return_when=asyncio.FIRST_COMPLETED)
+        words, _ = await first
+        await running
+        return done == {first}, words
+
+    came_first, words = asyncio.run(race())
+    assert came_first and words
+    inference.close()
