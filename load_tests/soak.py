@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="draw RSS and compute per minute (matplotlib)")
     args = parser.parse_args()
     audio = decode_file(args.file or package_file("pyannote.audio", "sample/sample.wav"))
-    inference = StreamingInference(load_models(settings_from_env()))
+    inference = StreamingInference(load_models(settings_from_env().with_overrides(asr_workers=1)))
     # CPU time, not wall time: the soak runs niced beside other work, which must not make it
     # fall behind real time (a stream that keeps up is what it measures)
     stream = SimulatedStream(

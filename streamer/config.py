@@ -43,8 +43,10 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     """Accepted `Authorization` values; empty means the server is open (a warning is logged)."""
     log_level: str = "info"
-    max_sessions: int = 8
-    """Concurrent streaming sessions; one more is refused with close code 3009."""
+    max_sessions: int = 4 * max(1, os.cpu_count() or 1)
+    """Concurrent streaming sessions; one more is refused with close code 3009. Four per core
+    is what held the latency targets here (`load_tests/capacity.py`): a full server refuses
+    a call rather than slow every call down."""
     job_workers: int = 1
     """Transcript jobs run at once (each uses `threads` cores in its model calls)."""
     job_niceness: int = 10
