@@ -102,7 +102,7 @@ def int8_matmuls(model: onnx.ModelProto) -> int:
                     "DynamicQuantizeMatMul",
                     [node.input[0], *inputs],
                     list(node.output),
-                    name=f"{node.name}_int8",
+                    name=f"{node.name or node.output[0]}_int8",  # names must be unique
                     domain="com.microsoft",
                 )
             )
