@@ -132,8 +132,12 @@ def test_turn_ended_revises_only_turns_whose_labels_change() -> None:
     assert speakers.turn_ended(2, [speakers.piece([word("Yes", 7000, 7400)], heard, 0)]) is None
 
 
-def test_only_the_latest_revision_turns_are_revisited() -> None:
-    speakers = SessionSpeakers(replace(CONFIG, revision_turns=1), GRID)
+def turn_then_b_speaks_on(
+    speakers: SessionSpeakers, second_word: Word, second_offset: int
+) -> tuple[Piece, SpeakerRevision | None]:
+    """Turn 0 ("Hello there", B's voice barely heard), then turn 1 whose analysis hears B
+    speak on (which, were turn 0 revisited, would make "there" B's): turn 0's piece and the
+    revision turn 1 brings."""
     a_span, b_span = (8000, 32000), (32000, 44800)
     first = speakers.piece(
         [word("Hello", 600, 1400), word("there", 2100, 2700)],
@@ -142,8 +146,13 @@ def test_only_the_latest_revision_turns_are_revisited() -> None:
     )
     speakers.turn_ended(0, [first])
     heard = window(120000, [(VOICE_A, [a_span]), (VOICE_B, [b_span, (64000, 104000)])])
-    second = speakers.piece([word("Yes", 4100, 6400)], heard, 0)
-    assert speakers.turn_ended(1, [second]) is None  # turn 0 is no longer revisited
+    return first, speakers.turn_ended(1, [speakers.piece([second_word], heard, second_offset)])
+
+
+def test_only_the_latest_revision_turns_are_revisited() -> None:
+    speakers = SessionSpeakers(replace(CONFIG, revision_turns=1), GRID)
+    first, revision = turn_then_b_speaks_on(speakers, word("Yes", 4100, 6400), 0)
+    assert revision is None  # turn 0 is no longer revisited
     assert speakers_of(first.words) == ["A", "A"]
 
 
@@ -151,16 +160,8 @@ def test_turns_older_than_the_revision_span_are_not_revisited() -> None:
     """As above, but the second turn's analysis starts 1 s after the first's, beyond a
     revision span of 0.5 s: turn 0 keeps its labels (with it revisited, "there" became B)."""
     speakers = SessionSpeakers(replace(CONFIG, revision_span_s=0.5), GRID)
-    a_span, b_span = (8000, 32000), (32000, 44800)
-    first = speakers.piece(
-        [word("Hello", 600, 1400), word("there", 2100, 2700)],
-        window(64000, [(VOICE_A, [a_span]), (VOICE_B, [b_span])]),
-        0,
-    )
-    speakers.turn_ended(0, [first])
-    heard = window(120000, [(VOICE_A, [a_span]), (VOICE_B, [b_span, (64000, 104000)])])
-    second = speakers.piece([word("Yes", 5100, 7400)], heard, 16000)
-    assert speakers.turn_ended(1, [second]) is None
+    first, revision = turn_then_b_speaks_on(speakers, word("Yes", 5100, 7400), 16000)
+    assert revision is None
     assert speakers_of(first.words) == ["A", "A"]
 
 
