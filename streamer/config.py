@@ -11,6 +11,7 @@ from platformdirs import user_data_dir
 
 AsrModelName = Literal["whisper-base", "whisper-tiny.en"]
 Device = Literal["cpu", "cuda"]
+LogFormat = Literal["text", "json"]
 
 _ENV_PREFIX = "STREAMER_"
 _REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -43,6 +44,11 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     """Accepted `Authorization` values; empty means the server is open (a warning is logged)."""
     log_level: str = "info"
+    log_format: LogFormat = "text"
+    """`json`: one JSON object per line, for a log collector; `text`: for a terminal."""
+    tls_cert: Path | None = None
+    """PEM certificate (chain): with `tls_key`, the port serves `https://` and `wss://`."""
+    tls_key: Path | None = None
     max_sessions: int = 4 * max(1, os.cpu_count() or 1)
     """Concurrent streaming sessions; one more is refused with close code 3009. Four per core
     is what held the latency targets here (`load_tests/capacity.py`): a full server refuses
@@ -75,6 +81,10 @@ class Settings:
             raise ValueError(f"unknown asr_model {self.asr_model!r}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"unknown device {self.device!r}")
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"log_format must be text or json, not {self.log_format!r}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
 
     @property
     def model_cache_dir(self) -> Path:
@@ -99,7 +109,7 @@ def _parse(kind: object, raw: str) -> Any:
         return int(raw)
     if kind == "float":
         return float(raw)
-    if kind == "Path":
+    if kind in ("Path", "Path | None"):
         return Path(raw).expanduser()
     if kind == "tuple[str, ...]":
         return tuple(key.strip() for key in raw.split(",") if key.strip())
