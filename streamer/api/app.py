@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from streamer import __version__
 from streamer.api.auth import RequireApiKey
+from streamer.api.data_dir import announce_data_dir
 from streamer.api.errors import install_error_handlers
 from streamer.api.health import health_router
 from streamer.api.inference import StreamingInference
@@ -18,8 +19,10 @@ from streamer.api.jobs.runner import JobRunner, RunnerLimits, RunnerSlot
 from streamer.api.jobs.store import SqliteJobStore
 from streamer.api.jobs.uploads import FolderUploadStore
 from streamer.api.jobs.webhooks import deliver_forever
+from streamer.api.live import LiveStreams
 from streamer.api.metrics import ServiceMetrics, metrics_router
 from streamer.api.openapi import documented_openapi
+from streamer.api.pages import pages_router
 from streamer.api.rest import router as rest_router
 from streamer.api.tokens import TemporaryTokens
 from streamer.api.ws import router as stream_router
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        marker = announce_data_dir(settings)
         if not settings.api_keys:
             log.warning("no API keys configured (STREAMER_API_KEYS): the server is open to all")
         # Loading takes seconds of CPU: keep the event loop free while it runs.
@@ -52,21 +56,28 @@ def create_app(settings: Settings) -> FastAPI:
             scratch=settings.data_dir / "scratch",
         )
         app.state.runner.attach(runner)
-        webhooks = asyncio.create_task(deliver_forever(app.state.jobs))
+        webhooks = asyncio.create_task(
+            deliver_forever(app.state.jobs, app.state.metrics.webhook_failures.inc)
+        )
         app.state.models = models
         log.info("models loaded; serving")
         yield
         webhooks.cancel()
         runner.stop()
         app.state.streaming.close()
+        marker.close()
 
-    app = FastAPI(title="streamer", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="streamer", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.models = None
     app.state.active_sessions = 0
+    app.state.live_streams = LiveStreams()
     app.state.metrics = ServiceMetrics()
     app.state.metrics.sessions_active.set_function(lambda: app.state.active_sessions)
     app.state.jobs = SqliteJobStore(settings.jobs_db)
+    app.state.metrics.count_jobs(app.state.jobs.counts)
     app.state.uploads = FolderUploadStore(settings.uploads_dir)
     app.state.runner = RunnerSlot()
     app.state.tokens = TemporaryTokens()
@@ -77,4 +88,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(rest_router)
     app.include_router(stream_router)
+    app.include_router(pages_router)
     return app

@@ -94,6 +94,7 @@ class StreamingInference:
         self._lanes = [opening_lane, *self._workers]
         self._free = list(self._lanes)
         self._waiting: list[_Waiting] = []
+        self.metrics.asr_queue_depth.set_function(lambda: len(self._waiting))
 
     def crowded(self, request: DecodeRequest) -> bool:
         """Whether a partial had better be skipped: the next batch is full, or (unless it is

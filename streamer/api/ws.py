@@ -11,13 +11,18 @@ import json
 import logging
 import time
 import uuid
+from asyncio import FIRST_COMPLETED
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.types import Message
 from starlette.websockets import WebSocketState
 
 from streamer.api.errors import first_problem
 from streamer.api.inference import StreamingInference
+from streamer.api.live import LiveStream, LiveStreams
+from streamer.api.logs import log_context
 from streamer.api.wire import (
     StreamParams,
     begin_message,
@@ -28,7 +33,6 @@ from streamer.api.wire import (
 )
 from streamer.streaming.config import StreamConfig
 from streamer.streaming.events import SessionEvent
-from streamer.streaming.pieces import Action, DecodeRequest
 from streamer.streaming.protocol import (
     DEFAULT_INACTIVITY_S,
     MAX_SESSION_S,
@@ -36,7 +40,6 @@ from streamer.streaming.protocol import (
     ProtocolError,
     apply_turn_changes,
     check_chunk,
-    chunk_ms,
     read_control,
 )
 from streamer.streaming.session import StreamSession
@@ -45,10 +48,6 @@ from streamer.streaming.turns import TurnParams
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-MAX_QUEUED_DECODES = 16
-"""Decodes one session may have waiting. A client sending audio much faster than real time
-(or a server past its capacity) gets 1013 rather than a queue that grows without bound;
-at real time a session has one or two waiting."""
 CLIENT_GONE = 1005
 """The close code counted for a session whose client went without one ("no status")."""
 
@@ -76,6 +75,8 @@ def _session_limit(websocket: WebSocket, params: dict[str, str]) -> float | None
 
 
 class Connection:
+    """One `/v3/ws` client: its live stream, whose events it sends as v3 JSON."""
+
     def __init__(
         self,
         websocket: WebSocket,
@@ -85,13 +86,9 @@ class Connection:
     ) -> None:
         self.websocket = websocket
         self.max_session_s = max_session_s
-        self.session = session
-        self.inference = inference
-        self.vad = inference.session_vad()
-        self.started = time.monotonic()
         self._send_lock = asyncio.Lock()
-        self._decodes: asyncio.Queue[DecodeRequest] = asyncio.Queue(MAX_QUEUED_DECODES)
-        self._emitter = asyncio.create_task(self._emit_in_order())
+        self.live = LiveStream(session, inference, self.send_events)
+        self._receiving: asyncio.Future[Message] | None = None
 
     async def send(self, message: dict[str, object]) -> None:
         async with self._send_lock:
@@ -102,78 +99,47 @@ class Connection:
         for event in events:
             await self.send(stream_message(event))
 
-    async def audio(self, data: bytes) -> None:
-        self.session.add_audio(data)
-        config = self.session.config
-        self.inference.metrics.stream_audio_s.inc(
-            chunk_ms(len(data), config.encoding, config.sample_rate) / 1000
-        )
-        probs = await self.vad.probabilities(self.session.vad_input())
-        events, requests = self.session.on_vad(probs, self.inference.pressure)
-        await self.send_events(events)
-        self.schedule(requests)
-
-    def schedule(self, requests: list[DecodeRequest]) -> None:
-        for request in requests:
-            if self._decodes.qsize() < MAX_QUEUED_DECODES:
-                self._decodes.put_nowait(request)
-            elif request.final:
-                raise ProtocolError(
-                    CloseCode.OVERLOADED, "audio arrives faster than it can be transcribed"
-                )
-            else:
-                self.session.skip(request)
-
-    async def _emit_in_order(self) -> None:
-        """Results go out in request order, so a turn's final follows its partials."""
-        while True:
-            request = await self._decodes.get()
-            try:
-                await self._emit(request)
-            finally:
-                self._decodes.task_done()
-
-    async def _emit(self, request: DecodeRequest) -> None:
-        plan = self.session.plan(request, crowded=self.inference.crowded(request))
-        if plan.action is Action.SKIP:
-            return
+    async def next_message(self, timeout_s: float) -> Message | None:
+        """The client's next message, or None when the server is shutting down; TimeoutError
+        after `timeout_s`. A receive still pending is kept for the next call."""
+        if self.live.stopping.is_set():
+            return None
+        if self._receiving is None:
+            self._receiving = asyncio.ensure_future(self.websocket.receive())
+        receiving = self._receiving
+        stopping = asyncio.ensure_future(self.live.stopping.wait())
+        waiting: set[asyncio.Future[Any]] = {receiving, stopping}
         try:
-            decoded = (
-                plan.reused if plan.reused is not None else await self.inference.decode(request)
-            )
-        except Exception:
-            if request.final:
-                raise
-            log.exception("partial decode failed")
-            self.session.skip(request)
-            return
-        await self.send_events(self.session.on_decoded(request, *decoded))
+            done, _ = await asyncio.wait(waiting, timeout=timeout_s, return_when=FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if receiving in done:
+            message, self._receiving = self._receiving.result(), None
+            return message
+        if self.live.stopping.is_set():
+            return None
+        raise TimeoutError
 
     async def finish(self) -> None:
         """Flush the open turn, send every result still coming, then say goodbye."""
-        self.schedule(self.session.force_endpoint())
-        drained = asyncio.create_task(self._decodes.join())
-        await asyncio.wait({drained, self._emitter}, return_when=asyncio.FIRST_COMPLETED)
-        if self._emitter.done() and self._emitter.exception() is not None:
-            raise RuntimeError("a final decode failed") from self._emitter.exception()
-        drained.cancel()
+        await self.live.finish()
+        session = self.live.session
         await self.send(
-            termination_message(self.session.audio_duration_s, time.monotonic() - self.started)
+            termination_message(session.audio_duration_s, time.monotonic() - self.live.started)
         )
 
     def close(self, code: int) -> None:
-        self._emitter.cancel()
-        metrics = self.inference.metrics
-        metrics.partials_skipped.inc(self.session.partials_skipped)
-        metrics.sessions_closed.labels(code=str(code)).inc()
+        if self._receiving is not None:
+            self._receiving.cancel()
+        self.live.close(code)
 
 
 def _control(text: str, connection: Connection) -> str:
     """Act on a control message; its type."""
     control = read_control(text)
-    session = connection.session
+    session = connection.live.session
     if control.kind == "ForceEndpoint":
-        connection.schedule(session.force_endpoint())
+        connection.live.force_endpoint()
     elif control.kind == "UpdateConfiguration":
         changes = turn_changes(control.body)
         formatted = (
@@ -194,11 +160,14 @@ async def stream(websocket: WebSocket) -> None:
         inference: StreamingInference = state.streaming
         session = StreamSession(_config(params), inference.grid)
         connection = Connection(websocket, session, inference, session_limit_s)
+        live_streams: LiveStreams = state.live_streams
+        live_streams.add(connection.live)
         code = CLIENT_GONE
         try:
             code = await _serve(connection, params)
         finally:
             connection.close(code)
+            live_streams.remove(connection.live)
     finally:
         state.active_sessions -= 1  # counted by `_accept`
 
@@ -246,6 +215,7 @@ async def _serve(connection: Connection, params: StreamParams) -> int:
     code (1005, none received, when the client went without one)."""
     websocket = connection.websocket
     session_id = str(uuid.uuid4())
+    log_context.set(f"session={session_id}")
     try:
         await connection.send(
             begin_message(session_id, int(time.time() + connection.max_session_s))
@@ -265,11 +235,12 @@ async def _serve(connection: Connection, params: StreamParams) -> int:
 
 
 async def _receive(connection: Connection, idle_s: float) -> int:
-    websocket, config = connection.websocket, connection.session.config
+    websocket, live = connection.websocket, connection.live
+    config = live.session.config
     while True:
-        left_s = connection.max_session_s - (time.monotonic() - connection.started)
+        left_s = connection.max_session_s - (time.monotonic() - live.started)
         try:
-            message = await asyncio.wait_for(websocket.receive(), timeout=min(idle_s, left_s))
+            message = await connection.next_message(timeout_s=min(idle_s, left_s))
         except TimeoutError as error:
             # which limit was waited for, not the clock after it: asyncio may wake a timeout
             # up to its clock resolution early, so re-reading the clock can miss the limit
@@ -278,14 +249,18 @@ async def _receive(connection: Connection, idle_s: float) -> int:
                     CloseCode.MAX_DURATION, "maximum session duration exceeded"
                 ) from error
             raise ProtocolError(CloseCode.IDLE, "session idle for too long") from error
+        if message is None:  # the server is shutting down: the open turn still gets its final
+            await connection.finish()
+            await websocket.close(CloseCode.SERVICE_RESTART, "server shutting down")
+            return CloseCode.SERVICE_RESTART
         if message["type"] == "websocket.disconnect":
             return CLIENT_GONE
-        if time.monotonic() - connection.started > connection.max_session_s:
+        if time.monotonic() - live.started > connection.max_session_s:
             raise ProtocolError(CloseCode.MAX_DURATION, "maximum session duration exceeded")
         data, text = message.get("bytes"), message.get("text")
         if data is not None:
             check_chunk(len(data), config.encoding, config.sample_rate)
-            await connection.audio(data)
+            await live.audio(data)
         elif text is not None and _control(text, connection) == "Terminate":
             await connection.finish()
             await websocket.close(CloseCode.NORMAL)

@@ -20,6 +20,8 @@ class CloseCode(IntEnum):
 
     NORMAL = 1000
     SERVER_ERROR = 1011
+    SERVICE_RESTART = 1012
+    """the server is shutting down: sent after the open turn's final and `Termination`"""
     OVERLOADED = 1013
     BAD_PARAMS = 3006
     CHUNK_DURATION = 3007

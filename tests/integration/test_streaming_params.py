@@ -342,3 +342,11 @@ def test_metrics_count_the_audio_the_decoding_and_the_close_code(server: str) ->
     assert delta("streamer_vad_busy_seconds_total") > 0
     assert delta("streamer_stream_sessions_closed_total{code=1000}") == 1
     assert after["streamer_stream_sessions_active"] == 0
+    assert delta("streamer_stream_final_seconds_count") == len(finals(messages))
+    assert delta("streamer_stream_first_partial_seconds_count") >= 1
+    assert after["streamer_asr_queue_depth"] == 0
+    assert {"queued", "processing", "completed", "error"} <= {
+        name.removeprefix("streamer_jobs{status=").removesuffix("}")
+        for name in after
+        if name.startswith("streamer_jobs{")
+    }

@@ -97,10 +97,17 @@ def _webhook_row(db_path: Path, job_id: str) -> tuple[int, float] | None:
 
 
 async def _round(
-    store: SqliteJobStore, clock: FakeClock, rule: Callable[[int], float | None]
+    store: SqliteJobStore,
+    clock: FakeClock,
+    rule: Callable[[int], float | None],
+    failures: list[None] | None = None,
 ) -> int:
+    """One delivery round; each failed attempt appends to `failures` (the metric's hook)."""
+    counted = [] if failures is None else failures
     async with httpx.AsyncClient(timeout=30) as client:
-        return await deliver_due(client, store, clock, rule)
+        return await deliver_due(
+            client, store, clock, rule, on_failure=lambda: counted.append(None)
+        )
 
 
 @pytest.mark.parametrize(
@@ -125,9 +132,10 @@ def test_a_failing_webhook_is_retried_with_back_off_then_dropped(
     job_id = _finished_job_with_webhook(store, url)
     assert _webhook_row(db_path, job_id) == (0, clock.now)  # due at once
 
+    failures: list[None] = []
     for attempt, delay in enumerate([*delays, None], start=1):
-        assert asyncio.run(_round(store, clock, rule)) == 1
-        assert len(calls) == attempt
+        assert asyncio.run(_round(store, clock, rule, failures)) == 1
+        assert len(calls) == attempt == len(failures)
         row = _webhook_row(db_path, job_id)
         if delay is None:
             assert row is None  # gave up: the webhook is gone from the store

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 
 from streamer.api.wire import TranscriptStatus, webhook_body
 
@@ -101,6 +101,8 @@ class JobStore(Protocol):
     ) -> list[Job]: ...
 
     def claim(self, worker: str, lease_s: float) -> Job | None: ...
+
+    def counts(self) -> dict[str, int]: ...
 
     def renew(self, job_id: str, worker: str, lease_s: float) -> bool: ...
 
@@ -232,6 +234,12 @@ class SqliteJobStore:
                     (worker, now + lease_s, row["id"]),
                 )
         return self.get(row["id"])
+
+    def counts(self) -> dict[str, int]:
+        """Jobs by status (every status, zero or not)."""
+        rows = self._connection().execute("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+        found = {row[0]: row[1] for row in rows}
+        return {status: found.get(status, 0) for status in get_args(TranscriptStatus)}
 
     def renew(self, job_id: str, worker: str, lease_s: float) -> bool:
         """Extend the lease; False when the job is no longer this worker's (deleted)."""

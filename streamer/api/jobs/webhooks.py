@@ -38,11 +38,12 @@ def retry_delay_s(
     return min(first_s * 2.0 ** (failed_attempts - 1), max_s)
 
 
-async def deliver_forever(store: JobStore) -> None:
+async def deliver_forever(store: JobStore, on_failure: Callable[[], None]) -> None:
+    """Deliver due webhooks until cancelled; `on_failure()` after each failed attempt."""
     async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
         while True:
             try:
-                delivered = await deliver_due(client, store)
+                delivered = await deliver_due(client, store, on_failure=on_failure)
             except Exception:  # the store itself failed (disk full, locked): try again later
                 log.exception("webhook delivery failed")
                 delivered = 0
@@ -55,11 +56,14 @@ async def deliver_due(
     store: JobStore,
     clock: Callable[[], float] = time.time,
     retry_delay: Callable[[int], float | None] = retry_delay_s,
+    on_failure: Callable[[], None] = lambda: None,
 ) -> int:
     """One round: try each webhook due by `clock()` (at most `BATCH`) once, and record how it
     went; how many were tried."""
     due = store.due_webhooks(clock(), BATCH)
-    await asyncio.gather(*(_deliver(client, store, hook, clock, retry_delay) for hook in due))
+    await asyncio.gather(
+        *(_deliver(client, store, hook, clock, retry_delay, on_failure) for hook in due)
+    )
     return len(due)
 
 
@@ -69,6 +73,7 @@ async def _deliver(
     hook: Webhook,
     clock: Callable[[], float],
     retry_delay: Callable[[int], float | None],
+    on_failure: Callable[[], None],
 ) -> None:
     try:
         response = await client.post(hook.url, json=hook.body, headers=hook.headers)
@@ -78,6 +83,7 @@ async def _deliver(
         problem = f"HTTP {response.status_code}"
     except Exception as error:  # unreachable, refused, or a URL or header httpx rejects
         problem = type(error).__name__
+    on_failure()
     failed = hook.attempts + 1
     delay = retry_delay(failed)
     if delay is None:
