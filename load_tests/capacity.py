@@ -46,6 +46,7 @@ from streamer.core.audio import MODEL_SAMPLE_RATE, float_to_pcm_s16le, pcm_s16le
 from streamer.files.media import decode_file
 from streamer.streaming.events import SessionEvent
 from streamer.streaming.turns import TurnParams
+from streamer.tools.figures import Percentiles, format_percentiles, percentile_figures
 from streamer.tools.local_server import LocalServer
 from streamer.tools.simulation import StreamStats, measure
 
@@ -54,6 +55,7 @@ TELEPHONE, MEETING = "fisher_sample.wav", "ami_meeting_a_2min.wav"
 TELEPHONE_RATE = 8000
 CHUNK_S = 0.1
 TARGET_FIRST_PARTIAL_S, TARGET_FINAL_S = 0.8, 1.5
+PERCENTILES = (50, 95, 99)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +148,6 @@ class Server(LocalServer):
         return float(self.ps.memory_info().rss) / 2**20
 
 
-Percentiles = dict[str, float | None]
-
-
 @dataclass(frozen=True, slots=True)
 class Step:
     """One load level: latencies (seconds) and what the server spent."""
@@ -183,7 +182,7 @@ class Step:
 
     def row(self) -> str:
         def fmt(value: Percentiles) -> str:
-            return " / ".join("-" if v is None else f"{v:.2f}" for v in value.values())
+            return format_percentiles(value.values())
 
         codes = ", ".join(f"{code}: {n}" for code, n in sorted(self.close_codes.items()))
         return (
@@ -193,13 +192,6 @@ class Step:
             f"{self.rss_per_session_mb} | {self.asr_busy_per_stream_s} | "
             f"{'-' if self.job_audio_per_s is None else self.job_audio_per_s} |"
         )
-
-
-def pcts(values: list[float]) -> Percentiles:
-    if not values:
-        return {"p50": None, "p95": None, "p99": None}
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3)}
 
 
 class JobLoad:
@@ -286,9 +278,13 @@ async def run_step(
     stats = [log.stats() for log in logs]
     return Step(
         streams=count,
-        first_partial_s=pcts([v for s in stats for v in s.first_partial_s]),
-        final_s=pcts([v for s in stats for v in s.final_after_speech_s]),
-        word_final_lag_s=pcts([v for s in stats for v in s.word_final_lag_s]),
+        first_partial_s=percentile_figures(
+            [v for s in stats for v in s.first_partial_s], PERCENTILES
+        ),
+        final_s=percentile_figures([v for s in stats for v in s.final_after_speech_s], PERCENTILES),
+        word_final_lag_s=percentile_figures(
+            [v for s in stats for v in s.word_final_lag_s], PERCENTILES
+        ),
         partials_skipped=int(delta("streamer_stream_partials_skipped_total")),
         errors=[f"{log.source}: {error}" for log in logs for error in log.errors],
         close_codes=codes,
