@@ -1,7 +1,11 @@
 """The whole-file pipeline on real dev recordings with the real models.
 
-Bounds are set from measurements (README, "Accuracy"): fisher_sample measured WER 17.3 % and
-97 % of words with the right speaker; the bounds leave room for thread-count noise only.
+Bounds are set from measurements (README, "Accuracy"). The telephone call (fisher_sample):
+WER 16.0 % here (13 errors in the 81 reference words, 2-core AMD EPYC VM, the same in repeated
+runs, as `streamer eval` gives it) and 17.3 % (14 errors) in `streamer eval` on the other
+2-core VM the README names, since Whisper's int8 kernels differ between CPUs; 97 % of words
+with the right speaker. The bounds leave room for that CPU noise only: a bound changes only
+in a commit that says why (and what was measured).
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from tests.integration.conftest import data_file, telephone_segments
 
 pytestmark = pytest.mark.models
 
-FISHER_MAX_WER = 0.22
+FISHER_MAX_WER = 0.20
+"""passes up to 16 word errors of 81 (19.8 %): 3 more than measured here, 2 more than on the
+other CPU; 17 errors (21.0 %) fail"""
 FISHER_MIN_WORD_SPEAKER_ACCURACY = 0.90
 
 
