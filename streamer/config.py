@@ -29,6 +29,9 @@ class Settings:
     """Writable: assembled model files, later uploads and the job database."""
     models_dir: Path = _REPO_MODELS_DIR
     """Read-only: `manifest.json` and the committed ONNX exports."""
+    model_cache: Path | None = None
+    """Where model files assembled at set-up live; default `data_dir/models` (a container
+    keeps them in its image, apart from the data volume)."""
     asr_model: AsrModelName = "whisper-base"
     """The recognizer of files; live streams use Moonshine (its cost follows the audio)."""
     device: Device = "cpu"
@@ -88,7 +91,7 @@ class Settings:
 
     @property
     def model_cache_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.model_cache or self.data_dir / "models"
 
     @property
     def jobs_db(self) -> Path:

@@ -7,6 +7,8 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from streamer.api.errors import error_body
+
 PROTECTED_PREFIXES = ("/v2/", "/v3/token")
 """Routes that need a key; /v3/ws checks its own (header or `?token=`) when it opens."""
 UNAUTHORIZED = "Authentication error, API token missing/invalid"
@@ -26,6 +28,6 @@ class RequireApiKey:
             and str(scope["path"]).startswith(PROTECTED_PREFIXES)
             and Headers(scope=scope).get("authorization") not in self.keys
         ):
-            await JSONResponse({"error": UNAUTHORIZED}, status_code=401)(scope, receive, send)
+            await JSONResponse(error_body(UNAUTHORIZED), status_code=401)(scope, receive, send)
             return
         await self.app(scope, receive, send)

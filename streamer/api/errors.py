@@ -23,17 +23,22 @@ def first_problem(error: ValidationError | RequestValidationError) -> str:
     return f"invalid {where}: {first['msg']}"
 
 
+def error_body(message: str) -> dict[str, str]:
+    """The body of every HTTP error, as AssemblyAI's."""
+    return {"error": message}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse({"error": error.message}, status_code=error.status)
+        return JSONResponse(error_body(error.message), status_code=error.status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": first_problem(error)}, status_code=400)
+        return JSONResponse(error_body(first_problem(error)), status_code=400)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
         return JSONResponse(
-            {"error": str(error.detail)}, status_code=error.status_code, headers=error.headers
+            error_body(str(error.detail)), status_code=error.status_code, headers=error.headers
         )

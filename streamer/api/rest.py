@@ -21,12 +21,15 @@ from streamer.api.wire import (
     TranscriptRequest,
     TranscriptStatus,
     list_item,
-    passage_json,
+    page_json,
+    passages_json,
+    token_json,
+    transcript_from_body,
     transcript_object,
-    words_from_body,
+    upload_json,
+    word_search_json,
 )
-from streamer.core import captions, passages
-from streamer.core.utterances import utterances
+from streamer.core import captions, passages, word_search
 from streamer.core.words import Transcript
 from streamer.files.media import MediaError, probe_audio
 
@@ -74,8 +77,8 @@ async def upload(request: Request) -> dict[str, str]:
         await asyncio.to_thread(probe_audio, path)  # opens the file with FFmpeg
     except MediaError as error:
         uploads.delete(upload_id)
-        raise ApiError(400, f"not an audio file we can read: {error}") from error
-    return {"upload_url": f"{str(request.base_url).rstrip('/')}/v2/upload/{upload_id}"}
+        raise ApiError(400, f"not an audio file we can read: {error.reason}") from error
+    return upload_json(f"{str(request.base_url).rstrip('/')}/v2/upload/{upload_id}")
 
 
 @router.post("/v2/transcript")
@@ -107,16 +110,13 @@ async def list_transcripts(
     items = [list_item(job, f"{base}/v2/transcript/{job.id}") for job in jobs]
     filters = {"limit": limit, "status": status, "created_on": created_on}
     page = f"{base}/v2/transcript?" + urlencode({k: v for k, v in filters.items() if v})
-    return {
-        "page_details": {
-            "limit": limit,
-            "result_count": len(items),
-            "current_url": str(request.url),
-            "prev_url": f"{page}&before_id={jobs[-1].id}" if jobs else None,
-            "next_url": f"{page}&after_id={jobs[0].id}" if jobs else None,
-        },
-        "transcripts": items,
-    }
+    return page_json(
+        items,
+        limit,
+        current_url=str(request.url),
+        prev_url=f"{page}&before_id={jobs[-1].id}" if jobs else None,
+        next_url=f"{page}&after_id={jobs[0].id}" if jobs else None,
+    )
 
 
 def _job(request: Request, transcript_id: str) -> Job:
@@ -146,13 +146,7 @@ def _completed(request: Request, transcript_id: str) -> Transcript:
     job = _job(request, transcript_id)
     if job.status != "completed" or job.result is None:
         raise ApiError(400, f"Transcript is not completed (status: {job.status})")
-    words = words_from_body(job.result)
-    with_speakers = all(w.speaker is not None for w in words)
-    return Transcript(
-        words=words,
-        utterances=utterances(words) if with_speakers else (),
-        audio_duration_s=float(job.result.get("audio_duration") or 0),
-    )
+    return transcript_from_body(job.result)
 
 
 @router.get("/v2/transcript/{transcript_id}/sentences")
@@ -170,12 +164,23 @@ PASSAGES = {"sentences": passages.sentences, "paragraphs": passages.paragraphs}
 
 def _passages(request: Request, transcript_id: str, kind: str) -> dict[str, Any]:
     transcript = _completed(request, transcript_id)
-    return {
-        "id": transcript_id,
-        kind: [passage_json(p) for p in PASSAGES[kind](transcript.words)],
-        "confidence": round(transcript.confidence, 4),
-        "audio_duration": round(transcript.audio_duration_s),
-    }
+    return passages_json(transcript_id, kind, PASSAGES[kind](transcript.words), transcript)
+
+
+@router.get("/v2/transcript/{transcript_id}/word-search")
+async def search_words(
+    request: Request, transcript_id: str, words: Annotated[str, Query(max_length=4096)]
+) -> dict[str, Any]:
+    """Where each of `words` (comma-separated words, numbers or phrases of up to five words)
+    is spoken: counts, `[start, end]` in milliseconds, and indexes into `words`."""
+    terms = words.split(",")
+    if not any(term.strip() for term in terms):
+        raise ApiError(400, "words must name at least one word")
+    try:
+        matches = word_search.search(_completed(request, transcript_id).words, terms)
+    except ValueError as error:
+        raise ApiError(400, str(error)) from error
+    return word_search_json(transcript_id, matches)
 
 
 CharsPerCaption = Annotated[int, Query(ge=1, le=10_000)]
@@ -200,4 +205,4 @@ async def temporary_token(
     max_session_duration_seconds: Annotated[int, Query(ge=60, le=10_800)] = 10_800,
 ) -> dict[str, str]:
     token = request.app.state.tokens.issue(expires_in_seconds, max_session_duration_seconds)
-    return {"token": token}
+    return token_json(token)

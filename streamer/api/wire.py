@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from streamer.api.errors import first_problem
 from streamer.core.clustering import SpeakerCount
 from streamer.core.passages import Passage
+from streamer.core.utterances import utterances
+from streamer.core.word_search import WordMatch
 from streamer.core.words import Transcript, Utterance, Word
 from streamer.streaming.events import (
     RevisedTurn,
@@ -175,6 +177,78 @@ def words_from_body(body: dict[str, Any]) -> tuple[Word, ...]:
     )
 
 
+def transcript_from_body(body: dict[str, Any]) -> Transcript:
+    """A stored transcript body as the value exports are made from (utterances only when
+    every word has a speaker)."""
+    words = words_from_body(body)
+    with_speakers = all(w.speaker is not None for w in words)
+    return Transcript(
+        words=words,
+        utterances=utterances(words) if with_speakers else (),
+        audio_duration_s=float(body.get("audio_duration") or 0),
+    )
+
+
+def passages_json(
+    transcript_id: str, kind: str, found: list[Passage], t: Transcript
+) -> dict[str, Any]:
+    """The body of `/sentences` (`kind` "sentences") or `/paragraphs`."""
+    return {
+        "id": transcript_id,
+        kind: [passage_json(p) for p in found],
+        "confidence": round(t.confidence, 4),
+        "audio_duration": round(t.audio_duration_s),
+    }
+
+
+def page_json(
+    items: list[dict[str, Any]],
+    limit: int,
+    current_url: str,
+    prev_url: str | None,
+    next_url: str | None,
+) -> dict[str, Any]:
+    """A page of `GET /v2/transcript`."""
+    return {
+        "page_details": {
+            "limit": limit,
+            "result_count": len(items),
+            "current_url": current_url,
+            "prev_url": prev_url,
+            "next_url": next_url,
+        },
+        "transcripts": items,
+    }
+
+
+def upload_json(upload_url: str) -> dict[str, str]:
+    return {"upload_url": upload_url}
+
+
+def token_json(token: str) -> dict[str, str]:
+    return {"token": token}
+
+
+def health_json(status: Literal["ok", "loading"]) -> dict[str, str]:
+    return {"status": status}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    url: str
+    headers: dict[str, str]
+
+
+def webhook_target(request: dict[str, Any]) -> WebhookTarget | None:
+    """Where a job's request asks its webhook to go, with its auth header; None for none."""
+    url = request.get("webhook_url")
+    if not url:
+        return None
+    name, value = request.get("webhook_auth_header_name"), request.get("webhook_auth_header_value")
+    headers = {str(name): str(value)} if name and value is not None else {}
+    return WebhookTarget(str(url), headers)
+
+
 def passage_json(passage: Passage) -> dict[str, Any]:
     """A sentence or paragraph of `/sentences` and `/paragraphs`."""
     return {
@@ -184,6 +258,23 @@ def passage_json(passage: Passage) -> dict[str, Any]:
         "confidence": round(passage.confidence, 4),
         "speaker": passage.speaker,
         "words": [wire_word(w).model_dump() for w in passage.words],
+    }
+
+
+def word_search_json(transcript_id: str, matches: list[WordMatch]) -> dict[str, Any]:
+    """The body of `/word-search`: per term, its count, `[start, end]` pairs and indexes."""
+    return {
+        "id": transcript_id,
+        "total_count": sum(len(m.indexes) for m in matches),
+        "matches": [
+            {
+                "text": m.term,
+                "count": len(m.indexes),
+                "timestamps": [list(span) for span in m.spans_ms],
+                "indexes": list(m.indexes),
+            }
+            for m in matches
+        ],
     }
 
 

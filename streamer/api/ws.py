@@ -168,6 +168,7 @@ async def stream(websocket: WebSocket) -> None:
         finally:
             connection.close(code)
             live_streams.remove(connection.live)
+            log.info("closed %d after %.1f s of audio", code, session.audio_duration_s)
     finally:
         state.active_sessions -= 1  # counted by `_accept`
 
@@ -216,6 +217,7 @@ async def _serve(connection: Connection, params: StreamParams) -> int:
     websocket = connection.websocket
     session_id = str(uuid.uuid4())
     log_context.set(f"session={session_id}")
+    log.info("opened: %s", params.model_dump(exclude_none=True))
     try:
         await connection.send(
             begin_message(session_id, int(time.time() + connection.max_session_s))

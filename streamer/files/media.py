@@ -12,7 +12,12 @@ from streamer.core.audio import MODEL_SAMPLE_RATE
 
 
 class MediaError(ValueError):
-    """The input is not decodable audio; the message is one line, fit for a user."""
+    """The input is not decodable audio. `reason` says why in one line and names no path, so
+    a server may show it to a client; the message adds which file, for a local user."""
+
+    def __init__(self, reason: str, where: str | None = None) -> None:
+        super().__init__(reason if where is None else f"{where}: {reason}")
+        self.reason = reason
 
 
 def decode_file(path: Path | str) -> npt.NDArray[np.float32]:
@@ -21,7 +26,7 @@ def decode_file(path: Path | str) -> npt.NDArray[np.float32]:
     try:
         return _decode(str(path))
     except _DECODE_ERRORS as error:
-        raise MediaError(f"cannot decode {path.name}: {_one_line(error)}") from error
+        raise MediaError(_reason(error), f"cannot decode {path.name}") from error
 
 
 def probe_audio(path: Path | str) -> None:
@@ -35,7 +40,7 @@ def probe_audio(path: Path | str) -> None:
             if next(container.decode(container.streams.audio[0]), None) is None:
                 raise MediaError("its audio stream holds no samples")
     except _DECODE_ERRORS as error:
-        raise MediaError(f"cannot decode {path.name}: {_one_line(error)}") from error
+        raise MediaError(_reason(error), f"cannot decode {path.name}") from error
 
 
 _DECODE_ERRORS = (av.error.FFmpegError, MediaError, ValueError, IndexError, EOFError)
@@ -44,14 +49,18 @@ _DECODE_ERRORS = (av.error.FFmpegError, MediaError, ValueError, IndexError, EOFE
 def _existing(path: Path | str) -> Path:
     path = Path(path)
     if not path.is_file():
-        raise MediaError(f"no such file: {path}")
+        raise MediaError("no such file", str(path))
     if path.stat().st_size == 0:
-        raise MediaError(f"empty file: {path}")
+        raise MediaError("the file is empty", str(path))
     return path
 
 
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+def _reason(error: Exception) -> str:
+    """One line, without the errno and the path FFmpeg's errors carry."""
+    if isinstance(error, MediaError):
+        return error.reason
+    text = error.strerror if isinstance(error, av.error.FFmpegError) else str(error)
+    return " ".join(str(text).split()) or type(error).__name__
 
 
 def _decode(source: str) -> npt.NDArray[np.float32]:

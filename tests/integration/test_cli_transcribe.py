@@ -95,19 +95,19 @@ def test_silent_file_gives_empty_transcript(tmp_path: Path) -> None:
     assert body["words"] == [] and body["utterances"] == [] and body["text"] == ""
 
 
-INVALID_DATA = "[Errno 1094995529] Invalid data found when processing input"
+INVALID_DATA = "Invalid data found when processing input"
 
 
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("empty.wav", b"", "streamer: empty file: {path}"),
+        ("empty.wav", b"", "streamer: {path}: the file is empty"),
         (
             "corrupt.mp3",
             b"\xff\xfb" + bytes(range(256)) * 8,
-            f"streamer: cannot decode corrupt.mp3: {INVALID_DATA}: '{{path}}'",
+            f"streamer: cannot decode corrupt.mp3: {INVALID_DATA}",
         ),
-        ("a.txt", b"hi\n", f"streamer: cannot decode a.txt: {INVALID_DATA}: '{{path}}'"),
+        ("a.txt", b"hi\n", f"streamer: cannot decode a.txt: {INVALID_DATA}"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(
@@ -126,7 +126,7 @@ def test_missing_file_exits_2_with_one_line(tmp_path: Path) -> None:
     result = transcribe(missing)
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr == f"streamer: no such file: {missing}\n"
+    assert result.stderr == f"streamer: {missing}: no such file\n"
 
 
 def test_min_speakers_above_max_exits_2_with_one_line() -> None:

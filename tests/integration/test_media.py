@@ -54,12 +54,11 @@ def header_only_wav(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("empty.wav", b"", "empty file: {path}"),
+        ("empty.wav", b"", "{path}: the file is empty"),
         (
             "noise.wav",
             b"RIFF\x00\x00garbage" * 40,
-            "cannot decode noise.wav: [Errno 1094995529] Invalid data found when processing "
-            "input: '{path}'",
+            "cannot decode noise.wav: Invalid data found when processing input",
         ),
         (
             "notes.txt",
@@ -129,10 +128,7 @@ def test_wav_cut_in_half_keeps_every_whole_sample(tmp_path: Path) -> None:
 def test_m4a_cut_in_half_cannot_be_opened(tmp_path: Path) -> None:
     """FFmpeg's mp4 muxer writes the index (moov) after the audio: half a file has none."""
     _, cut = cut_in_half(tmp_path, ".m4a")
-    expected = (
-        "cannot decode cut.m4a: [Errno 1094995529] Invalid data found when processing input: "
-        f"'{cut}'"
-    )
+    expected = "cannot decode cut.m4a: Invalid data found when processing input"
     for check in (decode_file, probe_audio):
         with pytest.raises(MediaError) as caught:
             check(cut)
@@ -144,4 +140,4 @@ def test_missing_file(tmp_path: Path) -> None:
     for check in (decode_file, probe_audio):
         with pytest.raises(MediaError) as caught:
             check(path)
-        assert str(caught.value) == f"no such file: {path}", check.__name__
+        assert str(caught.value) == f"{path}: no such file", check.__name__

@@ -79,6 +79,34 @@ def test_sdk_exports_captions_sentences_and_paragraphs(
     assert sum(len(p.words) for p in paragraphs) == len(telephone_transcript.words or [])
 
 
+def test_sdk_word_search_finds_words_and_phrases(
+    server: str, telephone_transcript: aai.Transcript
+) -> None:
+    """The SDK's `word_search` (`/word-search?words=...`): each term's count, times and
+    indexes agree with the transcript's own words."""
+    words = telephone_transcript.words or []
+    first, second = words[3].text.strip(".,?!"), words[4].text.strip(".,?!")
+    phrase = f"{first.upper()} {second}"
+    found = telephone_transcript.word_search([first, phrase, "zyzzyva"])
+    by_term = {m.text: m for m in found}
+    assert set(by_term) == {first, phrase, "zyzzyva"}
+    assert by_term["zyzzyva"].count == 0 and not by_term["zyzzyva"].indexes
+    single = by_term[first]
+    assert 3 in single.indexes and single.count == len(single.indexes)
+    for index, (start, end) in zip(single.indexes, single.timestamps, strict=True):
+        assert words[index].text.strip(".,?!'").lower() == first.lower().strip("'")
+        assert (start, end) == (words[index].start, words[index].end)
+    assert 3 in by_term[phrase].indexes
+    at = by_term[phrase].indexes.index(3)
+    assert by_term[phrase].timestamps[at] == (words[3].start, words[4].end)
+    too_long = httpx.get(
+        f"{server}/v2/transcript/{telephone_transcript.id}/word-search",
+        params={"words": "one two three four five six"},
+        headers=AUTH,
+    )
+    assert too_long.status_code == 400 and "1 to 5 words" in too_long.json()["error"]
+
+
 def test_speakers_expected_is_honoured(sdk: None) -> None:
     config = aai.TranscriptionConfig(speaker_labels=True, speakers_expected=3)
     transcript = aai.Transcriber().transcribe(str(data_file("ami_trn00.flac")), config)
@@ -355,7 +383,8 @@ def _wav_header_only() -> bytes:
 def test_bad_uploads_get_a_clear_4xx(server: str, data: bytes | None, status: int) -> None:
     response = upload(server, _wav_header_only() if data is None else data)
     assert response.status_code == status
-    assert response.json()["error"]
+    error = response.json()["error"]
+    assert error and "/" not in error and "Errno" not in error  # no server path, no errno
     assert httpx.get(f"{server}/healthz").status_code == 200
 
 
@@ -485,6 +514,7 @@ def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A local HTTP server holding one dev file, as a user's storage would."""
     folder = tmp_path_factory.mktemp("served")
     (folder / "call.wav").write_bytes(data_file("ami_trn02.flac").read_bytes())
+    (folder / "notes.wav").write_bytes(b"RIFF\x00\x00garbage" * 40)
     handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
     httpd = HTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -502,6 +532,13 @@ def test_audio_url_is_fetched_over_http(server: str, file_server: str) -> None:
     assert wait_done(server, str(good["id"]))["status"] == "completed"
     failed = wait_done(server, str(missing["id"]))
     assert failed["status"] == "error" and "404" in str(failed["error"])
+    garbage = httpx.post(
+        f"{server}/v2/transcript", headers=AUTH, json={"audio_url": f"{file_server}/notes.wav"}
+    ).json()
+    unreadable = wait_done(server, str(garbage["id"]))
+    assert unreadable["error"] == (  # the server's scratch path and FFmpeg's errno stay inside
+        "not an audio file we can read: Invalid data found when processing input"
+    )
 
 
 def test_temporary_token_expires(server: str) -> None:

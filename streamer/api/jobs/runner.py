@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from streamer.api.jobs.store import Job, JobStore
 from streamer.api.jobs.uploads import UploadStore
+from streamer.api.logs import log_context
 from streamer.api.wire import TranscriptRequest, transcript_body
 from streamer.files.media import MediaError, decode_file
 from streamer.files.pipeline import FileTranscriber
@@ -119,6 +120,9 @@ class JobRunner:
                 self._stopping.wait(IDLE_POLL_S)
 
     def _run(self, job: Job, worker: str) -> None:
+        log_context.set(f"job={job.id}")  # this thread's lines name the job until the next
+        log.info("transcribing (attempt %d)", job.attempts)
+        started = time.monotonic()
         renewing = threading.Event()
         renewer = threading.Thread(
             target=self._renew, args=(job.id, worker, renewing), name=f"{worker}-lease", daemon=True
@@ -137,6 +141,8 @@ class JobRunner:
             renewing.set()
             renewer.join()
         self._store.finish(job.id, worker, result, error)
+        log.info("%s in %.1f s", "failed" if error else "done", time.monotonic() - started)
+        log_context.set("-")
 
     def _renew(self, job_id: str, worker: str, done: threading.Event) -> None:
         while not done.wait(self._limits.lease_s / 3):
@@ -190,5 +196,5 @@ class JobRunner:
 def _decode(path: Path) -> npt.NDArray[np.float32]:
     try:
         return decode_file(path)
-    except MediaError as error:
-        raise AudioUnavailable(str(error)) from error
+    except MediaError as error:  # its reason: the path is the server's, not the client's
+        raise AudioUnavailable(f"not an audio file we can read: {error.reason}") from error

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, get_args
 
-from streamer.api.wire import TranscriptStatus, webhook_body
+from streamer.api.wire import TranscriptStatus, webhook_body, webhook_target
 
 DELETED_AUDIO_URL = "http://deleted_by_user"
 FORGOTTEN_ON_DELETE = ("webhook_auth_header_value",)
@@ -347,18 +347,15 @@ def _queue_webhook(
 ) -> None:
     """In the transaction that finished the job: a crash cannot lose its webhook; due `now`."""
     (raw,) = db.execute("SELECT request FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    request = json.loads(raw)
-    url = request.get("webhook_url")
-    if not url:
+    target = webhook_target(json.loads(raw))
+    if target is None:
         return
-    name, value = request.get("webhook_auth_header_name"), request.get("webhook_auth_header_value")
-    headers = {str(name): str(value)} if name and value is not None else {}
     db.execute(
         "INSERT INTO webhooks (transcript_id, url, headers, body, next_at) VALUES (?, ?, ?, ?, ?)",
         (
             job_id,
-            url,
-            json.dumps(headers),
+            target.url,
+            json.dumps(target.headers),
             json.dumps(webhook_body(job_id, status)),
             now,
         ),
