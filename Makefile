@@ -3,13 +3,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# `make run HOST=0.0.0.0 PORT=9000` passes them to `streamer serve` as flags. Otherwise the server
+# reads STREAMER_HOST / STREAMER_PORT (and every other STREAMER_* setting) from the environment,
+# default 127.0.0.1:8000; a HOST or PORT merely exported in the environment (shells and hosting
+# platforms set them for other ends) is not used.
+SERVE_FLAGS := $(if $(filter command line,$(origin HOST)),--host $(HOST)) \
+	$(if $(filter command line,$(origin PORT)),--port $(PORT))
+DEV_CERT_DIR ?= dev-cert
 # Packages whose declared dependencies pull torch, installed without them: only their files
 # are read (silero-vad's ONNX model; pyannote.audio's telephone sample, for the tests).
 NO_DEPS_PACKAGES := silero-vad==6.2.3 pyannote.audio==4.0.7
 
-.PHONY: setup run test lint typecheck unit clean
+.PHONY: setup run dev-cert test lint typecheck unit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +29,12 @@ $(STAMP): $(BIN)/python Makefile pyproject.toml models/manifest.json
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/streamer serve --host $(HOST) --port $(PORT)
+	$(BIN)/streamer serve $(strip $(SERVE_FLAGS))
+
+# a self-signed certificate for localhost, 127.0.0.1 and ::1, then:
+#   STREAMER_TLS_CERT=dev-cert/cert.pem STREAMER_TLS_KEY=dev-cert/key.pem make run  (https, wss)
+dev-cert: setup
+	$(BIN)/streamer dev-cert --out $(DEV_CERT_DIR)
 
 # import-linter holds the layers (contracts in pyproject.toml)
 lint: setup

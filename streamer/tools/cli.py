@@ -1,10 +1,11 @@
-"""`streamer serve | transcribe | eval | models`."""
+"""`streamer serve | transcribe | stream | eval | models | dev-cert`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP + WebSocket server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate: serve https:// and wss://")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument("--log-format", choices=["text", "json"])
     _common_model_flags(serve)
     serve.set_defaults(handler=_serve)
 
@@ -81,22 +85,45 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--verify", action="store_true", help="sha256 every file (slow)")
     _common_model_flags(models)
     models.set_defaults(handler=_models)
+
+    dev_cert = commands.add_parser(
+        "dev-cert", help="write a self-signed TLS certificate for localhost, for `serve`"
+    )
+    dev_cert.add_argument("--out", type=Path, default=Path("dev-cert"), help="folder to write")
+    dev_cert.add_argument("--days", type=count, default=365, help="how long it is valid")
+    dev_cert.set_defaults(handler=_dev_cert)
     return parser
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    import ssl
+
+    try:
+        settings = settings_from_env().with_overrides(
+            host=args.host,
+            port=args.port,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            log_format=args.log_format,
+            asr_model=args.asr_model,
+            threads=args.threads,
+            device=args.device,
+        )
+        if settings.tls_cert is not None:  # a bad pair fails here, not after the models load
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                settings.tls_cert, settings.tls_key
+            )
+    except (ValueError, OSError) as error:  # ssl.SSLError is an OSError
+        print(f"streamer: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    import uvicorn  # only now: a bad flag or pair is answered before these slow imports
 
     from streamer.api.app import create_app
+    from streamer.api.logs import configure_logging
     from streamer.models.loader import check_device
 
-    settings = settings_from_env().with_overrides(
-        host=args.host,
-        port=args.port,
-        asr_model=args.asr_model,
-        threads=args.threads,
-        device=args.device,
-    )
+    configure_logging(settings.log_format, settings.log_level)
     check_device(settings)  # before serving: the models load in the server's lifespan
     uvicorn.run(
         create_app(settings),
@@ -106,7 +133,87 @@ def _serve(args: argparse.Namespace) -> int:
         http="httptools",
         ws="websockets",
         log_level=settings.log_level,
+        log_config=None,  # keep configure_logging's handler: uvicorn's loggers propagate to it
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
+    return 0
+
+
+DEV_CERT_HOSTS = ("localhost", "127.0.0.1", "::1")
+"""What `streamer dev-cert` certifies: this machine, by name and by both loopback addresses."""
+
+
+def write_dev_cert(folder: Path, days: int = 365) -> tuple[Path, Path]:
+    """A self-signed certificate for `DEV_CERT_HOSTS` and its EC P-256 key, as PEM files
+    `cert.pem` and `key.pem` in `folder` (replaced if there; the key readable by its owner
+    only). A client trusts the certificate itself: it is its own issuer."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "streamer dev (localhost)")])
+    now = datetime.datetime.now(datetime.UTC)
+    names: list[x509.GeneralName] = [x509.DNSName(DEV_CERT_HOSTS[0])]
+    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in DEV_CERT_HOSTS[1:]]
+    usage = dict.fromkeys(
+        ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement"), False
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))  # a clock a little behind
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+                **usage,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.unlink(missing_ok=True)  # a new file gets the mode below; an old one keeps its own
+    with os.fdopen(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        out.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return cert_path, key_path
+
+
+def _dev_cert(args: argparse.Namespace) -> int:
+    try:
+        cert, key = write_dev_cert(args.out, args.days)
+    except OSError as error:
+        print(f"streamer: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {cert} and {key}: {', '.join(DEV_CERT_HOSTS)}, {args.days} days")
+    print(f"serve:  streamer serve --tls-cert {cert} --tls-key {key}")
+    print(f"trust:  NODE_EXTRA_CA_CERTS={cert} (Node), SSL_CERT_FILE={cert} (Python)")
     return 0
 
 
@@ -161,8 +268,6 @@ def _transcribe(args: argparse.Namespace) -> int:
 
 
 def _stream(args: argparse.Namespace) -> int:
-    import os
-
     from streamer.files.media import MediaError, decode_file
     from streamer.tools import stream_client
 
@@ -275,12 +380,13 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # faster-whisper logs every call at INFO; a server decodes many times a second.
-    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    if args.handler is not _serve:  # `serve` sets up its own (STREAMER_LOG_FORMAT, text|json)
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        # faster-whisper logs every call at INFO.
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
