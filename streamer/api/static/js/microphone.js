@@ -8,6 +8,10 @@ export const FRAME_MS = 100; // the server takes frames of 50 to 1000 ms
  * Returns `{ sampleRate, stop }`: `stop()` sends the last, padded frame and releases the device.
  */
 export async function openMicrophone(onFrame) {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    // browsers give the microphone only to secure pages
+    throw new Error('the microphone needs an https:// page (or http://localhost)');
+  }
   const stream = await navigator.mediaDevices.getUserMedia({
     // the recognizer wants the voice as it is: no gain riding or noise gating
     audio: { channelCount: 1, noiseSuppression: false, autoGainControl: false },
