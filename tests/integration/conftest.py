@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -15,6 +16,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import soxr
+from websockets.sync.client import ClientConnection
 
 from streamer.config import settings_from_env
 from streamer.core.audio import float_to_pcm_s16le
@@ -68,6 +71,49 @@ def telephone_segments() -> list[dict[str, object]]:
 def pcm16(path: Path) -> bytes:
     """A recording as 16 kHz mono pcm_s16le, what a client streams."""
     return float_to_pcm_s16le(decode_file(path))
+
+
+def telephone_float(
+    start_s: float = 0.0, end_s: float | None = None, rate: int = 16000
+) -> np.ndarray:
+    """The telephone call from `start_s` to `end_s` (the end: None) as float32 mono at `rate`."""
+    end = None if end_s is None else int(end_s * 16000)
+    audio = decode_file(telephone_file())[int(start_s * 16000) : end]
+    if rate == 16000:
+        return audio
+    return np.asarray(soxr.resample(audio, 16000, rate, quality="HQ"), dtype=np.float32)
+
+
+def telephone_pcm(start_s: float = 0.0, end_s: float | None = None, rate: int = 16000) -> bytes:
+    """The telephone call (all of it unless cut) as pcm_s16le at `rate`, what a client streams."""
+    return float_to_pcm_s16le(telephone_float(start_s, end_s, rate))
+
+
+# ---- live streams over /v3/ws -----------------------------------------------------------------
+
+STREAM_SPEEDUP = 4.0
+"""the tests stream audio at four times real time"""
+STREAM_CHUNK_BYTES = 3200
+"""100 ms of 16 kHz pcm_s16le; every chunk the tests send is 100 ms of audio"""
+
+
+def ws_url(server: str, query: str) -> str:
+    """The `/v3/ws` URL of the server at base URL `server`, with `query` (no `?`)."""
+    return server.replace("http://", "ws://") + "/v3/ws?" + query
+
+
+def paced(audio: bytes, size: int = STREAM_CHUNK_BYTES) -> Iterator[bytes]:
+    """`audio` in chunks of `size` bytes, each worth 100 ms (so give the size of 100 ms at the
+    stream's rate and encoding), one every 100 ms / STREAM_SPEEDUP: what a live client sends."""
+    for start in range(0, len(audio), size):
+        yield audio[start : start + size]
+        time.sleep(0.1 / STREAM_SPEEDUP)
+
+
+def send_paced(ws: ClientConnection, audio: bytes, size: int = STREAM_CHUNK_BYTES) -> None:
+    """Send `audio` over `ws` as `paced` gives it."""
+    for chunk in paced(audio, size):
+        ws.send(chunk)
 
 
 @pytest.fixture(scope="session")

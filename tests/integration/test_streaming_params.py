@@ -15,58 +15,35 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
-import soxr
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from streamer.core.audio import float_to_pcm_s16le, pcm_s16le_to_mulaw
-from streamer.files.media import decode_file
-from tests.integration.conftest import API_KEY, telephone_file
+from tests.integration.conftest import (
+    API_KEY,
+    send_paced,
+    telephone_float,
+    telephone_pcm,
+    ws_url,
+)
 
 pytestmark = pytest.mark.models
 
 Message = dict[str, Any]
 
-SPEEDUP = 4.0
 CHUNK_S = 0.1
-"""every chunk is 100 ms of audio, whatever the rate and encoding"""
+"""every chunk is 100 ms of audio, whatever the rate and encoding (conftest's `paced`)"""
 RECEIVE_TIMEOUT_S = 60.0
 """generous: decodes queue behind other tests' work on a 2-core machine"""
-
-
-# ---- audio ------------------------------------------------------------------------------------
-
-
-def telephone_float(start_s: float, end_s: float, rate: int = 16000) -> np.ndarray:
-    """A stretch of the two-speaker telephone call as float32 mono at `rate`."""
-    audio = decode_file(telephone_file())[int(start_s * 16000) : int(end_s * 16000)]
-    if rate == 16000:
-        return audio
-    return np.asarray(soxr.resample(audio, 16000, rate, quality="HQ"), dtype=np.float32)
-
-
-def telephone_pcm(start_s: float, end_s: float, rate: int = 16000) -> bytes:
-    return float_to_pcm_s16le(telephone_float(start_s, end_s, rate))
 
 
 # ---- the socket -------------------------------------------------------------------------------
 
 
-def ws_url(server: str, query: str) -> str:
-    return server.replace("http://", "ws://") + "/v3/ws?" + query
-
-
 def chunk_bytes(rate: int, encoding: str = "pcm_s16le") -> int:
     return int(rate * CHUNK_S) * (1 if encoding == "pcm_mulaw" else 2)
-
-
-def send_paced(ws: ClientConnection, audio: bytes, size: int) -> None:
-    for start in range(0, len(audio), size):
-        ws.send(audio[start : start + size])
-        time.sleep(CHUNK_S / SPEEDUP)
 
 
 def receive_until_closed(ws: ClientConnection) -> tuple[list[Message], int | None]:
@@ -112,8 +89,8 @@ def open_session(server: str, query: str) -> Iterator[ClientConnection]:
 def stream(
     server: str, query: str, audio: bytes, size: int = 3200
 ) -> tuple[list[Message], int | None]:
-    """A whole session: audio paced at SPEEDUP times real time, then Terminate; every message
-    after Begin, and the close code."""
+    """A whole session: audio paced as conftest's `paced` sends it (4x real time), then
+    Terminate; every message after Begin, and the close code."""
     with open_session(server, query) as ws:
         send_paced(ws, audio, size)
         ws.send(json.dumps({"type": "Terminate"}))

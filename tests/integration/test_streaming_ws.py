@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,30 +23,17 @@ from websockets.sync.client import connect
 from tests.integration.conftest import (
     API_KEY,
     data_file,
+    paced,
     pcm16,
     run_cli,
     running_server,
+    send_paced,
     telephone_file,
+    telephone_pcm,
+    ws_url,
 )
 
 pytestmark = pytest.mark.models
-
-CHUNK_BYTES = 3200  # 100 ms of 16 kHz pcm_s16le
-SPEEDUP = 4.0
-
-
-def telephone_pcm() -> bytes:
-    return pcm16(telephone_file())
-
-
-def paced(data: bytes) -> Iterator[bytes]:
-    for start in range(0, len(data), CHUNK_BYTES):
-        yield data[start : start + CHUNK_BYTES]
-        time.sleep(0.1 / SPEEDUP)
-
-
-def ws_url(server: str, query: str) -> str:
-    return server.replace("http://", "ws://") + "/v3/ws?" + query
 
 
 def test_sdk_streams_a_call_with_speakers(server: str) -> None:
@@ -158,8 +144,7 @@ def test_client_vanishing_mid_turn_frees_its_session_slot() -> None:
         with connect(ws_url(base, "sample_rate=16000&inactivity_timeout=3600")) as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
             pcm = telephone_pcm()
-            for chunk in paced(pcm[32000 * 7 : 32000 * 10]):  # 3 s of speech: a turn is open
-                ws.send(chunk)
+            send_paced(ws, pcm[32000 * 7 : 32000 * 10])  # 3 s of speech: a turn is open
             ws.socket.shutdown(socket.SHUT_RDWR)  # the client is just gone
             ws.socket.close()
         refused = 0
@@ -259,8 +244,7 @@ def test_concurrent_sessions_keep_their_audio_and_labels(server: str) -> None:
         speakers: set[str] = set()
         with connect(ws_url(server, f"sample_rate=16000&token={API_KEY}")) as ws:
             ws.recv(timeout=10)
-            for chunk in paced(pcm[: 32000 * 12]):
-                ws.send(chunk)
+            send_paced(ws, pcm[: 32000 * 12])
             ws.send(json.dumps({"type": "Terminate"}))
             with pytest.raises(ConnectionClosed):
                 while True:
