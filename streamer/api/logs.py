@@ -24,6 +24,7 @@ _JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(context)s %(message)s"
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.context = log_context.get()
+        record.__dict__.pop("color_message", None)  # uvicorn's copy with terminal colours
         return True
 
 
@@ -45,5 +46,6 @@ def configure_logging(log_format: LogFormat, level: str = "info") -> None:
         uvicorn_log = logging.getLogger(name)
         uvicorn_log.handlers[:] = []
         uvicorn_log.propagate = True
+    logging.captureWarnings(True)  # a library's warning is a line of the same shape
     # faster-whisper logs every call at INFO; a server decodes many times a second.
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)

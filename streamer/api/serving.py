@@ -17,7 +17,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from streamer.api.live import LiveStreams
-from streamer.api.logs import configure_logging
 from streamer.config import Settings
 
 log = logging.getLogger(__name__)
@@ -43,16 +42,15 @@ class GracefulServer(uvicorn.Server):
 
 def serve(app: FastAPI, settings: Settings) -> None:
     """Serve `app` on the settings' host and port (TLS when a certificate is set) until a
-    signal, then shut down gracefully."""
-    configure_logging(settings.log_format, settings.log_level)
+    signal, then shut down gracefully. Logging is the caller's (`streamer.api.logs`)."""
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
         http="httptools",
-        ws="websockets",
-        log_config=None,
+        ws="websockets-sansio",
+        log_config=None,  # keep the caller's handler: uvicorn's loggers propagate to it
         log_level=settings.log_level,
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from streamer.tools import cli
+from streamer.tools.dev_cert import write_dev_cert
 from tests.integration.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,8 +36,8 @@ def test_help_lists_every_command() -> None:
 
 
 def test_serve_refuses_half_a_tls_pair_or_a_key_of_another_certificate(tmp_path: Path) -> None:
-    cert, _ = cli.write_dev_cert(tmp_path / "one")
-    _, other_key = cli.write_dev_cert(tmp_path / "two")
+    cert, _ = write_dev_cert(tmp_path / "one")
+    _, other_key = write_dev_cert(tmp_path / "two")
     half = run_cli("serve", "--tls-cert", cert, timeout=60)
     assert half.returncode == cli.EXIT_BAD_INPUT
     assert "tls_cert and tls_key go together" in half.stderr
