@@ -11,7 +11,6 @@ captions land in `build/test-artifacts/pages/`.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -49,19 +48,10 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
-def _ensure_chromium() -> Path:
-    """Debian's Chromium, installed with apt-get if missing (as root: a fresh machine has none;
-    a skipped test would fail CI anyway)."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(f"{CHROMIUM} missing: install Debian's chromium package")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "chromium"]
-    if subprocess.run(install, env=env, capture_output=True, timeout=600).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=300)
-        subprocess.run(install, env=env, capture_output=True, timeout=600, check=True)
-    assert CHROMIUM.exists(), f"apt-get installed chromium but {CHROMIUM} is missing"
+def _chromium() -> Path:
+    """Debian's Chromium, which `.ci/run` installs (a skipped test would fail CI anyway)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} missing: install Debian's chromium package (see .ci/run)")
     return CHROMIUM
 
 
@@ -87,7 +77,7 @@ def _ensure_playwright() -> None:
 @pytest.fixture(scope="module")
 def browser() -> Path:
     _ensure_playwright()
-    return _ensure_chromium()
+    return _chromium()
 
 
 def _write_wav(path: Path, pcm: bytes) -> Path:
