@@ -11,7 +11,6 @@ import os
 import shutil
 import ssl
 import subprocess
-import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,14 +27,19 @@ from assemblyai.streaming.v3 import (
 
 from streamer.api.tokens import PREFIX
 from streamer.tools.local_server import LocalServer
-from tests.integration.conftest import API_KEY, data_file, pcm16, run_cli
+from tests.integration.conftest import (
+    API_KEY,
+    STREAM_SPEEDUP,
+    data_file,
+    paced,
+    pcm16,
+    run_cli,
+)
 
 pytestmark = pytest.mark.models
 
 NODE_SDK = Path(__file__).resolve().parent / "node_sdk"
 SAMPLE_RATE = 16000
-CHUNK_BYTES = 3200  # 100 ms of 16 kHz pcm_s16le
-SPEEDUP = 4.0
 SPEECH = "ami_trn03.flac"
 """30 s of a meeting that is speech from start to end (mostly one voice)."""
 
@@ -171,7 +175,7 @@ def test_node_sdk_streams_over_wss_with_a_speaker_on_every_word(
     pcm = tmp_path / "speech.pcm"
     pcm.write_bytes(pcm16(data_file(SPEECH)))
     seen = run_node(
-        node_sdk, tls_server.tls_cert, "stream", f"{tls_server.ws_url}/v3/ws", pcm, SPEEDUP
+        node_sdk, tls_server.tls_cert, "stream", f"{tls_server.ws_url}/v3/ws", pcm, STREAM_SPEEDUP
     )
     assert seen["errors"] == [] and seen["begin"]["type"] == "Begin"
     finals = [turn for turn in seen["turns"] if turn["end_of_turn"]]
@@ -236,14 +240,7 @@ def test_python_sdk_temporary_token_over_https_then_a_stream_with_it(
     ):
         client.on(kind, lambda _client, event: events.append(event))
     client.connect(StreamingParameters(sample_rate=SAMPLE_RATE, speaker_labels=True))
-    audio = pcm16(data_file(SPEECH))[: 8 * SAMPLE_RATE * 2]
-
-    def paced() -> Iterator[bytes]:
-        for start in range(0, len(audio), CHUNK_BYTES):
-            yield audio[start : start + CHUNK_BYTES]
-            time.sleep(0.1 / SPEEDUP)
-
-    client.stream(paced())
+    client.stream(paced(pcm16(data_file(SPEECH))[: 8 * SAMPLE_RATE * 2]))
     client.disconnect(terminate=True)
 
     kinds = [type(event).__name__ for event in events]
