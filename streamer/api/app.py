@@ -25,6 +25,7 @@ from streamer.api.openapi import documented_openapi
 from streamer.api.pages import pages_router
 from streamer.api.rest import router as rest_router
 from streamer.api.tokens import TemporaryTokens
+from streamer.api.twilio import router as twilio_router
 from streamer.api.ws import router as stream_router
 from streamer.config import Settings
 from streamer.files.pipeline import FileTranscriber
@@ -88,5 +89,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(rest_router)
     app.include_router(stream_router)
+    app.include_router(twilio_router)
     app.include_router(pages_router)
     return app

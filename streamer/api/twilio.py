@@ -1,0 +1,263 @@
+"""`/twilio`: a Twilio Media Streams bridge (and, from `streamer.api.twilio_subscribe`,
+`/twilio/subscribe` to follow its calls).
+
+Twilio opens the WebSocket of a `<Stream url="wss://HOST/twilio">` and sends JSON text frames
+(`streamer.api.twilio_messages`). Its URL takes no query string, so what a call is set to do
+comes in the `<Parameter>`s of the `start` message (`?name=value` in the URL works too, for
+other senders; a parameter wins over the query): `token` (an API key or a temporary token
+from `/v3/token`), `callback_url` (+ `callback_auth_header_name` / `_value`),
+`inbound_name` / `outbound_name`, `max_speakers`, and the end-of-turn settings of `/v3/ws`.
+
+A call counts one session per track against `max_sessions` (a two-track call runs two live
+sessions: two VADs, twice the decodes). When the stream stops, Twilio goes away or is idle
+for `DEFAULT_INACTIVITY_S`, the session's time is up or the server shuts down, the open
+turns still get their finals; results go to the callback and to the subscribers
+(`streamer.api.twilio_call`), never back to Twilio. A broken message closes at once with
+the code `/v3/ws` uses for the same fault, as does a stream whose decodes back up (1013).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from asyncio import FIRST_COMPLETED
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+from pydantic import Field, ValidationError
+
+from streamer.api.call_delivery import CallbackPoster
+from streamer.api.errors import first_problem
+from streamer.api.live import LiveStreams
+from streamer.api.logs import log_context
+from streamer.api.twilio_call import ChannelPlan, TwilioCall
+from streamer.api.twilio_messages import MULAW_RATE, Media, Start, Stop, read_message
+from streamer.api.twilio_socket import (
+    Gone,
+    Reader,
+    call_subscribers,
+    close_quietly,
+    session_limit,
+)
+from streamer.api.twilio_subscribe import router as subscribe_router
+from streamer.api.wire import TurnSettings
+from streamer.streaming.config import StreamConfig
+from streamer.streaming.protocol import (
+    DEFAULT_INACTIVITY_S,
+    CloseCode,
+    ProtocolError,
+    apply_turn_changes,
+)
+from streamer.streaming.turns import TurnParams
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+router.include_router(subscribe_router)
+
+CLIENT_GONE = 1005
+START_TIMEOUT_S = 10.0
+"""Twilio sends `start` right after `connected`."""
+FINISH_TIMEOUT_S = 30.0
+"""Ending the open turns takes a final decode each: well under a second."""
+SHUTDOWN_FLUSH_S = 5.0
+"""On shutdown, how long the callback gets to take the last finals (within the server's
+grace)."""
+_posting: set[asyncio.Task[None]] = set()
+"""Callbacks still sending after their call ended."""
+
+
+class CallParams(TurnSettings):
+    """What a stream is set to do: `start.customParameters` over the URL's query."""
+
+    token: str | None = Field(default=None, max_length=4096)
+    callback_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2048)
+    callback_auth_header_name: str | None = Field(default=None, max_length=256)
+    callback_auth_header_value: str | None = Field(default=None, max_length=4096)
+    inbound_name: str = Field(default="inbound", min_length=1, max_length=64)
+    outbound_name: str = Field(default="outbound", min_length=1, max_length=64)
+    max_speakers: int | None = Field(default=None, ge=1, le=26)
+    """for one (mixed) track: at most this many speakers"""
+
+    def plans(self, tracks: Sequence[str]) -> list[ChannelPlan]:
+        turn = apply_turn_changes(TurnParams(), self.changes())
+        names = {"inbound": self.inbound_name, "outbound": self.outbound_name}
+        mixed = len(tracks) == 1
+        return [
+            ChannelPlan(
+                track,
+                None if mixed else names[track],
+                StreamConfig(
+                    sample_rate=MULAW_RATE,
+                    encoding="pcm_mulaw",
+                    speaker_labels=mixed,
+                    max_speakers=self.max_speakers if mixed else None,
+                    format_turns=bool(self.format_turns),
+                    turn=turn,
+                ),
+            )
+            for track in tracks
+        ]
+
+    def callback_headers(self) -> dict[str, str]:
+        name, value = self.callback_auth_header_name, self.callback_auth_header_value
+        return {name: value} if name and value is not None else {}
+
+
+@router.websocket("/twilio")
+async def twilio_stream(websocket: WebSocket) -> None:
+    await websocket.accept()  # Twilio says who it is only in its first messages
+    reader = Reader(websocket)
+    state = websocket.app.state
+    try:
+        start = await _read_start(reader)
+        params, limit_s = _admit(websocket, start)  # no await from the checks to the count
+    except (ProtocolError, TimeoutError, Gone) as refusal:
+        reader.cancel()
+        if isinstance(refusal, ProtocolError):
+            await close_quietly(websocket, refusal.code, refusal.reason)
+        elif isinstance(refusal, TimeoutError):
+            await close_quietly(websocket, CloseCode.IDLE, "no start message")
+        return
+    try:
+        await _run_call(reader, start, params, limit_s)
+    finally:
+        state.active_sessions -= len(start.tracks)  # counted by `_admit`
+        reader.cancel()
+
+
+async def _read_start(reader: Reader) -> Start:
+    """Messages up to the `start` (`connected` and others are passed over); media before it
+    closes 4101."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        text = await reader.next_text(deadline - time.monotonic())
+        assert text is not None  # there is nothing else to wait for
+        message = read_message(text)
+        if isinstance(message, Start):
+            return message
+        if isinstance(message, Media):
+            raise ProtocolError(CloseCode.INVALID_MESSAGE, "media before start")
+        if isinstance(message, Stop):
+            raise ProtocolError(CloseCode.INVALID_MESSAGE, "stop before start")
+
+
+def _admit(websocket: WebSocket, start: Start) -> tuple[CallParams, float]:
+    """The stream's params and time limit, its sessions counted; or the refusal (3006 bad
+    params, 3009 too many sessions, 4001 not authorized)."""
+    state = websocket.app.state
+    given = {**dict(websocket.query_params), **start.custom_parameters}
+    try:
+        params = CallParams.model_validate(given)
+    except ValidationError as error:
+        raise ProtocolError(CloseCode.BAD_PARAMS, first_problem(error)) from error
+    needed, limit = len(start.tracks), state.settings.max_sessions
+    if state.active_sessions + needed > limit:
+        raise ProtocolError(
+            CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions ({needed} asked)"
+        )
+    limit_s = session_limit(state, params.token or websocket.headers.get("authorization", ""))
+    if limit_s is None:
+        raise ProtocolError(CloseCode.UNAUTHORIZED, "not authorized")
+    state.active_sessions += needed
+    return params, limit_s
+
+
+async def _run_call(reader: Reader, start: Start, params: CallParams, limit_s: float) -> None:
+    websocket = reader.websocket
+    state = websocket.app.state
+    log_context.set(f"call={start.call_sid} stream={start.stream_sid}")
+    hub = call_subscribers(state)
+    poster = None
+    if params.callback_url is not None:
+        poster = CallbackPoster(
+            params.callback_url,
+            params.callback_headers(),
+            on_failure=state.metrics.webhook_failures.inc,
+        )
+
+    def publish(message: dict[str, Any], to_callback: bool) -> None:
+        hub.publish(message)
+        if to_callback and poster is not None:
+            poster.post(message)
+
+    call = TwilioCall(start, params.plans(start.tracks), state.streaming, publish, limit_s)
+    live_streams: LiveStreams = state.live_streams
+    for channel in call.channels.values():
+        live_streams.add(channel.live)
+    code = CLIENT_GONE
+    try:
+        code = await _serve(reader, call)
+    finally:
+        call.end(code)
+        if poster is not None:
+            sending = poster.close()
+            if code == CloseCode.SERVICE_RESTART:
+                await asyncio.wait({sending}, timeout=SHUTDOWN_FLUSH_S)
+            _posting.add(sending)
+            sending.add_done_callback(_posting.discard)
+        for channel in call.channels.values():
+            live_streams.remove(channel.live)
+
+
+async def _serve(reader: Reader, call: TwilioCall) -> int:
+    """Media until the stream ends; the close code it ended with."""
+    websocket = reader.websocket
+    stopping = asyncio.ensure_future(_any_stopping(call))
+    try:
+        code, reason = await _receive(reader, call, stopping)
+    except ProtocolError as close:  # a broken message, or decodes backing up: no finish
+        await close_quietly(websocket, close.code, close.reason)
+        return close.code
+    except Exception:
+        log.exception("stream %s failed", call.ids["stream_sid"])
+        await close_quietly(websocket, CloseCode.SERVER_ERROR, "internal error")
+        return CloseCode.SERVER_ERROR
+    finally:
+        stopping.cancel()
+    try:
+        await asyncio.wait_for(call.finish(), FINISH_TIMEOUT_S)
+    except ProtocolError as close:  # the final found the decode queue full
+        code, reason = close.code, close.reason
+    except Exception:
+        log.exception("stream %s: the last finals failed", call.ids["stream_sid"])
+        code, reason = CloseCode.SERVER_ERROR, "internal error"
+    await close_quietly(websocket, code, reason)
+    return code
+
+
+async def _any_stopping(call: TwilioCall) -> None:
+    """Returns once the server asks one of the call's channels to stop."""
+    waits = [asyncio.ensure_future(c.live.stopping.wait()) for c in call.channels.values()]
+    try:
+        await asyncio.wait(waits, return_when=FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
+async def _receive(
+    reader: Reader, call: TwilioCall, stopping: asyncio.Future[Any]
+) -> tuple[int, str]:
+    """Twilio's messages until one ends the stream: the code and reason to close with once
+    the open turns have their finals."""
+    while True:
+        left_s = call.max_session_s - call.elapsed_s
+        try:
+            text = await reader.next_text(min(DEFAULT_INACTIVITY_S, left_s), stopping)
+        except TimeoutError:
+            if left_s <= DEFAULT_INACTIVITY_S:
+                return CloseCode.MAX_DURATION, "maximum session duration exceeded"
+            return CloseCode.IDLE, "session idle for too long"
+        except Gone:
+            return CLIENT_GONE, ""
+        if text is None:
+            return CloseCode.SERVICE_RESTART, "server shutting down"
+        message = read_message(text)
+        if isinstance(message, Media):
+            await call.media(message)
+        elif isinstance(message, Stop):
+            return CloseCode.NORMAL, ""
+        elif isinstance(message, Start):
+            raise ProtocolError(CloseCode.INVALID_MESSAGE, "a second start")

@@ -1,0 +1,95 @@
+"""What the Twilio bridge's two WebSocket routes share: reading with a deadline and a stop
+signal, closing when the peer may have gone, the key check, and the server's subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from asyncio import FIRST_COMPLETED
+from typing import Any
+
+from fastapi import WebSocket
+from starlette.datastructures import State
+from starlette.types import Message
+from starlette.websockets import WebSocketState
+
+from streamer.api.call_subscribers import CallSubscribers
+from streamer.streaming.protocol import MAX_SESSION_S, CloseCode, ProtocolError
+
+log = logging.getLogger(__name__)
+
+
+class Gone(Exception):
+    """The peer closed the WebSocket, or its connection broke."""
+
+
+class Reader:
+    """The peer's next message, however long a model call or the server's shutdown takes:
+    a receive still pending is kept for the next call."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self._receiving: asyncio.Future[Message] | None = None
+
+    async def next(
+        self, timeout_s: float, until: asyncio.Future[Any] | None = None
+    ) -> Message | None:
+        """The next message, or None once `until` is done first; TimeoutError after
+        `timeout_s`; `Gone` when the peer went away."""
+        if self._receiving is None:
+            self._receiving = asyncio.ensure_future(self.websocket.receive())
+        waiting: set[asyncio.Future[Any]] = {self._receiving} | ({until} if until else set())
+        done, _ = await asyncio.wait(
+            waiting, timeout=max(timeout_s, 0.0), return_when=FIRST_COMPLETED
+        )
+        if self._receiving in done:
+            message, self._receiving = self._receiving.result(), None
+            if message["type"] == "websocket.disconnect":
+                raise Gone
+            return message
+        if until is not None and until in done:
+            return None
+        raise TimeoutError
+
+    async def next_text(
+        self, timeout_s: float, until: asyncio.Future[Any] | None = None
+    ) -> str | None:
+        """The next text frame, as `next`; 4101 for a binary one."""
+        message = await self.next(timeout_s, until)
+        if message is None:
+            return None
+        if message.get("text") is None:
+            raise ProtocolError(CloseCode.INVALID_MESSAGE, "Twilio sends JSON text frames")
+        return str(message["text"])
+
+    def cancel(self) -> None:
+        if self._receiving is not None:
+            self._receiving.cancel()
+
+
+async def close_quietly(websocket: WebSocket, code: int, reason: str = "") -> None:
+    """Close with `code`, unless the WebSocket is closed already or the peer has gone."""
+    if websocket.application_state != WebSocketState.CONNECTED:
+        return
+    try:
+        await websocket.close(code, reason)
+    except Exception:  # the peer went first: nothing left to tell it
+        log.debug("close %d after the peer had gone", code)
+
+
+def session_limit(state: State, offered: str) -> float | None:
+    """How long a stream or subscriber may run (seconds), or None when `offered` is neither
+    an API key nor a temporary token not used before (it is used now), as for `/v3/ws`."""
+    keys: tuple[str, ...] = state.settings.api_keys
+    if not keys or offered in keys:
+        return MAX_SESSION_S
+    grant = state.tokens.redeem(offered)
+    return None if grant is None else min(MAX_SESSION_S, grant.max_session_s)
+
+
+def call_subscribers(state: State) -> CallSubscribers:
+    """The server's subscribers (made on first use)."""
+    hub: CallSubscribers | None = getattr(state, "call_subscribers", None)
+    if hub is None:
+        hub = state.call_subscribers = CallSubscribers()
+    return hub
