@@ -47,18 +47,17 @@ def speaker_name(index: int) -> str:
     return name
 
 
-def word_speakers(words: list[Word] | tuple[Word, ...], timeline: SpeakerTimeline) -> IntArray:
-    """Index of the speaker of each word; -1 only when the timeline has no speaker at all.
-
-    A word in a gap of the timeline takes the speaker active nearest to it in time.
-    """
-    labels = np.full(len(words), -1, dtype=np.int64)
+def word_scores(words: list[Word] | tuple[Word, ...], timeline: SpeakerTimeline) -> FloatArray:
+    """(words, speakers): each speaker's share of the activity over each word's span, rows
+    summing to 1; a word in a gap of the timeline takes the frame active nearest to it in
+    time; a row of zeros only when the timeline has no speaker at all."""
+    scores = np.zeros((len(words), timeline.num_speakers))
     frames = timeline.scores.shape[0]
     if frames == 0 or timeline.num_speakers == 0:
-        return labels
+        return scores
     active = np.flatnonzero(timeline.scores.sum(axis=1) > 0)
     if active.size == 0:
-        return labels
+        return scores
     for index, word in enumerate(words):
         first = int((word.start_ms / 1000 - timeline.offset_s) // timeline.step_s)
         last = int((word.end_ms / 1000 - timeline.offset_s) // timeline.step_s)
@@ -68,8 +67,16 @@ def word_speakers(words: list[Word] | tuple[Word, ...], timeline: SpeakerTimelin
             middle = (first + last) / 2
             nearest = active[np.argmin(np.abs(active - middle))]
             totals = timeline.scores[nearest]
-        labels[index] = int(np.argmax(totals))
-    return labels
+        scores[index] = totals / totals.sum()
+    return scores
+
+
+def word_speakers(words: list[Word] | tuple[Word, ...], timeline: SpeakerTimeline) -> IntArray:
+    """Index of the speaker most active over each word (`word_scores`); -1 only when the
+    timeline has no speaker at all."""
+    scores = word_scores(words, timeline)
+    labels = np.argmax(scores, axis=1) if scores.size else np.zeros(len(words), np.int64)
+    return np.where(scores.sum(axis=1) > 0, labels, -1).astype(np.int64)
 
 
 def smooth_islands(
@@ -78,7 +85,7 @@ def smooth_islands(
     """Give a short run of words the label of its neighbours when both neighbours are one other
     speaker and the run is not set apart by pauses (the label flickered inside one turn)."""
     out = labels.copy()
-    runs = _label_runs(out)
+    runs = label_runs(out)
     for before, run, after in zip(runs, runs[1:], runs[2:], strict=False):
         if out[before[0]] != out[after[0]] or run[1] - run[0] + 1 > params.island_max_words:
             continue
@@ -89,7 +96,7 @@ def smooth_islands(
     return out
 
 
-def _label_runs(labels: IntArray) -> list[tuple[int, int]]:
+def label_runs(labels: IntArray) -> list[tuple[int, int]]:
     """(n,) labels -> [(first, last)] inclusive index ranges of equal consecutive labels."""
     runs: list[tuple[int, int]] = []
     for index, label in enumerate(labels.tolist()):
