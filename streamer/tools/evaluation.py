@@ -4,7 +4,9 @@ folder of `NAME.wav` + `NAME.rttm` (+ `NAME.uem`, + `NAME.json` transcript) and 
 DER and JER come from pyannote.metrics with `collar=0.25` (boundaries within +/-0.125 s of a
 reference boundary are not scored; overlapped speech is scored), the setting of the dev set's
 reference figures,
-WER from jiwer and cpWER from meeteval, both on lower-cased text without punctuation.
+WER from jiwer and cpWER from meeteval, both on lower-cased text without punctuation. Who said
+each word (word speaker accuracy, boundary bleed, short utterances, phantom speakers and turns,
+turns per minute) comes from `streamer.core.attribution`, on the words of every system with ASR.
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 
 from streamer.core.arrays import Float32Array
+from streamer.core.attribution import (
+    CHANGE_TOLERANCE_S,
+    PHANTOM_SPEECH_S,
+    SHORT_TURN_S,
+    Attribution,
+    ReferenceTurn,
+    attribution,
+    pooled,
+)
 from streamer.core.audio import MODEL_SAMPLE_RATE
 from streamer.core.utterances import turns_from_words
 from streamer.core.words import SpeakerTurn, Transcript
@@ -67,11 +78,26 @@ class FileScore:
     """the same scores for the turns the words themselves span (what a user sees)"""
     wer: float | None = None
     cpwer: float | None = None
+    attribution: Attribution | None = None
+    """who said each word, against the reference turns (systems with words only)"""
     streaming: StreamStats | None = None
 
     @property
     def rtf(self) -> float:
         return self.compute_s / self.duration_s if self.duration_s else 0.0
+
+
+_POOLED_COUNTS = (
+    "words_scored",
+    "short_scored",
+    "edges_checked",
+    "found_speakers",
+    "phantom_speakers",
+    "unmapped_speakers",
+    "found_changes",
+    "phantom_changes",
+)
+"""the counts under the pooled attribution rates that `Summary.overall` gives"""
 
 
 @dataclass(slots=True)
@@ -86,6 +112,8 @@ class Summary:
         wers = [f for f in files if f.wer is not None]
         words = [f.words for f in files if f.words is not None]
         words_total = sum(w.der_total_s for w in words)
+        scored = [f.attribution for f in files if f.attribution is not None]
+        attributed = pooled(scored)
         return {
             "der": sum(f.turns.der_error_s for f in files) / total if total else 0.0,
             "der_words": sum(w.der_error_s for w in words) / words_total if words_total else None,
@@ -95,6 +123,8 @@ class Summary:
             "count_exact": sum(f.turns.found_speakers == f.turns.ref_speakers for f in files),
             "files": len(files),
             "rtf": sum(f.compute_s for f in files) / sum(f.duration_s for f in files),
+            **attributed.rates(),
+            **{name: getattr(attributed, name) if scored else None for name in _POOLED_COUNTS},
         }
 
 
@@ -117,13 +147,20 @@ def discover(folder: Path) -> list[EvalItem]:
     return items
 
 
-def read_rttm(path: Path) -> Annotation:
-    annotation = Annotation(uri=path.stem)
+def read_rttm_turns(path: Path) -> list[ReferenceTurn]:
+    turns = []
     for line in path.read_text().splitlines():
         parts = line.split()
         if len(parts) >= 8 and parts[0] == "SPEAKER":
             start, duration = float(parts[3]), float(parts[4])
-            annotation[Segment(start, start + duration)] = parts[7]
+            turns.append(ReferenceTurn(parts[7], start, start + duration))
+    return turns
+
+
+def read_rttm(path: Path) -> Annotation:
+    annotation = Annotation(uri=path.stem)
+    for turn in read_rttm_turns(path):
+        annotation[Segment(turn.start_s, turn.end_s)] = turn.speaker
     return annotation
 
 
@@ -237,6 +274,8 @@ def evaluate_item(item: EvalItem, system: str, run: SystemRun) -> FileScore:
     )
     if transcript is not None:
         score.words = score_turns(item, turns_from_words(transcript.words), duration_s)
+        regions = [(s.start, s.end) for s in read_uem(item.uem, duration_s)]
+        score.attribution = attribution(transcript.words, read_rttm_turns(item.rttm), regions)
         if item.transcript is not None:
             reference = reference_segments(item.transcript)
             score.wer, score.cpwer = text_scores(transcript, reference)
@@ -268,6 +307,46 @@ def format_table(summaries: list[Summary]) -> str:
             f"{_fmt(o['jer'])} | {_fmt(o['wer'])} | {_fmt(o['cpwer'])} | "
             f"exact on {o['count_exact']}/{o['files']} | {_fmt(o['rtf'], percent=False)} |"
         )
+    attributed = format_attribution_table(summaries)
+    if attributed:
+        lines += ["", "Speaker attribution (words, against the reference turns):", attributed]
+    return "\n".join(lines)
+
+
+def _of(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}% ({part}/{whole})" if whole else "-"
+
+
+def _attribution_row(name: str, system: str, a: Attribution) -> str:
+    found, reference = a.found_turns_per_min, a.reference_turns_per_min
+    per_minute = "-" if found is None or reference is None else f"{found:.1f} / {reference:.1f}"
+    return (
+        f"| {name} | {system} | {_of(a.words_right, a.words_scored)} | "
+        f"{_of(a.short_right, a.short_scored)} | {_of(a.edges_bled, a.edges_checked)} | "
+        f"{a.phantom_speakers}/{a.found_speakers} ({a.unmapped_speakers} unmapped) | "
+        f"{a.phantom_changes}/{a.found_changes} | "
+        f"{per_minute} | {a.words_scored}/{a.words} |"
+    )
+
+
+def format_attribution_table(summaries: list[Summary]) -> str:
+    """Who said each word, per file and pooled over the words of all files (the rules are in
+    `streamer.core.attribution`); empty when no system has words."""
+    header = (
+        "| file | system | word speaker accuracy | short utterances (< 1 s) | boundary bleed | "
+        "phantom speakers | phantom turns | turns / min found / ref | words scored |"
+    )
+    lines = [header, "|" + "---|" * 9]
+    for summary in summaries:
+        for f in summary.files:
+            if f.attribution is not None:
+                lines.append(_attribution_row(f.name, f.system, f.attribution))
+    if len(lines) == 2:
+        return ""
+    for summary in summaries:
+        scored = [f.attribution for f in summary.files if f.attribution is not None]
+        if scored:
+            lines.append(_attribution_row("**overall**", summary.system, pooled(scored)))
     return "\n".join(lines)
 
 
@@ -307,11 +386,24 @@ def format_streaming_table(summary: Summary) -> str:
     return "\n".join(lines)
 
 
+def _file_json(score: FileScore) -> dict[str, object]:
+    """A file's scores; its attribution counts come with their rates."""
+    figures = asdict(score)
+    if score.attribution is not None:
+        figures["attribution"] = {**figures["attribution"], **score.attribution.rates()}
+    return figures
+
+
 def to_json(summaries: list[Summary]) -> dict[str, object]:
     return {
         "collar_s": COLLAR_S,
+        "attribution": {
+            "short_turn_s": SHORT_TURN_S,
+            "phantom_speech_s": PHANTOM_SPEECH_S,
+            "change_tolerance_s": CHANGE_TOLERANCE_S,
+        },
         "systems": {
-            s.system: {"overall": s.overall(), "files": [asdict(f) for f in s.files]}
+            s.system: {"overall": s.overall(), "files": [_file_json(f) for f in s.files]}
             for s in summaries
         },
     }

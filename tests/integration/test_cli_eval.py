@@ -25,11 +25,19 @@ def test_eval_scores_a_file_whole_and_streamed(tmp_path: Path) -> None:
     assert "| ami_trn03 | streamer |" in result.stdout
     assert "| ami_trn03 | streamer streaming |" in result.stdout
     assert "finals unsure" in result.stdout  # the streaming latency table
+    assert "Speaker attribution" in result.stdout and "boundary bleed" in result.stdout
+    assert result.stdout.count("| ami_trn03 | streamer") == 4  # both tables, both systems
     systems = json.loads(figures.read_text())["systems"]
     assert set(systems) == {"streamer", "streamer streaming"}
     for system in systems.values():
         (file,) = system["files"]
         assert 0 <= file["words"]["der"] <= 1 and file["turns"]["ref_speakers"] == 2
+        attributed = file["attribution"]
+        assert 0 < attributed["words_scored"] <= attributed["words"]
+        assert 0 <= attributed["word_accuracy"] <= 1
+        assert attributed["reference_turns"] > 0 and attributed["minutes"] == 0.5
+        overall = system["overall"]
+        assert overall["word_accuracy"] == attributed["word_accuracy"]  # one file: pooled = it
     streamed = systems["streamer streaming"]["files"][0]["streaming"]
     assert streamed["final_after_speech_s"] and streamed["first_partial_s"]
     assert 0 <= streamed["finals_unsure"] <= len(streamed["final_after_speech_s"])
