@@ -26,6 +26,8 @@ from streamer.api.pages import pages_router
 from streamer.api.rest import router as rest_router
 from streamer.api.tokens import TemporaryTokens
 from streamer.api.twilio import router as twilio_router
+from streamer.api.voice_store import SqliteVoiceStore
+from streamer.api.voices import router as voices_router
 from streamer.api.ws import router as stream_router
 from streamer.config import Settings
 from streamer.files.pipeline import FileTranscriber
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
                 niceness=settings.job_niceness,
             ),
             scratch=settings.data_dir / "scratch",
+            voices=app.state.voices,
         )
         app.state.runner.attach(runner)
         webhooks = asyncio.create_task(
@@ -80,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.jobs = SqliteJobStore(settings.jobs_db)
     app.state.metrics.count_jobs(app.state.jobs.counts)
     app.state.uploads = FolderUploadStore(settings.uploads_dir)
+    app.state.voices = SqliteVoiceStore(settings.jobs_db)  # a table beside the jobs
     app.state.runner = RunnerSlot()
     app.state.tokens = TemporaryTokens()
     app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]
@@ -88,6 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(rest_router)
+    app.include_router(voices_router)
     app.include_router(stream_router)
     app.include_router(twilio_router)
     app.include_router(pages_router)

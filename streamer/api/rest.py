@@ -17,6 +17,7 @@ from fastapi.responses import PlainTextResponse
 from streamer.api.errors import ApiError
 from streamer.api.jobs.store import Job, JobStore
 from streamer.api.jobs.uploads import UploadStore, UploadTooLarge
+from streamer.api.voices import check_known_voices
 from streamer.api.wire import (
     TranscriptRequest,
     TranscriptStatus,
@@ -91,6 +92,7 @@ async def create_transcript(request: Request, body: TranscriptRequest) -> dict[s
         raise ApiError(400, "audio_url must be an upload_url from /v2/upload or an http(s) URL")
     elif found is not None and body.audio_url.startswith(str(request.base_url)):
         raise ApiError(400, "no such upload: upload the file again")
+    check_known_voices(request, body.known_voices)
     job = _store(request).create(body.audio_url, upload_id, body.model_dump(exclude_none=True))
     request.app.state.runner.notify()
     return transcript_object(job)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -83,6 +83,10 @@ class TranscriptBody(BaseModel):
 # ---- async v2: requests --------------------------------------------------------------------
 
 
+MAX_KNOWN_VOICES = 32
+VoiceId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class SpeakerOptions(BaseModel):
     model_config = ConfigDict(extra="allow")  # the SDK knows more options: kept, echoed
     min_speakers_expected: int | None = Field(default=None, ge=1, le=26)
@@ -106,6 +110,8 @@ class TranscriptRequest(BaseModel):
     webhook_auth_header_value: str | None = Field(
         default=None, max_length=4096, pattern=r"^[\x20-\x7e]*$"
     )
+    known_voices: list[VoiceId] | None = Field(default=None, max_length=MAX_KNOWN_VOICES)
+    """ids of enrolled voices (`/v2/voices`) whose words take the person's name"""
 
     @field_validator("webhook_url")
     @classmethod
@@ -227,6 +233,16 @@ def upload_json(upload_url: str) -> dict[str, str]:
 
 def token_json(token: str) -> dict[str, str]:
     return {"token": token}
+
+
+def voice_json(voice_id: str, name: str, created: float) -> dict[str, str]:
+    """An enrolled voice as `/v2/voices` shows it (never its print)."""
+    return {"id": voice_id, "name": name, "created": _iso(created)}
+
+
+def voice_list_json(voices: list[dict[str, str]]) -> dict[str, Any]:
+    """The body of `GET /v2/voices`."""
+    return {"voices": voices}
 
 
 def health_json(status: Literal["ok", "loading"]) -> dict[str, str]:
@@ -519,3 +535,8 @@ class StreamParams(TurnSettings):
     max_speakers: int | None = Field(default=None, ge=1, le=26)
     inactivity_timeout: int | None = Field(default=None, ge=5, le=3600)
     token: str | None = None
+    known_voices: str | None = Field(default=None, max_length=MAX_KNOWN_VOICES * 65)
+    """comma-separated ids of enrolled voices"""
+
+    def voice_ids(self) -> list[str]:
+        return [part.strip() for part in (self.known_voices or "").split(",") if part.strip()]

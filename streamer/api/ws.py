@@ -23,6 +23,8 @@ from streamer.api.errors import first_problem
 from streamer.api.inference import StreamingInference
 from streamer.api.live import LiveStream, LiveStreams
 from streamer.api.logs import log_context
+from streamer.api.voice_store import VoiceStore
+from streamer.api.voices import found_voices
 from streamer.api.wire import (
     StreamParams,
     begin_message,
@@ -52,7 +54,7 @@ CLIENT_GONE = 1005
 """The close code counted for a session whose client went without one ("no status")."""
 
 
-def _config(params: StreamParams) -> StreamConfig:
+def _config(params: StreamParams, voices: VoiceStore) -> StreamConfig:
     return StreamConfig(
         sample_rate=params.sample_rate,
         encoding=params.encoding,
@@ -60,6 +62,7 @@ def _config(params: StreamParams) -> StreamConfig:
         max_speakers=params.max_speakers,
         format_turns=bool(params.format_turns),
         turn=apply_turn_changes(TurnParams(), params.changes()),
+        known_voices=found_voices(voices, params.voice_ids()),
     )
 
 
@@ -158,7 +161,7 @@ async def stream(websocket: WebSocket) -> None:
     state = websocket.app.state
     try:
         inference: StreamingInference = state.streaming
-        session = StreamSession(_config(params), inference.grid)
+        session = StreamSession(_config(params, state.voices), inference.grid)
         connection = Connection(websocket, session, inference, session_limit_s)
         live_streams: LiveStreams = state.live_streams
         live_streams.add(connection.live)

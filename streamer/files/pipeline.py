@@ -5,12 +5,13 @@ Runs the models (the shell) and hands their outputs to the pure modules (the cor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from streamer.core.arrays import FloatArray
 from streamer.core.audio import MODEL_SAMPLE_RATE
 from streamer.core.clustering import (
     ClusteringParams,
@@ -24,6 +25,13 @@ from streamer.core.diarization import (
 )
 from streamer.core.regions import VadParams, speech_regions
 from streamer.core.utterances import utterances
+from streamer.core.voices import (
+    KnownVoice,
+    VoiceParams,
+    match_voices,
+    speaker_centroids,
+    with_names,
+)
 from streamer.core.word_speakers import (
     SmoothingParams,
     SpeakerTimeline,
@@ -45,12 +53,15 @@ class PipelineParams:
     clustering: ClusteringParams = field(default_factory=ClusteringParams)
     diarization: DiarizationParams = field(default_factory=DiarizationParams)
     smoothing: SmoothingParams = field(default_factory=SmoothingParams)
+    voices: VoiceParams = field(default_factory=VoiceParams)
 
 
 @dataclass(frozen=True, slots=True)
 class Diarization:
     timeline: SpeakerTimeline
     turns: tuple[SpeakerTurn, ...]
+    centroids: FloatArray
+    """(speakers, dim) unit centroid of each global speaker (`core.voices`)"""
 
 
 class FileTranscriber:
@@ -66,8 +77,10 @@ class FileTranscriber:
         language: str | None = None,
         speaker_labels: bool = True,
         progress: Progress | None = None,
+        known_voices: Sequence[KnownVoice] = (),
     ) -> Transcript:
-        """16 kHz mono audio -> words with speakers and utterances."""
+        """16 kHz mono audio -> words with speakers and utterances; speakers whose voice
+        matches one of `known_voices` carry that person's name."""
         report = progress or (lambda _share: None)
         duration_s = len(audio) / MODEL_SAMPLE_RATE
         probs = self.models.vad.file_probabilities(audio)
@@ -86,6 +99,10 @@ class FileTranscriber:
                 labels[:] = 0
             labels = smooth_islands(words, labels, self.params.smoothing)
             words = name_speakers(words, labels)
+            if known_voices:
+                threshold = self.params.voices.threshold
+                names = match_voices(diarization.centroids, known_voices, threshold)
+                words = with_names(words, labels, names)
             turns = diarization.turns
         report(1.0)
         return Transcript(
@@ -111,4 +128,11 @@ class FileTranscriber:
             self.speaker_finder.grid,
             self.params.diarization,
         )
-        return Diarization(timeline=timeline, turns=tuple(turns))
+        found = speaker_centroids(
+            local.embeddings,
+            local.speech_s,
+            rows,
+            num_speakers,
+            self.params.voices.min_row_speech_s,
+        )
+        return Diarization(timeline=timeline, turns=tuple(turns), centroids=found)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from streamer.core.clustering import ClusteringParams, OnlineParams
 from streamer.core.diarization import DiarizationParams
+from streamer.core.voices import KnownVoice, VoiceParams
 from streamer.streaming.turns import TurnParams
 
 
@@ -57,3 +58,6 @@ class StreamConfig:
     minutes, 47 MB for 50 turns over two hours, 12 MB with this bound)."""
     buffer_s: float = 60.0
     """Audio kept per session: the longest piece plus the speaker context, with margin."""
+    known_voices: tuple[KnownVoice, ...] = ()
+    """Enrolled people: a label whose voice matches one's print carries that name."""
+    voices: VoiceParams = field(default_factory=VoiceParams)

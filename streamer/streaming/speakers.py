@@ -10,6 +10,7 @@ re-clustered as for a file; turns whose words change speaker are revised.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from streamer.core.diarization import (
     concatenate,
     global_timeline,
 )
+from streamer.core.voices import LabelVoices
 from streamer.core.word_speakers import (
     SmoothingParams,
     SpeakerTimeline,
@@ -72,6 +74,8 @@ class SessionSpeakers:
         self._finals: deque[_FinalTurn] = deque(maxlen=config.revision_turns)
         self._current = speaker_name(0)
         """the speaker heard last: words decoded without speaker analysis take it"""
+        self._voices = LabelVoices(config.known_voices, config.voices)
+        """which labels are enrolled people (their words carry the name)"""
 
     def name_open(
         self, words: list[Word], local: LocalSpeakers | None, context_offset: int
@@ -83,6 +87,8 @@ class SessionSpeakers:
     def piece(self, words: list[Word], local: LocalSpeakers | None, context_offset: int) -> Piece:
         """A closed piece: its words named, the online speakers taught by its analysis."""
         rows = self._row_speakers(local, learn=True)
+        if local is not None:
+            self._voices.learn(local.embeddings, local.speech_s, rows)
         named = self._name(words, local, context_offset, rows)
         return Piece(tuple(named), local, context_offset, rows)
 
@@ -118,7 +124,8 @@ class SessionSpeakers:
             named = [w.with_speaker(self._current) for w in words]
         else:
             found = word_speakers(words, self._timeline(local, rows, context_offset))
-            named = _name_on(words, found, main=int(rows[np.argmax(local.speech_s)]))
+            main = int(rows[np.argmax(local.speech_s)])
+            named = _name_on(words, found, main, self._voices.name)
         if named[-1].speaker is not None:
             self._current = named[-1].speaker
         return named
@@ -171,6 +178,7 @@ class SessionSpeakers:
             if everything.speech_s[members].sum() < config.revision_new_speaker_min_speech_s:
                 new = np.where(members, old, new)
         self._online.reset(everything.embeddings, everything.speech_s, new)
+        self._voices.reset(everything.embeddings, everything.speech_s, new)
         # one lookup for all words: each against the whole timeline would cost its length
         found = word_speakers(
             [w for _, p, _ in analysed for w in p.words], self._timeline(everything, new, origin)
@@ -183,7 +191,7 @@ class SessionSpeakers:
             row, word = rows.stop, words.stop
             piece.row_speakers = new[rows]
             main = int(new[rows][np.argmax(everything.speech_s[rows])])
-            revised = tuple(_name_on(list(piece.words), found[words], main))
+            revised = tuple(_name_on(list(piece.words), found[words], main, self._voices.name))
             if revised != piece.words:
                 piece.words = revised
                 changed[turn.order] = turn
@@ -192,8 +200,14 @@ class SessionSpeakers:
         return SpeakerRevision(tuple(RevisedTurn(t.order, t.words) for t in changed.values()))
 
 
-def _name_on(words: list[Word], found: IntArray, main: int) -> list[Word]:
+def _name_on(
+    words: list[Word], found: IntArray, main: int, name: Callable[[int, str], str]
+) -> list[Word]:
     """Each word takes the speaker found most active over it (`word_speakers`); words with no
-    one under them take `main` (the speaker of most speech); one-word islands are smoothed."""
+    one under them take `main` (the speaker of most speech); one-word islands are smoothed.
+    `name(label, letter)` says what a label is called (a known voice's name, or its letter)."""
     labels = smooth_islands(words, np.where(found < 0, main, found), SmoothingParams())
-    return [w.with_speaker(speaker_name(int(n))) for w, n in zip(words, labels, strict=True)]
+    return [
+        w.with_speaker(name(int(n), speaker_name(int(n))))
+        for w, n in zip(words, labels, strict=True)
+    ]

@@ -1,4 +1,4 @@
-"""`streamer serve | transcribe | stream | eval | models | dev-cert`."""
+"""`streamer serve | transcribe | stream | eval | voices | models | dev-cert`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamer.config import DeviceUnavailable, Settings, settings_from_env
+
+if TYPE_CHECKING:
+    from streamer.core.voices import KnownVoice
 
 EXIT_BAD_INPUT = 2
 
@@ -55,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--max-speakers", type=count)
     transcribe.add_argument("--language", help="language code such as en; default: detect")
     transcribe.add_argument("--format", choices=["json", "text", "srt", "vtt"], default="json")
+    transcribe.add_argument(
+        "--known-voices", help="ids of enrolled voices (`streamer voices`), comma-separated"
+    )
     _common_model_flags(transcribe)
     transcribe.set_defaults(handler=_transcribe)
 
@@ -92,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     dev_cert.add_argument("--out", type=Path, default=Path("dev-cert"), help="folder to write")
     dev_cert.add_argument("--days", type=count, default=365, help="how long it is valid")
     dev_cert.set_defaults(handler=_dev_cert)
+
+    voices = commands.add_parser(
+        "voices", help="enrol, list and remove known voices (the data dir's store)"
+    )
+    actions = voices.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="enrol a voice from 5-60 s of one person's speech")
+    add.add_argument("name")
+    add.add_argument("file", type=Path)
+    _common_model_flags(add)
+    actions.add_parser("list", help="every enrolled voice: id, name, when")
+    remove = actions.add_parser("remove", help="forget a voice")
+    remove.add_argument("id")
+    voices.set_defaults(handler=_voices)
     return parser
 
 
@@ -175,10 +195,18 @@ def _transcribe(args: argparse.Namespace) -> int:
     except (MediaError, ValueError) as error:
         print(f"streamer: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    transcriber = FileTranscriber(load_models(_settings(args)))
+    settings = _settings(args)
+    try:
+        known = _known_voices(settings, args.known_voices)
+    except LookupError as error:
+        print(f"streamer: --known-voices: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    transcriber = FileTranscriber(load_models(settings))
     update, close = _progress_bar()
     try:
-        transcript = transcriber.transcribe(audio, count, args.language, progress=update)
+        transcript = transcriber.transcribe(
+            audio, count, args.language, progress=update, known_voices=known
+        )
     finally:
         close()
     if args.format == "json":
@@ -190,6 +218,52 @@ def _transcribe(args: argparse.Namespace) -> int:
         print(captions.srt(transcript), end="")
     else:
         print(captions.vtt(transcript), end="")
+    return 0
+
+
+def _known_voices(settings: Settings, ids: str | None) -> list[KnownVoice]:
+    """The enrolled voices of comma-separated `ids`; `LookupError` naming those unknown."""
+    if not ids:
+        return []
+    from streamer.api.voice_store import SqliteVoiceStore
+
+    wanted = [part.strip() for part in ids.split(",") if part.strip()]
+    return [voice.known() for voice in SqliteVoiceStore(settings.jobs_db).get_many(wanted)]
+
+
+def _voices(args: argparse.Namespace) -> int:
+    from streamer.api.voice_store import SqliteVoiceStore
+    from streamer.api.wire import voice_json
+
+    settings = settings_from_env()
+    store = SqliteVoiceStore(settings.jobs_db)
+    if args.action == "list":
+        for voice in store.voices():
+            shown = voice_json(voice.id, voice.name, voice.created)
+            print(f"{voice.id}\t{voice.name}\t{shown['created']}\t{voice.speech_s:.1f} s")
+        return 0
+    if args.action == "remove":
+        removed = store.delete(args.id)
+        if removed is None:
+            print(f"streamer: no voice with id {args.id}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"removed {removed.id} ({removed.name})")
+        return 0
+    from streamer.core.voices import voice_name
+    from streamer.files.media import MediaError, decode_file
+    from streamer.files.voiceprints import EnrolmentError, enrol
+    from streamer.models.loader import load_models
+
+    try:
+        name = voice_name(args.name)
+        audio = decode_file(args.file)
+        models = load_models(_settings(args))
+        enrolment = enrol(models, audio)
+    except (MediaError, EnrolmentError, ValueError) as error:
+        print(f"streamer: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    voice = store.add(name, enrolment.embedding, enrolment.speech_s)
+    print(json.dumps(voice_json(voice.id, voice.name, voice.created)))
     return 0
 
 

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from streamer.api.jobs.store import Job, JobStore
 from streamer.api.jobs.uploads import UploadStore
 from streamer.api.logs import log_context
+from streamer.api.voice_store import UnknownVoices, VoiceStore
 from streamer.api.wire import TranscriptRequest, transcript_body
 from streamer.files.media import MediaError, decode_file
 from streamer.files.pipeline import FileTranscriber
@@ -74,8 +75,10 @@ class JobRunner:
         transcriber: FileTranscriber,
         limits: RunnerLimits,
         scratch: Path,
+        voices: VoiceStore | None = None,
     ) -> None:
         self._store = store
+        self._voices = voices
         self._uploads = uploads
         self._transcriber = transcriber
         self._limits = limits
@@ -132,7 +135,7 @@ class JobRunner:
         error: str | None = None
         try:
             result = self._transcribe(job)
-        except AudioUnavailable as problem:
+        except (AudioUnavailable, UnknownVoices) as problem:  # a voice deleted since
             error = str(problem)
         except Exception:
             log.exception("job %s failed", job.id)
@@ -155,8 +158,15 @@ class JobRunner:
     def _transcribe(self, job: Job) -> dict[str, Any]:
         audio = self._audio(job)
         request = TranscriptRequest.model_validate(job.request)  # validated when created
+        known = []
+        if request.known_voices and self._voices is not None:
+            known = [voice.known() for voice in self._voices.get_many(request.known_voices)]
         transcript = self._transcriber.transcribe(
-            audio, request.speaker_count(), request.language, request.speaker_labels
+            audio,
+            request.speaker_count(),
+            request.language,
+            request.speaker_labels,
+            known_voices=known,
         )
         return transcript_body(transcript, request.speaker_labels).model_dump()
 
