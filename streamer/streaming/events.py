@@ -27,6 +27,8 @@ class TurnUpdate:
     end_of_turn: bool
     formatted: bool
     end_of_turn_confidence: float
+    speaker_changed: bool = False
+    """a final ended by the next speaker (`streamer.streaming.speaker_turns`), not a pause"""
 
     @property
     def transcript(self) -> str:

@@ -23,6 +23,11 @@ class OpenTurn:
     def has_words(self) -> bool:
         return bool(self.closed) or self._prefix.has_words
 
+    @property
+    def settled(self) -> int:
+        """Words of its closed pieces: their speakers come from their pieces' analysis."""
+        return sum(len(piece.words) for piece in self.closed)
+
     def close_piece(self, piece: Piece) -> None:
         """A decode closed the open piece: its words are final; the next piece starts empty."""
         self.closed.append(piece)

@@ -16,7 +16,9 @@ evaluation (the virtual clock) drive it alike, at any speed. A shell calls it in
 3. `force_endpoint()` (the client's ForceEndpoint, and before Terminate) ends the open turn:
    queue the request it returns like any other. `reconfigure` applies UpdateConfiguration.
 
-Events keep their order if each call's events are sent before the next call's.
+Events keep their order if each call's events are sent before the next call's. A turn the
+client sees ends at a pause or where its speaker changes (`streaming/speaker_turns.py`), so
+one session turn may go out as several client turns.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from streamer.streaming.events import SessionEvent, SpeechStarted, TurnUpdate
 from streamer.streaming.intake import AudioIntake
 from streamer.streaming.open_turn import OpenTurn
 from streamer.streaming.pieces import DecodeRequest, Outcome, PieceScheduler, Plan
+from streamer.streaming.speaker_turns import SpeakerTurns
 from streamer.streaming.speakers import Piece, SessionSpeakers
 from streamer.streaming.turns import TurnDetector, TurnEnded, TurnParams, TurnStarted
 
@@ -54,6 +57,7 @@ class StreamSession:
         self._pieces = PieceScheduler(config, self._intake)
         self._open = OpenTurn()
         self._speakers = SessionSpeakers(config, grid)
+        self._client_turns = SpeakerTurns()
         self._ending: dict[int, _Ending] = {}
 
     @property
@@ -136,7 +140,7 @@ class StreamSession:
             named = self._speakers.name_open(words, local, request.context_offset)
             update = self._open.update(request.turn_order, named)
         self._turns.end_of_turn_confidence = update.end_of_turn_confidence
-        return [update]
+        return list(self._client_turns.partial(update, self._open.settled))
 
     def _final_turn(
         self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
@@ -157,5 +161,8 @@ class StreamSession:
             formatted=self.config.format_turns,
             end_of_turn_confidence=ending.confidence,
         )
+        events: list[SessionEvent] = list(self._client_turns.final(final))
         revision = self._speakers.turn_ended(request.turn_order, pieces)
-        return [final] if revision is None else [final, revision]
+        if revision is not None and (revised := self._client_turns.revision(revision)):
+            events.append(revised)
+        return events

@@ -354,8 +354,9 @@ def format_streaming_table(summary: Summary) -> str:
     """Latency figures of a streaming run (seconds, p50 / p95 over turns or words)."""
     lines = [
         "| file | first partial after speech start | final after last word | "
-        "finals unsure | word final lag | label flips | partials skipped |",
-        "|" + "---|" * 7,
+        "finals unsure | final at a speaker change | word final lag | label flips | "
+        "partials skipped |",
+        "|" + "---|" * 8,
     ]
     everything = StreamStats()
     for f in summary.files:
@@ -366,12 +367,14 @@ def format_streaming_table(summary: Summary) -> str:
             f"| {f.name} | {percentiles(s.first_partial_s)} | "
             f"{percentiles(s.final_after_speech_s)} | "
             f"{s.finals_unsure}/{len(s.final_after_speech_s)} | "
+            f"{percentiles(s.speaker_change_final_s)} ({len(s.speaker_change_final_s)}) | "
             f"{percentiles(s.word_final_lag_s)} | "
             f"{s.label_flips}/{s.words_sent} | {s.partials_skipped} |"
         )
         everything.first_partial_s += s.first_partial_s
         everything.final_after_speech_s += s.final_after_speech_s
         everything.finals_unsure += s.finals_unsure
+        everything.speaker_change_final_s += s.speaker_change_final_s
         everything.word_final_lag_s += s.word_final_lag_s
         everything.label_flips += s.label_flips
         everything.words_sent += s.words_sent
@@ -380,6 +383,8 @@ def format_streaming_table(summary: Summary) -> str:
         f"| **overall** | {percentiles(everything.first_partial_s)} | "
         f"{percentiles(everything.final_after_speech_s)} | "
         f"{everything.finals_unsure}/{len(everything.final_after_speech_s)} | "
+        f"{percentiles(everything.speaker_change_final_s)} "
+        f"({len(everything.speaker_change_final_s)}) | "
         f"{percentiles(everything.word_final_lag_s)} | "
         f"{everything.label_flips}/{everything.words_sent} | {everything.partials_skipped} |"
     )

@@ -20,7 +20,7 @@ from streamer.api.inference import StreamingInference
 from streamer.core.arrays import Float32Array
 from streamer.core.audio import MODEL_SAMPLE_RATE, float_to_pcm_s16le
 from streamer.core.utterances import utterances
-from streamer.core.words import Transcript
+from streamer.core.words import Transcript, Word
 from streamer.streaming.config import StreamConfig
 from streamer.streaming.events import (
     HeldTranscript,
@@ -42,12 +42,15 @@ class StreamStats:
     first_partial_s: list[float] = field(default_factory=list)
     """per turn: first partial with words, after the turn's speech started"""
     final_after_speech_s: list[float] = field(default_factory=list)
-    """per turn: final Turn sent, after its last word ended"""
+    """per turn ended by a pause: final Turn sent, after its last word ended"""
+    speaker_change_final_s: list[float] = field(default_factory=list)
+    """per turn ended by the next speaker: final Turn sent, after its last word ended (the
+    next speaker's words up to the change had to be heard and analysed first)"""
     finals_unsure: int = 0
     """final Turns whose words did not end a sentence: they waited for `max_turn_silence`
     (or were forced or split)"""
     word_final_lag_s: list[float] = field(default_factory=list)
-    """per word: first sent as final, after it was spoken"""
+    """per word: first sent as final (in whichever turn), after it was spoken"""
     words_sent: int = 0
     label_flips: int = 0
     """words whose speaker a SpeakerRevision changed after the final Turn"""
@@ -59,6 +62,8 @@ class StreamStats:
 class StreamResult:
     transcript: Transcript
     stats: StreamStats
+    turns: tuple[tuple[Word, ...], ...] = ()
+    """the final turns as the client holds them at the end (revisions applied)"""
 
 
 class SimulatedStream:
@@ -193,29 +198,41 @@ def simulate(
             audio_duration_s=len(audio) / MODEL_SAMPLE_RATE,
         ),
         stats=stats,
+        turns=tuple(held.turns[order] for order in sorted(held.turns)),
     )
 
 
 def measure(sent: list[tuple[float, SessionEvent]], confidence_threshold: float) -> StreamStats:
     """What a client would feel, from the events sent and when (seconds)."""
     stats = StreamStats()
-    speech_started: list[float] = []
-    first_partial: dict[int, float] = {}
-    final_seen: dict[tuple[int, int], float] = {}
+    started: float | None = None  # a turn the VAD opened, whose first partial is awaited
+    first_word: dict[int, int] = {}
+    """each turn's first word, counted over the session: a turn split at a change of speaker
+    goes on as the next turn, so its words keep their place (and their first final time)"""
+    ended_words = 0
+    final_seen: dict[int, float] = {}
     final_speaker: dict[tuple[int, int], str | None] = {}
     for now, event in sent:
         if isinstance(event, SpeechStarted):
-            speech_started.append(event.timestamp_ms / 1000)
+            started = event.timestamp_ms / 1000
         elif isinstance(event, TurnUpdate):
             order, words = event.turn_order, event.words
-            if words and not event.end_of_turn:
-                first_partial.setdefault(order, now)
+            if order not in first_word:
+                first_word[order] = ended_words
+                if words and not event.end_of_turn and started is not None:
+                    stats.first_partial_s.append(now - started)
+                    started = None  # (a turn begun by a change of speaker has no start)
             for index, word in enumerate(words[: event.final_count]):
-                final_seen.setdefault((order, index), now - word.end_ms / 1000)
+                final_seen.setdefault(first_word[order] + index, now - word.end_ms / 1000)
             if event.end_of_turn:
+                ended_words = first_word[order] + len(words)
                 stats.words_sent += len(words)
                 if words:
-                    stats.final_after_speech_s.append(now - words[-1].end_ms / 1000)
+                    after = now - words[-1].end_ms / 1000
+                    if event.speaker_changed:
+                        stats.speaker_change_final_s.append(after)
+                    else:
+                        stats.final_after_speech_s.append(after)
                     if event.end_of_turn_confidence < confidence_threshold:
                         stats.finals_unsure += 1
                 for index, word in enumerate(words):
@@ -228,9 +245,4 @@ def measure(sent: list[tuple[float, SessionEvent]], confidence_threshold: float)
                         stats.label_flips += 1
                         final_speaker[key] = word.speaker
     stats.word_final_lag_s = list(final_seen.values())
-    stats.first_partial_s = [
-        first_partial[order] - speech_started[order]
-        for order in sorted(first_partial)
-        if order < len(speech_started)
-    ]
     return stats

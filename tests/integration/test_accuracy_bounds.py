@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import groupby
 
 import jiwer
 import numpy as np
@@ -25,6 +26,7 @@ import pytest
 
 from streamer.api.inference import StreamingInference
 from streamer.core.utterances import turns_from_words
+from streamer.core.words import Word
 from streamer.files.media import decode_file
 from streamer.files.pipeline import FileTranscriber
 from streamer.streaming.config import StreamConfig
@@ -76,6 +78,8 @@ WHOLE_FILE_BOUNDS = (
 STREAMED_MAX_WER = 0.26
 STREAMED_MAX_DER_WORDS = 0.09
 STREAMED_SPEAKERS = 2
+STREAMED_MIN_TURNS = 6
+"""final turns of the 30 s call (9 measured, 2 before turns ended at speaker changes)"""
 # Before re-clustering needed 3 s of speech to found a speaker, the stream's last revision
 # named the first 7 words (6.8-10.3 s) as a phantom third speaker in 6 of 28 runs; since, 0
 # of 18 simulated runs and 0 of 11 runs through the SDK.
@@ -155,6 +159,26 @@ def test_streamed_telephone_call_names_its_two_speakers(streamed: StreamResult) 
     assert words and all(w.speaker is not None for w in words)
     counts = Counter(w.speaker for w in words)
     assert len(counts) == STREAMED_SPEAKERS, f"speakers {counts}"
+
+
+def test_streamed_telephone_call_turns_end_where_the_speaker_changes(
+    streamed: StreamResult,
+) -> None:
+    """Two people talking without a long pause used to be one turn (two finals for the 30 s
+    call, the second 7.6-30 s with both voices): now a turn ends at each change of speaker,
+    so its `speaker_label` means something. Measured: 9 final turns, 7 ended by the next
+    speaker, none holding two speakers; a back-channel of one word may stay inside a turn,
+    and a revision may relabel part of one (one such turn is let pass)."""
+    assert len(streamed.turns) >= STREAMED_MIN_TURNS, f"{len(streamed.turns)} turns"
+    assert streamed.stats.speaker_change_final_s, "no turn ended at a change of speaker"
+    mixed = [t for t in streamed.turns if _runs_of_two_or_more(t) > 1]
+    assert len(mixed) <= 1, [" ".join(f"{w.speaker}:{w.text}" for w in t) for t in mixed]
+
+
+def _runs_of_two_or_more(words: tuple[Word, ...]) -> int:
+    """Runs of one speaker of at least two words (a one-word back-channel is not one)."""
+    runs = [len(list(group)) for _, group in groupby(w.speaker for w in words)]
+    return sum(length >= 2 for length in runs)
 
 
 def test_streamed_telephone_call_der_words(streamed: StreamResult) -> None:
