@@ -229,6 +229,30 @@ class OnlineSpeakers:
         return float(1.0 - centroid @ unit_row)
 
 
+def keep_unless_surer(
+    embeddings: FloatArray, old: IntArray, new: IntArray, margin: float
+) -> IntArray:
+    """`new` labels, except that a row keeps its `old` one unless it is nearer (cosine, by
+    more than `margin`) to its new speaker's centroid than to its old speaker's, both as
+    the new labelling has them: a re-clustering moves only what it is surer of, so a short,
+    ambiguous stretch does not flip back and forth. A row whose old speaker has no members
+    left in `new` moves."""
+    unit = l2_normalize(embeddings)
+    centres = {
+        label: l2_normalize(unit[new == label].sum(axis=0)[None, :])[0]
+        for label in np.unique(new).tolist()
+    }
+    out = new.copy()
+    for row in np.flatnonzero(old != new).tolist():
+        was = int(old[row])
+        if (
+            was in centres
+            and unit[row] @ centres[int(new[row])] - unit[row] @ centres[was] < margin
+        ):
+            out[row] = was
+    return out
+
+
 def match_labels(new: IntArray, old: IntArray, first_fresh: int = 0) -> IntArray:
     """Rename `new` labels to agree as much as possible with `old` ones (same items), so a
     re-clustering keeps the names users have already seen; unmatched new labels get fresh

@@ -71,12 +71,11 @@ def word_scores(words: list[Word] | tuple[Word, ...], timeline: SpeakerTimeline)
     return scores
 
 
-def word_speakers(words: list[Word] | tuple[Word, ...], timeline: SpeakerTimeline) -> IntArray:
-    """Index of the speaker most active over each word (`word_scores`); -1 only when the
-    timeline has no speaker at all."""
-    scores = word_scores(words, timeline)
-    labels = np.argmax(scores, axis=1) if scores.size else np.zeros(len(words), np.int64)
-    return np.where(scores.sum(axis=1) > 0, labels, -1).astype(np.int64)
+def strongest(scores: FloatArray) -> IntArray:
+    """The speaker of the largest score in each row of `word_scores`; -1 for a row of none."""
+    if not scores.size:
+        return np.full(len(scores), -1, dtype=np.int64)
+    return np.where(scores.sum(axis=1) > 0, np.argmax(scores, axis=1), -1).astype(np.int64)
 
 
 def smooth_islands(

@@ -24,6 +24,7 @@ from streamer.core.diarization import (
     global_timeline,
 )
 from streamer.core.regions import VadParams, speech_regions
+from streamer.core.sentence_speakers import SentenceParams, keep_sentences_whole
 from streamer.core.utterances import utterances
 from streamer.core.voices import (
     KnownVoice,
@@ -37,7 +38,8 @@ from streamer.core.word_speakers import (
     SpeakerTimeline,
     name_speakers,
     smooth_islands,
-    word_speakers,
+    strongest,
+    word_scores,
 )
 from streamer.core.words import SpeakerTurn, Transcript
 from streamer.files.windows import asr_windows
@@ -54,6 +56,7 @@ class PipelineParams:
     diarization: DiarizationParams = field(default_factory=DiarizationParams)
     smoothing: SmoothingParams = field(default_factory=SmoothingParams)
     voices: VoiceParams = field(default_factory=VoiceParams)
+    sentences: SentenceParams = field(default_factory=SentenceParams)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +97,12 @@ class FileTranscriber:
         turns: tuple[SpeakerTurn, ...] = ()
         if speaker_labels and words:
             diarization = self.diarize(audio, count or SpeakerCount())
-            labels = word_speakers(words, diarization.timeline)
+            scores = word_scores(words, diarization.timeline)
+            labels = strongest(scores)
             if (labels < 0).all():
                 labels[:] = 0
             labels = smooth_islands(words, labels, self.params.smoothing)
+            labels = keep_sentences_whole(words, scores, labels, self.params.sentences)
             words = name_speakers(words, labels)
             if known_voices:
                 threshold = self.params.voices.threshold

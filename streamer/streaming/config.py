@@ -48,6 +48,10 @@ class StreamConfig:
     """Speech a speaker found only by re-clustering needs before it gets a label of its own
     (online founding needs `online.new_speaker_min_speech_s` of one window)."""
     diarization: DiarizationParams = field(default_factory=DiarizationParams)
+    revision_move_margin: float = 0.1
+    """A revision moves a stretch of speech to another speaker only when it is this much
+    nearer (cosine) that speaker's centroid than its own speaker's (no flip-flopping of a
+    short, ambiguous stretch)."""
     revision_turns: int = 50
     """Final turns that re-clustering revisits: older labels stay as sent. Keeps memory and
     the clustering done on the event loop bounded however long the call."""

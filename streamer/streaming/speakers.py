@@ -15,9 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamer.core.arrays import IntArray
+from streamer.core.arrays import FloatArray, IntArray
 from streamer.core.audio import MODEL_SAMPLE_RATE
-from streamer.core.clustering import OnlineSpeakers, SpeakerCount, match_labels
+from streamer.core.clustering import (
+    OnlineSpeakers,
+    SpeakerCount,
+    keep_unless_surer,
+    match_labels,
+)
 from streamer.core.diarization import (
     FrameGrid,
     LocalSpeakers,
@@ -25,13 +30,15 @@ from streamer.core.diarization import (
     concatenate,
     global_timeline,
 )
+from streamer.core.sentence_speakers import SentenceParams, keep_sentences_whole
 from streamer.core.voices import LabelVoices
 from streamer.core.word_speakers import (
     SmoothingParams,
     SpeakerTimeline,
     smooth_islands,
     speaker_name,
-    word_speakers,
+    strongest,
+    word_scores,
 )
 from streamer.core.words import Word
 from streamer.streaming.config import StreamConfig
@@ -123,9 +130,9 @@ class SessionSpeakers:
         if local is None or not rows.size:  # no analysis: the speaker heard last
             named = [w.with_speaker(self._current) for w in words]
         else:
-            found = word_speakers(words, self._timeline(local, rows, context_offset))
+            scores = word_scores(words, self._timeline(local, rows, context_offset))
             main = int(rows[np.argmax(local.speech_s)])
-            named = _name_on(words, found, main, self._voices.name)
+            named = _name_on(words, scores, main, self._voices.name)
         if named[-1].speaker is not None:
             self._current = named[-1].speaker
         return named
@@ -177,10 +184,11 @@ class SessionSpeakers:
             members = new == label
             if everything.speech_s[members].sum() < config.revision_new_speaker_min_speech_s:
                 new = np.where(members, old, new)
+        new = keep_unless_surer(everything.embeddings, old, new, config.revision_move_margin)
         self._online.reset(everything.embeddings, everything.speech_s, new)
         self._voices.reset(everything.embeddings, everything.speech_s, new)
         # one lookup for all words: each against the whole timeline would cost its length
-        found = word_speakers(
+        scores = word_scores(
             [w for _, p, _ in analysed for w in p.words], self._timeline(everything, new, origin)
         )
         changed: dict[int, _FinalTurn] = {}
@@ -191,7 +199,7 @@ class SessionSpeakers:
             row, word = rows.stop, words.stop
             piece.row_speakers = new[rows]
             main = int(new[rows][np.argmax(everything.speech_s[rows])])
-            revised = tuple(_name_on(list(piece.words), found[words], main, self._voices.name))
+            revised = tuple(_name_on(list(piece.words), scores[words], main, self._voices.name))
             if revised != piece.words:
                 piece.words = revised
                 changed[turn.order] = turn
@@ -201,12 +209,15 @@ class SessionSpeakers:
 
 
 def _name_on(
-    words: list[Word], found: IntArray, main: int, name: Callable[[int, str], str]
+    words: list[Word], scores: FloatArray, main: int, name: Callable[[int, str], str]
 ) -> list[Word]:
-    """Each word takes the speaker found most active over it (`word_speakers`); words with no
-    one under them take `main` (the speaker of most speech); one-word islands are smoothed.
-    `name(label, letter)` says what a label is called (a known voice's name, or its letter)."""
+    """Each word takes the speaker most active over it (`word_scores`); words with no one
+    under them take `main` (the speaker of most speech); one-word islands are smoothed, and
+    a sentence keeps one speaker unless the scores clearly say otherwise. `name(label,
+    letter)` says what a label is called (a known voice's name, or its letter)."""
+    found = strongest(scores)
     labels = smooth_islands(words, np.where(found < 0, main, found), SmoothingParams())
+    labels = keep_sentences_whole(words, scores, labels, SentenceParams())
     return [
         w.with_speaker(name(int(n), speaker_name(int(n))))
         for w, n in zip(words, labels, strict=True)

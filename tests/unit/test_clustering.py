@@ -7,6 +7,7 @@ from streamer.core.clustering import (
     agglomerative,
     assign_distinct,
     centroids,
+    keep_unless_surer,
     relabel_by_first_appearance,
 )
 
@@ -91,3 +92,18 @@ def test_assign_distinct_keeps_window_speakers_apart() -> None:
     # more rows than speakers: the extra row takes its nearest centroid
     three = np.vstack([rows, [[0.0, 1.0] + [0.0] * 14]])
     assert len(assign_distinct(three, cents)) == 3
+
+
+def test_a_revision_moves_a_row_only_when_it_is_surer() -> None:
+    """Rows 0-1 are clearly speaker 0, rows 2-3 clearly 1; row 4 sits between them. A new
+    labelling that moves row 4 from 0 to 1 is kept only if row 4 is nearer 1 by the margin;
+    moving a clear row 2 back to 0 is undone."""
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    between = np.array([0.6, 0.8])  # a little nearer b
+    rows = np.stack([a, a, b, b, between])
+    old = np.array([0, 0, 1, 1, 0])
+    new = np.array([0, 0, 1, 1, 1])
+    assert keep_unless_surer(rows, old, new, margin=0.0).tolist() == [0, 0, 1, 1, 1]
+    assert keep_unless_surer(rows, old, new, margin=0.5).tolist() == [0, 0, 1, 1, 0]
+    gone = np.array([0, 0, 0, 0, 0])  # speaker 1 merged away: its rows move
+    assert keep_unless_surer(rows, old, gone, margin=0.5).tolist() == [0, 0, 0, 0, 0]

@@ -7,7 +7,8 @@ from streamer.core.word_speakers import (
     name_speakers,
     smooth_islands,
     speaker_name,
-    word_speakers,
+    strongest,
+    word_scores,
 )
 from streamer.core.words import Word
 
@@ -30,7 +31,7 @@ def test_word_takes_speaker_with_most_score_in_its_span() -> None:
     scores[4:10, 1] = 1.0
     timeline = SpeakerTimeline(scores=scores, step_s=0.1)
     words = [word("a", 0, 350), word("b", 420, 900), word("c", 430, 580)]
-    assert word_speakers(words, timeline).tolist() == [0, 1, 1]
+    assert strongest(word_scores(words, timeline)).tolist() == [0, 1, 1]
 
 
 def test_word_in_a_gap_takes_nearest_active_speaker() -> None:
@@ -38,13 +39,13 @@ def test_word_in_a_gap_takes_nearest_active_speaker() -> None:
     scores[0:3, 0] = 1.0
     scores[15:20, 1] = 1.0
     timeline = SpeakerTimeline(scores=scores, step_s=0.1)
-    assert word_speakers([word("x", 1200, 1300)], timeline).tolist() == [1]
-    assert word_speakers([word("y", 400, 500)], timeline).tolist() == [0]
+    assert strongest(word_scores([word("x", 1200, 1300)], timeline)).tolist() == [1]
+    assert strongest(word_scores([word("y", 400, 500)], timeline)).tolist() == [0]
 
 
 def test_no_speakers_gives_minus_one() -> None:
     timeline = SpeakerTimeline(scores=np.zeros((5, 0)), step_s=0.1)
-    assert word_speakers([word("x", 0, 100)], timeline).tolist() == [-1]
+    assert strongest(word_scores([word("x", 0, 100)], timeline)).tolist() == [-1]
 
 
 def test_island_inside_a_turn_is_smoothed_but_spaced_backchannel_kept() -> None:
