@@ -42,7 +42,7 @@ from streamer.api.twilio_socket import (
     session_limit,
 )
 from streamer.api.twilio_subscribe import router as subscribe_router
-from streamer.api.wire import TurnSettings
+from streamer.api.wire import MAX_SPEAKERS, TurnSettings
 from streamer.streaming.config import StreamConfig
 from streamer.streaming.protocol import (
     DEFAULT_INACTIVITY_S,
@@ -77,7 +77,7 @@ class CallParams(TurnSettings):
     callback_auth_header_value: str | None = Field(default=None, max_length=4096)
     inbound_name: str = Field(default="inbound", min_length=1, max_length=64)
     outbound_name: str = Field(default="outbound", min_length=1, max_length=64)
-    max_speakers: int | None = Field(default=None, ge=1, le=26)
+    max_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
     """for one (mixed) track: at most this many speakers"""
 
     def plans(self, tracks: Sequence[str]) -> list[ChannelPlan]:

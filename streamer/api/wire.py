@@ -24,6 +24,10 @@ from streamer.streaming.events import (
 )
 from streamer.streaming.protocol import CloseCode, ProtocolError, TurnChanges
 
+MAX_SPEAKERS = 35
+"""The most speakers a request may ask for or cap at (`speakers_expected`, `max_speakers`):
+labels run A..Z, then AA, AB, ..."""
+
 TranscriptStatus = Literal["queued", "processing", "completed", "error"]
 
 
@@ -89,8 +93,8 @@ VoiceId = Annotated[str, Field(min_length=1, max_length=64)]
 
 class SpeakerOptions(BaseModel):
     model_config = ConfigDict(extra="allow")  # the SDK knows more options: kept, echoed
-    min_speakers_expected: int | None = Field(default=None, ge=1, le=26)
-    max_speakers_expected: int | None = Field(default=None, ge=1, le=26)
+    min_speakers_expected: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
+    max_speakers_expected: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
 
 
 class TranscriptRequest(BaseModel):
@@ -99,7 +103,7 @@ class TranscriptRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     audio_url: str = Field(min_length=1, max_length=4096)
     speaker_labels: bool = False
-    speakers_expected: int | None = Field(default=None, ge=1, le=26)
+    speakers_expected: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
     speaker_options: SpeakerOptions | None = None
     language_code: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[a-z]{2})?$")
     language_detection: bool = False
@@ -532,7 +536,7 @@ class StreamParams(TurnSettings):
     sample_rate: int = Field(ge=8000, le=48000)
     encoding: Literal["pcm_s16le", "pcm_mulaw"] = "pcm_s16le"
     speaker_labels: bool = True
-    max_speakers: int | None = Field(default=None, ge=1, le=26)
+    max_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
     inactivity_timeout: int | None = Field(default=None, ge=5, le=3600)
     token: str | None = None
     known_voices: str | None = Field(default=None, max_length=MAX_KNOWN_VOICES * 65)

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from streamer.api.errors import first_problem
-from streamer.api.wire import StreamParams, turn_changes
+from streamer.api.wire import MAX_SPEAKERS, StreamParams, TranscriptRequest, turn_changes
 from streamer.streaming.protocol import CloseCode, ProtocolError, TurnChanges
 
 
@@ -102,7 +102,7 @@ def test_a_bad_boolean_is_refused(name: str, text: str) -> None:
         ("vad_threshold", "0", "greater than 0"),
         ("vad_threshold", "1", "less than 1"),
         ("max_speakers", "0", "greater than or equal to 1"),
-        ("max_speakers", "27", "less than or equal to 26"),
+        ("max_speakers", "36", "less than or equal to 35"),
         ("inactivity_timeout", "4", "greater than or equal to 5"),
         ("inactivity_timeout", "3601", "less than or equal to 3600"),
     ],
@@ -121,7 +121,7 @@ RANGES = {
     "min_end_of_turn_silence_when_confident": ("0", "10000"),
     "max_turn_silence": ("0", "10000"),
     "vad_threshold": ("0.01", "0.99"),
-    "max_speakers": ("1", "26"),
+    "max_speakers": ("1", "35"),
     "inactivity_timeout": ("5", "3600"),
 }
 """the lowest and highest value of each numeric param that is taken"""
@@ -241,3 +241,14 @@ def test_update_configuration_ignores_what_it_cannot_change() -> None:
     ignored = update(sample_rate=1, encoding="opus", speaker_labels="maybe", max_speakers=99)
     assert turn_changes(ignored) == TurnChanges()
     assert turn_changes({**ignored, "format_turns": True}) == TurnChanges(format_turns=True)
+
+
+def test_a_transcript_may_expect_up_to_35_speakers() -> None:
+    url = {"audio_url": "http://127.0.0.1/a.wav"}
+    request = TranscriptRequest.model_validate({**url, "speakers_expected": MAX_SPEAKERS})
+    assert request.speaker_count().expected == 35
+    with pytest.raises(ValidationError):
+        TranscriptRequest.model_validate({**url, "speakers_expected": MAX_SPEAKERS + 1})
+    options = {"min_speakers_expected": 30, "max_speakers_expected": 35}
+    count = TranscriptRequest.model_validate({**url, "speaker_options": options}).speaker_count()
+    assert (count.minimum, count.maximum) == (30, 35)
