@@ -14,6 +14,8 @@ import asyncio
 from collections import deque
 from typing import Any
 
+from starlette.datastructures import State
+
 MAX_PENDING = 256
 """Messages a subscriber may have waiting (partials included: about a minute of a call)."""
 MAX_SUBSCRIBERS = 256
@@ -95,3 +97,11 @@ class CallSubscribers:
             elif kind == "Termination" and not any(map(subscription.matches, self._open.values())):
                 subscription.ended = True
                 self._subscriptions.discard(subscription)
+
+
+def call_subscribers(state: State) -> CallSubscribers:
+    """The server's subscribers (made on first use)."""
+    hub: CallSubscribers | None = getattr(state, "call_subscribers", None)
+    if hub is None:
+        hub = state.call_subscribers = CallSubscribers()
+    return hub

@@ -29,18 +29,13 @@ from fastapi import APIRouter, WebSocket
 from pydantic import Field, ValidationError
 
 from streamer.api.call_delivery import CallbackPoster
+from streamer.api.call_subscribers import call_subscribers
 from streamer.api.errors import first_problem
 from streamer.api.live import LiveStreams
 from streamer.api.logs import log_context
+from streamer.api.sockets import Gone, Reader, close_quietly, session_limit
 from streamer.api.twilio_call import ChannelPlan, TwilioCall
 from streamer.api.twilio_messages import MULAW_RATE, Media, Start, Stop, read_message
-from streamer.api.twilio_socket import (
-    Gone,
-    Reader,
-    call_subscribers,
-    close_quietly,
-    session_limit,
-)
 from streamer.api.twilio_subscribe import router as subscribe_router
 from streamer.api.wire import MAX_SPEAKERS, TurnSettings
 from streamer.streaming.config import StreamConfig

@@ -18,14 +18,8 @@ import time
 
 from fastapi import APIRouter, WebSocket
 
-from streamer.api.call_subscribers import Subscription
-from streamer.api.twilio_socket import (
-    Gone,
-    Reader,
-    call_subscribers,
-    close_quietly,
-    session_limit,
-)
+from streamer.api.call_subscribers import Subscription, call_subscribers
+from streamer.api.sockets import Gone, Reader, close_quietly, session_limit
 from streamer.api.wire import error_message
 from streamer.streaming.protocol import CloseCode
 

@@ -11,18 +11,16 @@ import json
 import logging
 import time
 import uuid
-from asyncio import FIRST_COMPLETED
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
-from starlette.types import Message
 from starlette.websockets import WebSocketState
 
 from streamer.api.errors import first_problem
 from streamer.api.inference import StreamingInference
 from streamer.api.live import LiveStream, LiveStreams
 from streamer.api.logs import log_context
+from streamer.api.sockets import Gone, Reader, session_limit
 from streamer.api.voice_store import VoiceStore
 from streamer.api.voices import found_voices
 from streamer.api.wire import (
@@ -37,7 +35,6 @@ from streamer.streaming.config import StreamConfig
 from streamer.streaming.events import SessionEvent
 from streamer.streaming.protocol import (
     DEFAULT_INACTIVITY_S,
-    MAX_SESSION_S,
     CloseCode,
     ProtocolError,
     apply_turn_changes,
@@ -66,17 +63,6 @@ def _config(params: StreamParams, voices: VoiceStore) -> StreamConfig:
     )
 
 
-def _session_limit(websocket: WebSocket, params: dict[str, str]) -> float | None:
-    """How long the client may stream (seconds), or None when it is not authorized: an API
-    key, or a temporary token from `/v3/token` (once, for the duration it was issued for)."""
-    keys: tuple[str, ...] = websocket.app.state.settings.api_keys
-    offered = websocket.headers.get("authorization") or params.get("token") or ""
-    if not keys or offered in keys:
-        return MAX_SESSION_S
-    grant = websocket.app.state.tokens.redeem(offered)
-    return min(MAX_SESSION_S, grant.max_session_s) if grant is not None else None
-
-
 class Connection:
     """One `/v3/ws` client: its live stream, whose events it sends as v3 JSON."""
 
@@ -91,7 +77,9 @@ class Connection:
         self.max_session_s = max_session_s
         self._send_lock = asyncio.Lock()
         self.live = LiveStream(session, inference, self.send_events)
-        self._receiving: asyncio.Future[Message] | None = None
+        self.reader = Reader(websocket)
+        self.stopping = asyncio.ensure_future(self.live.stopping.wait())
+        """done when the server shuts down: the stream then ends with `finish`"""
 
     async def send(self, message: dict[str, object]) -> None:
         async with self._send_lock:
@@ -102,27 +90,6 @@ class Connection:
         for event in events:
             await self.send(stream_message(event))
 
-    async def next_message(self, timeout_s: float) -> Message | None:
-        """The client's next message, or None when the server is shutting down; TimeoutError
-        after `timeout_s`. A receive still pending is kept for the next call."""
-        if self.live.stopping.is_set():
-            return None
-        if self._receiving is None:
-            self._receiving = asyncio.ensure_future(self.websocket.receive())
-        receiving = self._receiving
-        stopping = asyncio.ensure_future(self.live.stopping.wait())
-        waiting: set[asyncio.Future[Any]] = {receiving, stopping}
-        try:
-            done, _ = await asyncio.wait(waiting, timeout=timeout_s, return_when=FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-        if receiving in done:
-            message, self._receiving = self._receiving.result(), None
-            return message
-        if self.live.stopping.is_set():
-            return None
-        raise TimeoutError
-
     async def finish(self) -> None:
         """Flush the open turn, send every result still coming, then say goodbye."""
         await self.live.finish()
@@ -132,8 +99,8 @@ class Connection:
         )
 
     def close(self, code: int) -> None:
-        if self._receiving is not None:
-            self._receiving.cancel()
+        self.reader.cancel()
+        self.stopping.cancel()
         self.live.close(code)
 
 
@@ -201,8 +168,9 @@ async def _accept(websocket: WebSocket) -> tuple[StreamParams, float] | None:
             ProtocolError(CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions"),
         )
         return None
-    session_limit = _session_limit(websocket, query)
-    if session_limit is None:
+    offered = websocket.headers.get("authorization") or query.get("token") or ""
+    limit_s = session_limit(state, offered)
+    if limit_s is None:
         await _refuse(websocket, ProtocolError(CloseCode.UNAUTHORIZED, "not authorized"))
         return None
     state.active_sessions += 1
@@ -211,7 +179,7 @@ async def _accept(websocket: WebSocket) -> tuple[StreamParams, float] | None:
     except BaseException:
         state.active_sessions -= 1
         raise
-    return params, session_limit
+    return params, limit_s
 
 
 async def _serve(connection: Connection, params: StreamParams) -> int:
@@ -245,7 +213,9 @@ async def _receive(connection: Connection, idle_s: float) -> int:
     while True:
         left_s = connection.max_session_s - (time.monotonic() - live.started)
         try:
-            message = await connection.next_message(timeout_s=min(idle_s, left_s))
+            message = await connection.reader.next(min(idle_s, left_s), connection.stopping)
+        except Gone:
+            return CLIENT_GONE
         except TimeoutError as error:
             # which limit was waited for, not the clock after it: asyncio may wake a timeout
             # up to its clock resolution early, so re-reading the clock can miss the limit
@@ -258,8 +228,6 @@ async def _receive(connection: Connection, idle_s: float) -> int:
             await connection.finish()
             await websocket.close(CloseCode.SERVICE_RESTART, "server shutting down")
             return CloseCode.SERVICE_RESTART
-        if message["type"] == "websocket.disconnect":
-            return CLIENT_GONE
         if time.monotonic() - live.started > connection.max_session_s:
             raise ProtocolError(CloseCode.MAX_DURATION, "maximum session duration exceeded")
         data, text = message.get("bytes"), message.get("text")

@@ -1,5 +1,5 @@
-"""What the Twilio bridge's two WebSocket routes share: reading with a deadline and a stop
-signal, closing when the peer may have gone, the key check, and the server's subscribers."""
+"""What the WebSocket routes (`/v3/ws`, `/twilio`, `/twilio/subscribe`) share: reading with a
+deadline and a stop signal, closing when the peer may have gone, and the key check."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from starlette.datastructures import State
 from starlette.types import Message
 from starlette.websockets import WebSocketState
 
-from streamer.api.call_subscribers import CallSubscribers
 from streamer.streaming.protocol import MAX_SESSION_S, CloseCode, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -85,11 +84,3 @@ def session_limit(state: State, offered: str) -> float | None:
         return MAX_SESSION_S
     grant = state.tokens.redeem(offered)
     return None if grant is None else min(MAX_SESSION_S, grant.max_session_s)
-
-
-def call_subscribers(state: State) -> CallSubscribers:
-    """The server's subscribers (made on first use)."""
-    hub: CallSubscribers | None = getattr(state, "call_subscribers", None)
-    if hub is None:
-        hub = state.call_subscribers = CallSubscribers()
-    return hub
