@@ -20,8 +20,18 @@ ERROR_SCHEMA = {
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _error(description: str) -> dict[str, Any]:
+def error_response(description: str) -> dict[str, Any]:
+    """A documented `{"error"}` response, for a route's `responses=`."""
     return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+
+
+RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+"""A route's `openapi_extra` when its raw body is the file (`/v2/upload`, `/v2/voices`)."""
 
 
 def _statuses(path: str, method: str) -> dict[str, dict[str, Any]]:
@@ -35,13 +45,13 @@ def _statuses(path: str, method: str) -> dict[str, dict[str, Any]]:
             }
         }
     statuses = {
-        "400": _error("Invalid parameters or body, or a transcript not completed yet"),
-        "401": _error("Missing or invalid API key"),
+        "400": error_response("Invalid parameters or body, or a transcript not completed yet"),
+        "401": error_response("Missing or invalid API key"),
     }
     if "{transcript_id}" in path:
-        statuses["404"] = _error("No such transcript")
+        statuses["404"] = error_response("No such transcript")
     if path == "/v2/upload" and method == "post":
-        statuses["413"] = _error("The upload is larger than the server accepts")
+        statuses["413"] = error_response("The upload is larger than the server accepts")
     return statuses
 
 

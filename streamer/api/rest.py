@@ -17,6 +17,7 @@ from fastapi.responses import PlainTextResponse
 from streamer.api.errors import ApiError
 from streamer.api.jobs.store import Job, JobStore
 from streamer.api.jobs.uploads import UploadStore, UploadTooLarge
+from streamer.api.openapi import RAW_BODY
 from streamer.api.voices import check_known_voices
 from streamer.api.wire import (
     TranscriptRequest,
@@ -48,14 +49,6 @@ def _store(request: Request) -> JobStore:
 def _uploads(request: Request) -> UploadStore:
     uploads: UploadStore = request.app.state.uploads
     return uploads
-
-
-RAW_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-    }
-}
 
 
 @router.post("/v2/upload", openapi_extra=RAW_BODY)

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from streamer.api.errors import ApiError
+from streamer.api.openapi import RAW_BODY, error_response
 from streamer.api.voice_store import UnknownVoices, Voice, VoiceStore
 from streamer.api.wire import voice_json, voice_list_json
 from streamer.core.voices import MAX_NAME_CHARS, KnownVoice, voice_name
@@ -31,22 +32,11 @@ MAX_VOICE_BYTES = 64 * 1024**2
 """A minute of audio is far less, in any format short of 96 kHz 24-bit multichannel."""
 
 
-def _error(description: str) -> dict[str, Any]:
-    """A documented error response (`streamer.api.openapi` adds 400 and 401 to every route)."""
-    schema = {"$ref": "#/components/schemas/Error"}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 ENROL_ERRORS: dict[int | str, dict[str, Any]] = {
-    413: _error("The audio is larger than the server accepts"),
-    503: _error("The models are still loading"),
+    413: error_response("The audio is larger than the server accepts"),
+    503: error_response("The models are still loading"),
 }
-NO_SUCH_VOICE: dict[int | str, dict[str, Any]] = {404: _error("No such voice")}
-_BINARY = {"type": "string", "format": "binary"}
-AUDIO_BODY = {
-    "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": _BINARY}}}
-}
-"""the raw body is the audio, as for `/v2/upload`"""
+NO_SUCH_VOICE: dict[int | str, dict[str, Any]] = {404: error_response("No such voice")}
 
 
 def voice_store(request: Request) -> VoiceStore:
@@ -90,7 +80,7 @@ def _enrol(models: ModelSet, body: bytes) -> Enrolment:
     return enrol(models, audio)
 
 
-@router.post("/v2/voices", openapi_extra=AUDIO_BODY, responses=ENROL_ERRORS)
+@router.post("/v2/voices", openapi_extra=RAW_BODY, responses=ENROL_ERRORS)
 async def add_voice(
     request: Request, name: Annotated[str, Query(min_length=1, max_length=MAX_NAME_CHARS)]
 ) -> dict[str, Any]:
