@@ -20,7 +20,7 @@ from streamer.api.errors import ApiError
 from streamer.api.openapi import RAW_BODY, error_response
 from streamer.api.voice_store import UnknownVoices, Voice, VoiceStore
 from streamer.api.wire import voice_json, voice_list_json
-from streamer.core.voices import MAX_NAME_CHARS, KnownVoice, voice_name
+from streamer.core.voices import MAX_NAME_CHARS, voice_name
 from streamer.files.media import MediaError, decode_file
 from streamer.files.voiceprints import Enrolment, EnrolmentError, enrol
 from streamer.models.loader import ModelSet
@@ -122,14 +122,3 @@ def _found(voice: Voice | None) -> dict[str, Any]:
     if voice is None:
         raise ApiError(404, "Voice not found")
     return _json(voice)
-
-
-def found_voices(store: VoiceStore, ids: Sequence[str]) -> tuple[KnownVoice, ...]:
-    """The enrolled voices among `ids` (for a stream: an id that names none is logged and
-    left out, the session goes on without it)."""
-    try:
-        return tuple(voice.known() for voice in store.get_many(ids))
-    except UnknownVoices as error:
-        log.warning("known_voices: %s; left out", error)
-        present = [voice_id for voice_id in ids if voice_id not in error.ids]
-        return tuple(voice.known() for voice in store.get_many(present))

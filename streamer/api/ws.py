@@ -21,8 +21,7 @@ from streamer.api.inference import StreamingInference
 from streamer.api.live import LiveStream, LiveStreams
 from streamer.api.logs import log_context
 from streamer.api.sockets import Gone, Reader, session_limit
-from streamer.api.voice_store import VoiceStore
-from streamer.api.voices import found_voices
+from streamer.api.voice_store import UnknownVoices
 from streamer.api.wire import (
     StreamParams,
     begin_message,
@@ -31,6 +30,7 @@ from streamer.api.wire import (
     termination_message,
     turn_changes,
 )
+from streamer.core.voices import KnownVoice
 from streamer.streaming.config import StreamConfig
 from streamer.streaming.events import SessionEvent
 from streamer.streaming.protocol import (
@@ -51,7 +51,7 @@ CLIENT_GONE = 1005
 """The close code counted for a session whose client went without one ("no status")."""
 
 
-def _config(params: StreamParams, voices: VoiceStore) -> StreamConfig:
+def _config(params: StreamParams, voices: tuple[KnownVoice, ...]) -> StreamConfig:
     return StreamConfig(
         sample_rate=params.sample_rate,
         encoding=params.encoding,
@@ -59,7 +59,7 @@ def _config(params: StreamParams, voices: VoiceStore) -> StreamConfig:
         max_speakers=params.max_speakers,
         format_turns=bool(params.format_turns),
         turn=apply_turn_changes(TurnParams(), params.changes()),
-        known_voices=found_voices(voices, params.voice_ids()),
+        known_voices=voices,
     )
 
 
@@ -124,11 +124,11 @@ async def stream(websocket: WebSocket) -> None:
     accepted = await _accept(websocket)
     if accepted is None:
         return
-    params, session_limit_s = accepted
+    params, voices, session_limit_s = accepted
     state = websocket.app.state
     try:
         inference: StreamingInference = state.streaming
-        session = StreamSession(_config(params, state.voices), inference.grid)
+        session = StreamSession(_config(params, voices), inference.grid)
         connection = Connection(websocket, session, inference, session_limit_s)
         live_streams: LiveStreams = state.live_streams
         live_streams.add(connection.live)
@@ -149,7 +149,9 @@ async def _refuse(websocket: WebSocket, refusal: ProtocolError) -> None:
     await websocket.close(refusal.code, refusal.reason)
 
 
-async def _accept(websocket: WebSocket) -> tuple[StreamParams, float] | None:
+async def _accept(
+    websocket: WebSocket,
+) -> tuple[StreamParams, tuple[KnownVoice, ...], float] | None:
     """Check params, capacity and key; accept and count the session, or refuse with the code
     for the cause. Every check runs before the first await, so concurrent handshakes cannot
     all pass the capacity check, and a temporary token is used up only by a session that
@@ -160,6 +162,12 @@ async def _accept(websocket: WebSocket) -> tuple[StreamParams, float] | None:
         params = StreamParams.model_validate(query)
     except ValidationError as error:
         await _refuse(websocket, ProtocolError(CloseCode.BAD_PARAMS, first_problem(error)))
+        return None
+    try:
+        voices = tuple(voice.known() for voice in state.voices.get_many(params.voice_ids()))
+    except UnknownVoices as error:
+        refusal = ProtocolError(CloseCode.BAD_PARAMS, f"invalid known_voices: {error}")
+        await _refuse(websocket, refusal)
         return None
     limit: int = state.settings.max_sessions
     if state.active_sessions >= limit:
@@ -179,7 +187,7 @@ async def _accept(websocket: WebSocket) -> tuple[StreamParams, float] | None:
     except BaseException:
         state.active_sessions -= 1
         raise
-    return params, limit_s
+    return params, voices, limit_s
 
 
 async def _serve(connection: Connection, params: StreamParams) -> int:

@@ -203,11 +203,13 @@ def test_voices_from_the_cli(files: dict[str, Path], tmp_path: Path) -> None:
     assert refused.returncode == 2 and "5-60 s" in refused.stderr
 
 
-def test_a_stream_naming_an_unknown_voice_goes_on_without_it(server: str) -> None:
+def test_a_stream_naming_an_unknown_voice_is_refused_with_3006(server: str) -> None:
     with connect(ws_url(server, f"sample_rate=16000&known_voices=nope,&token={API_KEY}")) as ws:
-        assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
-        ws.send(json.dumps({"type": "Terminate"}))
-        assert json.loads(ws.recv(timeout=30))["type"] == "Termination"
+        error = json.loads(ws.recv(timeout=10))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert error["error"] == "invalid known_voices: no voice with id nope"
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 3006
 
 
 def test_known_voices_as_the_wire_reads_them() -> None:
