@@ -15,6 +15,7 @@ from streamer.core.passages import Passage
 from streamer.core.utterances import utterances
 from streamer.core.word_search import WordMatch
 from streamer.core.words import Transcript, Utterance, Word
+from streamer.models.asr import DEFAULT_LANGUAGE, LANGUAGES, whisper_language
 from streamer.streaming.events import (
     RevisedTurn,
     SessionEvent,
@@ -117,6 +118,13 @@ class TranscriptRequest(BaseModel):
     known_voices: list[VoiceId] | None = Field(default=None, max_length=MAX_KNOWN_VOICES)
     """ids of enrolled voices (`/v2/voices`) whose words take the person's name"""
 
+    @field_validator("language_code")
+    @classmethod
+    def _decodable(cls, code: str | None) -> str | None:
+        if code is not None and whisper_language(code) not in LANGUAGES:
+            raise ValueError(f"unsupported language_code {code!r}")
+        return code
+
     @field_validator("webhook_url")
     @classmethod
     def _parsable(cls, url: str | None) -> str | None:
@@ -143,7 +151,9 @@ class TranscriptRequest(BaseModel):
     @property
     def language(self) -> str | None:
         """The language to decode in; None: detect it."""
-        return None if self.language_detection else self.language_code
+        if self.language_detection:
+            return None
+        return whisper_language(self.language_code) if self.language_code else DEFAULT_LANGUAGE
 
 
 def wire_word(word: Word) -> WireWord:

@@ -9,9 +9,24 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper.tokenizer import _LANGUAGE_CODES
 
 from streamer.core.audio import seconds_to_ms
 from streamer.core.words import Word
+
+LANGUAGES = frozenset(_LANGUAGE_CODES)
+"""What the multilingual Whisper decodes (faster-whisper keeps the list under a private name;
+the package is pinned)."""
+DEFAULT_LANGUAGE = "en"
+"""What a request that names no language and asks for no detection is decoded in, as
+AssemblyAI's default `en_us`."""
+
+
+def whisper_language(language_code: str) -> str:
+    """An AssemblyAI language code ("en_us", "en_au", "fr") as Whisper names it ("en", "fr"):
+    Whisper has no regional variants."""
+    return language_code.split("_", 1)[0]
+
 
 BATCH_SIZE = 8
 """Regions decoded together; on 2 cores this more than halves whole-file time vs one by one."""

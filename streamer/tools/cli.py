@@ -57,7 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--speakers-expected", type=count)
     transcribe.add_argument("--min-speakers", type=count)
     transcribe.add_argument("--max-speakers", type=count)
-    transcribe.add_argument("--language", help="language code such as en; default: detect")
+    transcribe.add_argument(
+        "--language", default="en", help="language code such as en, en_us, fr (default: en)"
+    )
+    transcribe.add_argument(
+        "--language-detection", action="store_true", help="detect the language instead"
+    )
     transcribe.add_argument("--format", choices=["json", "text", "srt", "vtt"], default="json")
     transcribe.add_argument(
         "--known-voices", help="ids of enrolled voices (`streamer voices`), comma-separated"
@@ -183,6 +188,7 @@ def _transcribe(args: argparse.Namespace) -> int:
     from streamer.core.clustering import SpeakerCount
     from streamer.files.media import MediaError, decode_file
     from streamer.files.pipeline import FileTranscriber
+    from streamer.models.asr import LANGUAGES, whisper_language
     from streamer.models.loader import load_models
 
     try:
@@ -195,6 +201,10 @@ def _transcribe(args: argparse.Namespace) -> int:
     except (MediaError, ValueError) as error:
         print(f"streamer: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    language = None if args.language_detection else whisper_language(args.language)
+    if language is not None and language not in LANGUAGES:
+        print(f"streamer: --language: unsupported language {args.language!r}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     settings = _settings(args)
     try:
         known = _known_voices(settings, args.known_voices)
@@ -205,7 +215,7 @@ def _transcribe(args: argparse.Namespace) -> int:
     update, close = _progress_bar()
     try:
         transcript = transcriber.transcribe(
-            audio, count, args.language, progress=update, known_voices=known
+            audio, count, language, progress=update, known_voices=known
         )
     finally:
         close()
@@ -297,6 +307,7 @@ def _stream(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from streamer.core.arrays import Float32Array
     from streamer.files.pipeline import FileTranscriber
+    from streamer.models.asr import DEFAULT_LANGUAGE
     from streamer.models.loader import load_models
     from streamer.tools import evaluation
 
@@ -310,7 +321,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     transcriber = FileTranscriber(load_models(settings))
 
     def run_ours(audio: Float32Array) -> evaluation.SystemOutput:
-        transcript = transcriber.transcribe(audio)
+        transcript = transcriber.transcribe(audio, language=DEFAULT_LANGUAGE)
         return evaluation.SystemOutput(transcript.speaker_turns, transcript)
 
     systems: list[tuple[evaluation.Summary, evaluation.SystemRun]] = [

@@ -29,6 +29,7 @@ from streamer.core.utterances import turns_from_words
 from streamer.core.words import Word
 from streamer.files.media import decode_file
 from streamer.files.pipeline import FileTranscriber
+from streamer.models.asr import DEFAULT_LANGUAGE
 from streamer.streaming.config import StreamConfig
 from streamer.tools.evaluation import EvalItem, TurnScores, normalize_text, score_turns
 from streamer.tools.simulation import StreamResult, simulate
@@ -103,11 +104,11 @@ class WholeFileScores:
 
 
 def whole_file_scores(transcriber: FileTranscriber, item: EvalItem) -> WholeFileScores:
-    """Transcribe `item` as `streamer eval` does (language detected, speaker count unknown)
-    and score its diarization turns and its words' turns."""
+    """Transcribe `item` as `streamer eval` does (in English, as a request naming no language,
+    speaker count unknown) and score its diarization turns and its words' turns."""
     audio = decode_file(item.audio)
     duration_s = len(audio) / SAMPLE_RATE
-    transcript = transcriber.transcribe(audio)
+    transcript = transcriber.transcribe(audio, language=DEFAULT_LANGUAGE)
     return WholeFileScores(
         turns=score_turns(item, transcript.speaker_turns, duration_s),
         words=score_turns(item, turns_from_words(transcript.words), duration_s),

@@ -34,7 +34,8 @@ def sdk(server: str) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def telephone_transcript(sdk: None) -> aai.Transcript:
-    config = aai.TranscriptionConfig(speaker_labels=True, language_code="en")
+    # "en_us" as AssemblyAI spells its default: Whisper has no regional variants
+    config = aai.TranscriptionConfig(speaker_labels=True, language_code="en_us")
     return aai.Transcriber().transcribe(str(telephone_file()), config)
 
 

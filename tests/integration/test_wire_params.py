@@ -252,3 +252,16 @@ def test_a_transcript_may_expect_up_to_35_speakers() -> None:
     options = {"min_speakers_expected": 30, "max_speakers_expected": 35}
     count = TranscriptRequest.model_validate({**url, "speaker_options": options}).speaker_count()
     assert (count.minimum, count.maximum) == (30, 35)
+
+
+def test_a_transcript_is_decoded_in_english_unless_it_names_a_language_or_asks_to_detect() -> None:
+    url = {"audio_url": "http://127.0.0.1/a.wav"}
+    assert TranscriptRequest.model_validate(url).language == "en"  # AssemblyAI's en_us default
+    # the SDK's LanguageCode values carry regions Whisper does not have
+    for code, decoded in (("en_us", "en"), ("en_au", "en"), ("fr", "fr"), ("de", "de")):
+        assert TranscriptRequest.model_validate({**url, "language_code": code}).language == decoded
+    detect = {**url, "language_code": "fr", "language_detection": True}
+    assert TranscriptRequest.model_validate(detect).language is None
+    for bad in ("xx", "zz_us", "EN", "english"):
+        with pytest.raises(ValidationError):
+            TranscriptRequest.model_validate({**url, "language_code": bad})
