@@ -52,7 +52,7 @@ from streamer.core.clustering import SpeakerCount
 from streamer.core.diarization import FrameGrid, LocalSpeakers
 from streamer.files.media import decode_file
 from streamer.files.pipeline import FileTranscriber
-from streamer.models.asr import AsrResult, WhisperAsr
+from streamer.models.asr import DEFAULT_LANGUAGE, AsrResult, WhisperAsr
 from streamer.models.loader import ModelSet, load_models
 from streamer.models.speaker_finder import LocalSpeakerFinder
 from streamer.tools.evaluation import (
@@ -265,7 +265,7 @@ class Runner:
         def run(audio: Float32Array) -> SystemOutput:
             nonlocal cpu
             started = time.process_time()
-            transcript = self.transcriber.transcribe(audio, count)
+            transcript = self.transcriber.transcribe(audio, count, DEFAULT_LANGUAGE)
             cpu = time.process_time() - started
             return SystemOutput(transcript.speaker_turns, transcript)
 
