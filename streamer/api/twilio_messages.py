@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from streamer.api.errors import first_problem
-from streamer.streaming.protocol import MAX_TEXT_BYTES, CloseCode, ProtocolError
+from streamer.streaming.protocol import CloseCode, ProtocolError, json_message
 
 Track = Literal["inbound", "outbound"]
 M = TypeVar("M", bound=BaseModel)
@@ -93,12 +92,7 @@ TwilioMessage = Start | Media | Stop | Other
 def read_message(text: str) -> TwilioMessage:
     """One text frame from Twilio; `ProtocolError` 4100 when it is not JSON, 4101 when it is
     too large or not a Twilio message, 3006 when a `start` is invalid."""
-    if len(text) > MAX_TEXT_BYTES or len(text.encode()) > MAX_TEXT_BYTES:
-        raise ProtocolError(CloseCode.INVALID_MESSAGE, "message too large")
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ProtocolError(CloseCode.INVALID_JSON, f"invalid JSON: {error.msg}") from error
+    body = json_message(text)
     event = body.get("event") if isinstance(body, dict) else None
     if not isinstance(event, str):
         raise ProtocolError(CloseCode.INVALID_MESSAGE, "not a Twilio message (no event)")

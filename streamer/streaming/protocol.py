@@ -76,15 +76,23 @@ class Control:
     body: dict[str, Any]
 
 
+def json_message(text: str) -> Any:
+    """A text message parsed, or `ProtocolError` (4101 over `MAX_TEXT_BYTES`; 4100 not JSON,
+    or nested deeper than the parser goes)."""
+    if len(text) > MAX_TEXT_BYTES or len(text.encode()) > MAX_TEXT_BYTES:
+        raise ProtocolError(CloseCode.INVALID_MESSAGE, "text message too large")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ProtocolError(CloseCode.INVALID_JSON, f"invalid JSON: {error.msg}") from error
+    except RecursionError as error:  # the parser recurses per level: "[[[[...]]]]" in 16 KB
+        raise ProtocolError(CloseCode.INVALID_JSON, "invalid JSON: nested too deeply") from error
+
+
 def read_control(text: str) -> Control:
     """A text message as a control message, or `ProtocolError` (4100 not JSON; 4101 too
     large, not an object or of an unknown type)."""
-    if len(text.encode()) > MAX_TEXT_BYTES:
-        raise ProtocolError(CloseCode.INVALID_MESSAGE, "text message too large")
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ProtocolError(CloseCode.INVALID_JSON, f"invalid JSON: {error.msg}") from error
+    body = json_message(text)
     kind = body.get("type") if isinstance(body, dict) else None
     if kind not in CONTROL_TYPES:
         raise ProtocolError(CloseCode.INVALID_MESSAGE, f"unknown message type {kind!r}")

@@ -105,6 +105,7 @@ def test_bad_key_closes_4001(server: str) -> None:
         (b"\x00" * 320, 3007),  # 10 ms: shorter than 50 ms
         (b"\x00" * 48_000, 3007),  # 1.5 s: longer than 1000 ms
         ("{not json", 4100),
+        ("[" * 8000 + "]" * 8000, 4100),  # 16 KB nested past the parser: was 1011
         (json.dumps({"type": "Dance"}), 4101),
         (json.dumps({"type": "UpdateConfiguration", "max_turn_silence": "soon"}), 4101),
         ("x" * 20_000, 4101),

@@ -366,6 +366,7 @@ CONNECTED = json.dumps({"event": "connected", "protocol": "Call", "version": "1.
 
 BAD_INPUT = {
     "garbage JSON": (["{not json"], 4100),
+    "JSON nested past the parser": (["[" * 8000 + "]" * 8000], 4100),
     "not an object": ([CONNECTED, "[1, 2]"], 4101),
     "media before start": ([CONNECTED, _media()], 4101),
     "stop before start": ([CONNECTED, json.dumps({"event": "stop"})], 4101),

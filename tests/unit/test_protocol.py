@@ -55,6 +55,8 @@ def test_control_messages_are_read(kind: str) -> None:
     ("text", "code"),
     [
         ("{not json", CloseCode.INVALID_JSON),
+        ("[" * 8000 + "]" * 8000, CloseCode.INVALID_JSON),  # 16 KB, nested past the parser
+        ('{"a": ' * 2000 + "1" + "}" * 2000, CloseCode.INVALID_JSON),
         ("[1, 2]", CloseCode.INVALID_MESSAGE),
         ('{"type": "Dance"}', CloseCode.INVALID_MESSAGE),
         ('{"no": "type"}', CloseCode.INVALID_MESSAGE),
