@@ -54,7 +54,8 @@ class WholeFileBounds:
 WHOLE_FILE_BOUNDS = (
     # Measured here (2-core AMD EPYC VM, in English, speaker count unknown; the same figures
     # at load averages 1 and 4), DER / DER (words) / speakers found of reference:
-    # telephone 1.2 % / 11.9 % / 2 of 2 (10.8 % with the language detected). Bounds: measured + 2-3 points.
+    # telephone 1.2 % / 11.9 % / 2 of 2 (10.8 % with the language detected).
+    # Bounds: measured + 2-3 points.
     WholeFileBounds("telephone", max_der=0.04, max_der_words=0.13, speakers=2),
     # 37.7 % / 48.2 % / 2 of 3 (count not checked)
     WholeFileBounds("ami_trn00", max_der=0.40, max_der_words=0.51, speakers=None),
