@@ -3,6 +3,9 @@ a valid key gets 401 whatever its body holds (a route's own validation would ans
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Sequence
+
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -12,6 +15,16 @@ from streamer.api.errors import error_body
 PROTECTED_PREFIXES = ("/v2/", "/v3/token")
 """Routes that need a key; /v3/ws checks its own (header or `?token=`) when it opens."""
 UNAUTHORIZED = "Authentication error, API token missing/invalid"
+
+
+def is_api_key(offered: str | None, keys: Sequence[str]) -> bool:
+    """Whether `offered` is one of `keys`, in time that does not depend on how much of a key
+    it gets right (every key is compared, each in constant time)."""
+    given = (offered or "").encode()
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(given, key.encode())
+    return found
 
 
 class RequireApiKey:
@@ -26,7 +39,7 @@ class RequireApiKey:
             scope["type"] == "http"
             and self.keys
             and str(scope["path"]).startswith(PROTECTED_PREFIXES)
-            and Headers(scope=scope).get("authorization") not in self.keys
+            and not is_api_key(Headers(scope=scope).get("authorization"), self.keys)
         ):
             await JSONResponse(error_body(UNAUTHORIZED), status_code=401)(scope, receive, send)
             return

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from streamer.api.live import LiveStreams
 from streamer.config import Settings
+from streamer.streaming.protocol import MAX_FRAME_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def serve(app: FastAPI, settings: Settings) -> None:
         loop="uvloop",
         http="httptools",
         ws="websockets-sansio",
+        ws_max_size=MAX_FRAME_BYTES,
         log_config=None,  # keep the caller's handler: uvicorn's loggers propagate to it
         log_level=settings.log_level,
         ssl_certfile=settings.tls_cert,

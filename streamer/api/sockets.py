@@ -13,6 +13,7 @@ from starlette.datastructures import State
 from starlette.types import Message
 from starlette.websockets import WebSocketState
 
+from streamer.api.auth import is_api_key
 from streamer.streaming.protocol import MAX_SESSION_S, CloseCode, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,12 @@ async def close_quietly(websocket: WebSocket, code: int, reason: str = "") -> No
         log.debug("close %d after the peer had gone", code)
 
 
-def session_limit(state: State, offered: str) -> float | None:
+def session_limit(state: State, offered: str, use: bool = True) -> float | None:
     """How long a stream or subscriber may run (seconds), or None when `offered` is neither
-    an API key nor a temporary token not used before (it is used now), as for `/v3/ws`."""
+    an API key nor a temporary token not used before (with `use`, it is used now), as for
+    `/v3/ws`."""
     keys: tuple[str, ...] = state.settings.api_keys
-    if not keys or offered in keys:
+    if not keys or is_api_key(offered, keys):
         return MAX_SESSION_S
-    grant = state.tokens.redeem(offered)
+    grant = state.tokens.redeem(offered) if use else state.tokens.check(offered)
     return None if grant is None else min(MAX_SESSION_S, grant.max_session_s)

@@ -40,6 +40,13 @@ class TemporaryTokens:
 
     def redeem(self, token: str) -> TokenGrant | None:
         """The grant of a valid, unexpired token not used before (now used), else None."""
+        return self._grant(token, use=True)
+
+    def check(self, token: str) -> TokenGrant | None:
+        """What `redeem` would give, leaving the token unused."""
+        return self._grant(token, use=False)
+
+    def _grant(self, token: str, use: bool) -> TokenGrant | None:
         if not token.startswith(PREFIX) or token.count(".") != 1 or not token.isascii():
             return None
         payload, signature = token[len(PREFIX) :].split(".")
@@ -51,7 +58,8 @@ class TemporaryTokens:
             self._redeemed = {k: exp for k, exp in self._redeemed.items() if exp > now}
             if claims["exp"] <= now or claims["id"] in self._redeemed:
                 return None
-            self._redeemed[claims["id"]] = claims["exp"]
+            if use:
+                self._redeemed[claims["id"]] = claims["exp"]
         return TokenGrant(max_session_s=int(claims["max"]))
 
     def _sign(self, payload: str) -> str:

@@ -23,7 +23,7 @@ from streamer.streaming.events import (
     SpeechStarted,
     TurnUpdate,
 )
-from streamer.streaming.protocol import CloseCode, ProtocolError, TurnChanges
+from streamer.streaming.protocol import MAX_SAMPLE_RATE, CloseCode, ProtocolError, TurnChanges
 
 MAX_SPEAKERS = 35
 """The most speakers a request may ask for or cap at (`speakers_expected`, `max_speakers`):
@@ -543,7 +543,7 @@ def turn_changes(body: dict[str, Any]) -> TurnChanges:
 class StreamParams(TurnSettings):
     """`/v3/ws` query parameters we act on; unknown ones are ignored (clients send many)."""
 
-    sample_rate: int = Field(ge=8000, le=48000)
+    sample_rate: int = Field(ge=8000, le=MAX_SAMPLE_RATE)
     encoding: Literal["pcm_s16le", "pcm_mulaw"] = "pcm_s16le"
     speaker_labels: bool = True
     max_speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)

@@ -152,12 +152,17 @@ async def _refuse(websocket: WebSocket, refusal: ProtocolError) -> None:
 async def _accept(
     websocket: WebSocket,
 ) -> tuple[StreamParams, tuple[KnownVoice, ...], float] | None:
-    """Check params, capacity and key; accept and count the session, or refuse with the code
-    for the cause. Every check runs before the first await, so concurrent handshakes cannot
+    """Check the key, then params and capacity; accept and count the session, or refuse with
+    the code for the cause. A client without a key learns nothing of params or capacity
+    (4001 first). Every check runs before the first await, so concurrent handshakes cannot
     all pass the capacity check, and a temporary token is used up only by a session that
     opens."""
     query = dict(websocket.query_params)
     state = websocket.app.state
+    offered = websocket.headers.get("authorization") or query.get("token") or ""
+    if session_limit(state, offered, use=False) is None:
+        await _refuse(websocket, ProtocolError(CloseCode.UNAUTHORIZED, "not authorized"))
+        return None
     try:
         params = StreamParams.model_validate(query)
     except ValidationError as error:
@@ -176,11 +181,8 @@ async def _accept(
             ProtocolError(CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions"),
         )
         return None
-    offered = websocket.headers.get("authorization") or query.get("token") or ""
     limit_s = session_limit(state, offered)
-    if limit_s is None:
-        await _refuse(websocket, ProtocolError(CloseCode.UNAUTHORIZED, "not authorized"))
-        return None
+    assert limit_s is not None, "checked above, with no await between"
     state.active_sessions += 1
     try:
         await websocket.accept()
@@ -196,7 +198,7 @@ async def _serve(connection: Connection, params: StreamParams) -> int:
     websocket = connection.websocket
     session_id = str(uuid.uuid4())
     log_context.set(f"session={session_id}")
-    log.info("opened: %s", params.model_dump(exclude_none=True))
+    log.info("opened: %s", params.model_dump(exclude_none=True, exclude={"token"}))
     try:
         await connection.send(
             begin_message(session_id, int(time.time() + connection.max_session_s))

@@ -38,6 +38,11 @@ MAX_REASON_BYTES = 123
 MIN_CHUNK_MS = 50
 MAX_CHUNK_MS = 1000
 MAX_TEXT_BYTES = 16_384
+MAX_SAMPLE_RATE = 48_000
+MAX_FRAME_BYTES = 128 * 1024
+"""The largest WebSocket message read at all: the longest chunk (1000 ms of 16-bit audio at
+48 kHz, 96 000 bytes) with room to spare. A larger one closes the socket (1009) before it is
+buffered, so a client cannot make the server hold megabytes."""
 DEFAULT_INACTIVITY_S = 30
 MAX_SESSION_S = 3 * 3600
 BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_mulaw": 1}

@@ -89,14 +89,56 @@ def test_bad_params_close_3006(server: str, query: str, code: int) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == code
 
 
-def test_bad_key_closes_4001(server: str) -> None:
-    with connect(
-        ws_url(server, "sample_rate=16000"), additional_headers={"Authorization": "wrong"}
-    ) as ws:
-        assert json.loads(ws.recv(timeout=10))["error_code"] == 4001
+def refused_with(url: str, key: str) -> int:
+    """The error code a handshake with `key` is refused with (sent, then the close code)."""
+    with connect(url, additional_headers={"Authorization": key}) as ws:
+        error = json.loads(ws.recv(timeout=10))["error_code"]
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == error
+    return int(error)
+
+
+@pytest.mark.parametrize(
+    "query", ["sample_rate=16000", "sample_rate=1000", "", "sample_rate=16000&known_voices=x"]
+)
+def test_bad_key_closes_4001_before_any_param_is_checked(server: str, query: str) -> None:
+    """A client without a key learns nothing of which params are wrong (4001, not 3006)."""
+    assert refused_with(ws_url(server, query), "wrong") == 4001
+    assert refused_with(ws_url(server, query), API_KEY[:-1]) == 4001
+
+
+def test_a_token_refused_for_its_params_still_opens_a_session(server: str) -> None:
+    token = httpx.get(f"{server}/v3/token", headers={"authorization": API_KEY}).json()["token"]
+    with connect(ws_url(server, f"sample_rate=1000&token={token}")) as ws:
+        assert json.loads(ws.recv(timeout=10))["error_code"] == 3006
+    with connect(ws_url(server, f"sample_rate=16000&token={token}")) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
+        ws.send(json.dumps({"type": "Terminate"}))
+        assert json.loads(ws.recv(timeout=30))["type"] == "Termination"
+
+
+def test_a_frame_larger_than_any_chunk_closes_1009_before_it_is_buffered(server: str) -> None:
+    """The largest chunk (1000 ms at 48 kHz, 96 KB) fits; 16 MB used to be read whole."""
+    with connect(
+        ws_url(server, "sample_rate=16000"),
+        additional_headers={"Authorization": API_KEY},
+        max_size=None,
+    ) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
+        ws.send(b"\x00" * (4 * 1024 * 1024))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    assert httpx.get(f"{server}/healthz").status_code == 200
+    with connect(
+        ws_url(server, "sample_rate=48000"), additional_headers={"Authorization": API_KEY}
+    ) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
+        ws.send(b"\x00" * 96_000)  # the longest chunk at the highest rate is taken
+        ws.send(json.dumps({"type": "Terminate"}))
+        assert json.loads(ws.recv(timeout=30))["type"] == "Termination"
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from streamer.api.auth import is_api_key
 from streamer.api.tokens import PREFIX, TemporaryTokens, TokenGrant
 from tests.integration.conftest import API_KEY, FakeClock
 
@@ -45,6 +46,22 @@ def test_a_token_gives_its_session_length_once() -> None:
     assert tokens.redeem(token) is None  # used
     assert tokens.redeem(other) == TokenGrant(max_session_s=120)  # others unaffected
     assert tokens.redeem(other) is None
+
+
+def test_an_api_key_matches_only_exactly() -> None:
+    keys = ("key-one", "key-two")
+    assert is_api_key("key-one", keys) and is_api_key("key-two", keys)
+    for wrong in ("key-on", "key-one ", "KEY-ONE", "", None, "key-onekey-two"):
+        assert not is_api_key(wrong, keys)
+    assert not is_api_key("key-one", ())
+
+
+def test_checking_a_token_leaves_it_unused() -> None:
+    tokens = TemporaryTokens(clock=FakeClock())
+    token = tokens.issue(expires_in_s=60, max_session_s=600)
+    assert tokens.check(token) == tokens.check(token) == TokenGrant(max_session_s=600)
+    assert tokens.redeem(token) == TokenGrant(max_session_s=600)
+    assert tokens.check(token) is None and tokens.check("tmp_x.y") is None
 
 
 def test_concurrent_redeems_of_one_token_let_one_in() -> None:
