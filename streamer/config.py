@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -64,6 +65,10 @@ class Settings:
     """A job whose worker stops renewing its lease for this long is run again (a crash)."""
     max_upload_bytes: int = 1024**3
     """Largest file `/v2/upload` accepts, and `audio_url` downloads."""
+    allow_private_urls: tuple[str, ...] = ()
+    """Addresses or networks ("127.0.0.0/8", "10.2.0.5") that `audio_url`, `webhook_url` and
+    `callback_url` may reach besides public ones: by default loopback, private, link-local
+    and metadata addresses are refused (`streamer.api.outbound`)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -88,6 +93,13 @@ class Settings:
             raise ValueError(f"log_format must be text or json, not {self.log_format!r}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
+        for entry in self.allow_private_urls:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as error:
+                raise ValueError(
+                    f"allow_private_urls: not an address or network: {entry!r}"
+                ) from error
 
     @property
     def model_cache_dir(self) -> Path:

@@ -18,10 +18,12 @@ from streamer.api.inference import StreamingInference
 from streamer.api.jobs.runner import JobRunner, RunnerLimits, RunnerSlot
 from streamer.api.jobs.store import SqliteJobStore
 from streamer.api.jobs.uploads import FolderUploadStore
+from streamer.api.jobs.webhooks import TIMEOUT_S as WEBHOOK_TIMEOUT_S
 from streamer.api.jobs.webhooks import deliver_forever
 from streamer.api.live import LiveStreams
 from streamer.api.metrics import ServiceMetrics, metrics_router
 from streamer.api.openapi import documented_openapi
+from streamer.api.outbound import AddressPolicy, allowed_networks, guarded_async_client
 from streamer.api.pages import pages_router
 from streamer.api.rest import router as rest_router
 from streamer.api.tokens import TemporaryTokens
@@ -57,11 +59,16 @@ def create_app(settings: Settings) -> FastAPI:
                 niceness=settings.job_niceness,
             ),
             scratch=settings.data_dir / "scratch",
+            outbound=app.state.outbound,
             voices=app.state.voices,
         )
         app.state.runner.attach(runner)
         webhooks = asyncio.create_task(
-            deliver_forever(app.state.jobs, app.state.metrics.webhook_failures.inc)
+            deliver_forever(
+                app.state.jobs,
+                guarded_async_client(app.state.outbound, WEBHOOK_TIMEOUT_S),
+                app.state.metrics.webhook_failures.inc,
+            )
         )
         app.state.models = models
         log.info("models loaded; serving")
@@ -86,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.voices = SqliteVoiceStore(settings.jobs_db)  # a table beside the jobs
     app.state.runner = RunnerSlot()
     app.state.tokens = TemporaryTokens()
+    app.state.outbound = AddressPolicy(allowed_networks(settings.allow_private_urls))
     app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]
     app.add_middleware(RequireApiKey, keys=settings.api_keys)
     install_error_handlers(app)

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from streamer.api.jobs.webhooks import TIMEOUT_S, retry_delay_s
+from streamer.api.jobs.webhooks import retry_delay_s
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ MAX_QUEUED = 1000
 class CallbackPoster:
     def __init__(
         self,
+        client: httpx.AsyncClient,
         url: str,
         headers: dict[str, str],
         max_queued: int = MAX_QUEUED,
@@ -36,6 +37,9 @@ class CallbackPoster:
         on_failure: Callable[[], None] = lambda: None,
     ) -> None:
         self.url = url
+        self._client = client
+        """closed when the sending ends (`streamer.api.outbound` makes one that checks where
+        it connects)"""
         self.dropped = 0
         """messages not sent: the queue was full, or the receiver was given up"""
         self._headers = headers
@@ -69,7 +73,7 @@ class CallbackPoster:
         self._task.cancel()
 
     async def _send_all(self) -> None:
-        async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+        async with self._client as client:
             failures = 0
             while True:
                 if not self._queue:

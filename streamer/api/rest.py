@@ -18,6 +18,7 @@ from streamer.api.errors import ApiError
 from streamer.api.jobs.store import Job, JobStore
 from streamer.api.jobs.uploads import UploadStore, UploadTooLarge
 from streamer.api.openapi import RAW_BODY
+from streamer.api.outbound import unreachable
 from streamer.api.voices import check_known_voices
 from streamer.api.wire import (
     TranscriptRequest,
@@ -86,6 +87,13 @@ async def create_transcript(request: Request, body: TranscriptRequest) -> dict[s
     elif found is not None and body.audio_url.startswith(str(request.base_url)):
         raise ApiError(400, "no such upload: upload the file again")
     check_known_voices(request, body.known_voices)
+    policy = request.app.state.outbound
+    for name, url in (
+        ("audio_url", None if upload_id else body.audio_url),
+        ("webhook_url", body.webhook_url),
+    ):
+        if url is not None and (refused := await unreachable(policy, url)):
+            raise ApiError(400, f"{name} refused: {refused}")
     job = _store(request).create(body.audio_url, upload_id, body.model_dump(exclude_none=True))
     request.app.state.runner.notify()
     return transcript_object(job)

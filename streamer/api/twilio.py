@@ -31,8 +31,10 @@ from pydantic import Field, ValidationError
 from streamer.api.call_delivery import CallbackPoster
 from streamer.api.call_subscribers import call_subscribers
 from streamer.api.errors import first_problem
+from streamer.api.jobs.webhooks import TIMEOUT_S
 from streamer.api.live import LiveStreams
 from streamer.api.logs import log_context
+from streamer.api.outbound import guarded_async_client, unreachable
 from streamer.api.sockets import Gone, Reader, close_quietly, session_limit
 from streamer.api.twilio_call import ChannelPlan, TwilioCall
 from streamer.api.twilio_messages import MULAW_RATE, Media, Start, Stop, read_message
@@ -116,6 +118,11 @@ async def twilio_stream(websocket: WebSocket) -> None:
             await close_quietly(websocket, CloseCode.IDLE, "no start message")
         return
     try:
+        refused = params.callback_url and await unreachable(state.outbound, params.callback_url)
+        if refused:
+            bad_callback = ProtocolError(CloseCode.BAD_PARAMS, f"callback_url: {refused}")
+            await close_quietly(websocket, bad_callback.code, bad_callback.reason)  # cut to fit
+            return
         await _run_call(reader, start, params, limit_s)
     finally:
         state.active_sessions -= len(start.tracks)  # counted by `_admit`
@@ -167,6 +174,7 @@ async def _run_call(reader: Reader, start: Start, params: CallParams, limit_s: f
     poster = None
     if params.callback_url is not None:
         poster = CallbackPoster(
+            guarded_async_client(state.outbound, TIMEOUT_S),
             params.callback_url,
             params.callback_headers(),
             on_failure=state.metrics.webhook_failures.inc,

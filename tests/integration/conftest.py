@@ -27,6 +27,12 @@ from streamer.models.loader import ModelSet, load_models
 from streamer.models.manifest import package_file, sha256_of
 from streamer.tools.local_server import LocalServer
 
+LOOPBACK = "127.0.0.0/8,::1"
+# Every receiver these tests run (audio_url servers, webhooks, call callbacks) listens on
+# loopback, which a server refuses to reach by default: the servers they start (which inherit
+# this environment) allow it. A test of that refusal sets it back to "" for its server.
+os.environ.setdefault("STREAMER_ALLOW_PRIVATE_URLS", LOOPBACK)
+
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 """AMI excerpts (CC BY 4.0) with their speaker references; see data/NOTICE.md."""
 

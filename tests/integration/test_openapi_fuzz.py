@@ -44,7 +44,7 @@ def _keep_local(case: schemathesis.Case[Any], nowhere: str) -> None:
     if isinstance(case.body, dict):
         for field in ("audio_url", "webhook_url"):
             value = case.body.get(field)
-            if isinstance(value, str) and value.startswith(("http://", "https://")):
+            if isinstance(value, str) and value.lower().startswith(("http://", "https://")):
                 case.body[field] = f"{nowhere}/fuzz"
 
 

@@ -29,6 +29,7 @@ from websockets.sync.client import ClientConnection, connect
 from clients.twilio.replay import media_stream
 from streamer.api.call_delivery import CallbackPoster
 from streamer.api.call_subscribers import MAX_PENDING, CallSubscribers
+from streamer.api.outbound import AddressPolicy, allowed_networks, guarded_async_client
 from streamer.api.twilio_call import CHUNK_BYTES, MAX_GAP_MS, TrackAudio
 from streamer.core.audio import float_to_pcm_s16le, pcm_s16le_to_mulaw
 from streamer.tools.local_server import LocalServer, free_port
@@ -460,11 +461,17 @@ def test_a_subscriber_that_stops_reading_is_dropped() -> None:
     asyncio.run(run())
 
 
+def loopback_client() -> httpx.AsyncClient:
+    return guarded_async_client(AddressPolicy(allowed_networks(["127.0.0.0/8"])), 10.0)
+
+
 def test_the_callback_keeps_order_retries_and_gives_up_on_a_dead_receiver() -> None:
     flaky, dead = CallbackReceiver(fail_first=2), CallbackReceiver(fail_first=10_000)
 
     async def run() -> None:
-        poster = CallbackPoster(flaky.url, {}, max_queued=5, retry_delay=lambda n: 0.01)
+        poster = CallbackPoster(
+            loopback_client(), flaky.url, {}, max_queued=5, retry_delay=lambda n: 0.01
+        )
         for n in range(8):  # the queue holds 5: the last 3 are dropped
             poster.post({"n": n})
         await asyncio.wait_for(poster.close(), 10)
@@ -473,6 +480,7 @@ def test_the_callback_keeps_order_retries_and_gives_up_on_a_dead_receiver() -> N
 
         failures: list[int] = []
         poster = CallbackPoster(
+            loopback_client(),
             dead.url,
             {},
             retry_delay=lambda n: None if n >= 3 else 0.01,

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from streamer.api.jobs.store import Job, JobStore
 from streamer.api.jobs.uploads import UploadStore
 from streamer.api.logs import log_context
+from streamer.api.outbound import AddressPolicy, guarded_client
 from streamer.api.voice_store import UnknownVoices, VoiceStore
 from streamer.api.wire import TranscriptRequest, transcript_body
 from streamer.files.media import MediaError, decode_file
@@ -75,9 +76,11 @@ class JobRunner:
         transcriber: FileTranscriber,
         limits: RunnerLimits,
         scratch: Path,
+        outbound: AddressPolicy,
         voices: VoiceStore | None = None,
     ) -> None:
         self._store = store
+        self._outbound = outbound
         self._voices = voices
         self._uploads = uploads
         self._transcriber = transcriber
@@ -182,23 +185,25 @@ class JobRunner:
 
     def _download(self, url: str, file: Any) -> None:
         """Fetch `url` into `file`, within the size limit and the time limit (the whole
-        download, not each read: a slow trickle must not hold a worker forever)."""
+        download, headers included, not each read: a slow trickle must not hold a worker),
+        from addresses the outbound policy permits (checked on each connection)."""
         size = 0
-        deadline = time.monotonic() + self._limits.fetch_timeout_s
+        limit_s = self._limits.fetch_timeout_s
         try:
-            with httpx.stream(
-                "GET", url, timeout=self._limits.fetch_timeout_s, follow_redirects=True
-            ) as response:
+            with (
+                guarded_client(self._outbound, limit_s, total_s=limit_s) as client,
+                client.stream("GET", url) as response,
+            ):
                 if response.status_code != 200:
                     raise AudioUnavailable(f"audio_url answered HTTP {response.status_code}")
                 for chunk in response.iter_bytes():
-                    if time.monotonic() > deadline:
-                        raise AudioUnavailable("downloading audio_url took too long")
                     size += len(chunk)
                     if size > self._limits.max_audio_bytes:
                         raise AudioUnavailable("the file at audio_url is too large")
                     file.write(chunk)
             file.flush()
+        except httpx.TimeoutException as error:
+            raise AudioUnavailable("downloading audio_url took too long") from error
         except httpx.HTTPError as error:
             raise AudioUnavailable(f"could not download audio_url: {error}") from error
 

@@ -38,9 +38,12 @@ def retry_delay_s(
     return min(first_s * 2.0 ** (failed_attempts - 1), max_s)
 
 
-async def deliver_forever(store: JobStore, on_failure: Callable[[], None]) -> None:
-    """Deliver due webhooks until cancelled; `on_failure()` after each failed attempt."""
-    async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+async def deliver_forever(
+    store: JobStore, client: httpx.AsyncClient, on_failure: Callable[[], None]
+) -> None:
+    """Deliver due webhooks with `client` until cancelled; `on_failure()` after each failed
+    attempt."""
+    async with client:
         while True:
             try:
                 delivered = await deliver_due(client, store, on_failure=on_failure)
