@@ -65,6 +65,9 @@ class Settings:
     """A job whose worker stops renewing its lease for this long is run again (a crash)."""
     max_upload_bytes: int = 1024**3
     """Largest file `/v2/upload` accepts, and `audio_url` downloads."""
+    retention_hours: float = 0.0
+    """Finished transcripts and uploads older than this are deleted (as by DELETE); 0: kept
+    until deleted."""
     allow_private_urls: tuple[str, ...] = ()
     """Addresses or networks ("127.0.0.0/8", "10.2.0.5") that `audio_url`, `webhook_url` and
     `callback_url` may reach besides public ones: by default loopback, private, link-local
@@ -83,6 +86,8 @@ class Settings:
             raise ValueError("job_workers must be at least 1")
         if not 0 <= self.job_niceness <= 19:
             raise ValueError("job_niceness must be 0..19")
+        if self.retention_hours < 0:
+            raise ValueError("retention_hours must be 0 (keep) or positive")
         if self.job_lease_s <= 0 or self.max_upload_bytes < 1:
             raise ValueError("job_lease_s and max_upload_bytes must be positive")
         if self.asr_model not in ("whisper-base", "whisper-tiny.en"):

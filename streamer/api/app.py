@@ -15,6 +15,7 @@ from streamer.api.data_dir import announce_data_dir
 from streamer.api.errors import install_error_handlers
 from streamer.api.health import health_router
 from streamer.api.inference import StreamingInference
+from streamer.api.jobs.retention import sweep_forever
 from streamer.api.jobs.runner import JobRunner, RunnerLimits, RunnerSlot
 from streamer.api.jobs.store import SqliteJobStore
 from streamer.api.jobs.uploads import FolderUploadStore
@@ -70,10 +71,17 @@ def create_app(settings: Settings) -> FastAPI:
                 app.state.metrics.webhook_failures.inc,
             )
         )
+        background = [webhooks]
+        if settings.retention_hours:
+            retention_s = settings.retention_hours * 3600
+            background.append(
+                asyncio.create_task(sweep_forever(app.state.jobs, app.state.uploads, retention_s))
+            )
         app.state.models = models
         log.info("models loaded; serving")
         yield
-        webhooks.cancel()
+        for task in background:
+            task.cancel()
         runner.stop()
         app.state.streaming.close()
         marker.close()

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from streamer.api.errors import ApiError
+from streamer.api.jobs.retention import delete_job
 from streamer.api.jobs.store import Job, JobStore
 from streamer.api.jobs.uploads import UploadStore, UploadTooLarge
 from streamer.api.openapi import RAW_BODY
@@ -136,11 +137,8 @@ async def get_transcript(request: Request, transcript_id: str) -> dict[str, Any]
 
 @router.delete("/v2/transcript/{transcript_id}")
 async def delete_transcript(request: Request, transcript_id: str) -> dict[str, Any]:
-    job = _store(request).delete(transcript_id)
-    if job is None:
+    if delete_job(_store(request), _uploads(request), transcript_id) is None:
         raise ApiError(404, "Transcript not found")
-    if job.upload_id is not None and not _store(request).upload_in_use(job.upload_id):
-        _uploads(request).delete(job.upload_id)  # the same upload may serve other jobs
     deleted = _job(request, transcript_id)
     return transcript_object(deleted)
 

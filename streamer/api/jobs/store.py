@@ -116,6 +116,8 @@ class JobStore(Protocol):
 
     def upload_in_use(self, upload_id: str) -> bool: ...
 
+    def finished_before(self, cutoff: float, limit: int) -> list[str]: ...
+
     def due_webhooks(self, now: float, limit: int) -> list[Webhook]: ...
 
     def webhook_failed(self, webhook_id: int, next_at: float | None) -> None: ...
@@ -310,6 +312,16 @@ class SqliteJobStore:
             .fetchone()
         )
         return row is not None
+
+    def finished_before(self, cutoff: float, limit: int) -> list[str]:
+        """Ids of up to `limit` jobs that ended (completed or error) before `cutoff` and
+        still hold what `delete` forgets, oldest first."""
+        rows = self._connection().execute(
+            "SELECT id FROM jobs WHERE status IN ('completed', 'error') AND completed < ?"
+            " AND audio_url != ? ORDER BY completed LIMIT ?",
+            (cutoff, DELETED_AUDIO_URL, limit),
+        )
+        return [row["id"] for row in rows]
 
     def due_webhooks(self, now: float, limit: int) -> list[Webhook]:
         rows = self._connection().execute(

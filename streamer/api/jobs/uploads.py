@@ -30,6 +30,8 @@ class UploadStore(Protocol):
 
     def delete(self, upload_id: str) -> None: ...
 
+    def saved_before(self, cutoff: float) -> list[str]: ...
+
 
 class FolderUploadStore:
     def __init__(self, folder: Path) -> None:
@@ -69,6 +71,14 @@ class FolderUploadStore:
         path = self.path(upload_id)
         if path is not None:
             path.unlink(missing_ok=True)
+
+    def saved_before(self, cutoff: float) -> list[str]:
+        """Ids of the uploads written before `cutoff` (seconds since the epoch)."""
+        return [
+            path.name
+            for path in self._folder.iterdir()
+            if _UPLOAD_ID.match(path.name) and path.stat().st_mtime < cutoff
+        ]
 
 
 def _sync(file: IO[bytes]) -> None:
