@@ -65,6 +65,9 @@ class Settings:
     """A job whose worker stops renewing its lease for this long is run again (a crash)."""
     max_upload_bytes: int = 1024**3
     """Largest file `/v2/upload` accepts, and `audio_url` downloads."""
+    cors_origins: tuple[str, ...] = ()
+    """Web origins ("https://captions.example.com") whose pages may call the API and open
+    streams from another origin; pages of the server's own origin always may."""
     retention_hours: float = 0.0
     """Finished transcripts and uploads older than this are deleted (as by DELETE); 0: kept
     until deleted."""

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from streamer import __version__
 from streamer.api.auth import RequireApiKey
@@ -104,6 +105,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.outbound = AddressPolicy(allowed_networks(settings.allow_private_urls))
     app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]
     app.add_middleware(RequireApiKey, keys=settings.api_keys)
+    if settings.cors_origins:  # outermost: a preflight carries no key
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type"],
+        )
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(metrics_router)

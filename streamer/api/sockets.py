@@ -77,6 +77,18 @@ async def close_quietly(websocket: WebSocket, code: int, reason: str = "") -> No
         log.debug("close %d after the peer had gone", code)
 
 
+def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
+    """Whether a WebSocket may open from where it comes: no `Origin` (not a browser), the
+    server's own origin, or one of `allowed` (`STREAMER_CORS_ORIGINS`). Browsers apply no
+    CORS to WebSockets: without this, any page a user visits could stream to a server on
+    their machine that needs no key."""
+    origin = websocket.headers.get("origin")
+    if origin is None or origin in allowed:
+        return True
+    host = websocket.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
 def session_limit(state: State, offered: str, use: bool = True) -> float | None:
     """How long a stream or subscriber may run (seconds), or None when `offered` is neither
     an API key nor a temporary token not used before (with `use`, it is used now), as for

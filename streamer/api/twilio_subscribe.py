@@ -19,7 +19,7 @@ import time
 from fastapi import APIRouter, WebSocket
 
 from streamer.api.call_subscribers import Subscription, call_subscribers
-from streamer.api.sockets import Gone, Reader, close_quietly, session_limit
+from streamer.api.sockets import Gone, Reader, close_quietly, origin_allowed, session_limit
 from streamer.api.wire import error_message
 from streamer.streaming.protocol import CloseCode
 
@@ -36,6 +36,9 @@ async def subscribe(websocket: WebSocket) -> None:
     query, state = websocket.query_params, websocket.app.state
     call_sid, stream_sid = query.get("call_sid") or None, query.get("stream_sid") or None
     await websocket.accept()
+    if not origin_allowed(websocket, state.settings.cors_origins):
+        await _refuse(websocket, CloseCode.UNAUTHORIZED, "origin not allowed")
+        return
     if call_sid is None and stream_sid is None:
         await _refuse(websocket, CloseCode.BAD_PARAMS, "call_sid or stream_sid required")
         return

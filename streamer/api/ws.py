@@ -20,7 +20,7 @@ from streamer.api.errors import first_problem
 from streamer.api.inference import StreamingInference
 from streamer.api.live import LiveStream, LiveStreams
 from streamer.api.logs import log_context
-from streamer.api.sockets import Gone, Reader, session_limit
+from streamer.api.sockets import Gone, Reader, origin_allowed, session_limit
 from streamer.api.voice_store import UnknownVoices
 from streamer.api.wire import (
     StreamParams,
@@ -160,6 +160,9 @@ async def _accept(
     query = dict(websocket.query_params)
     state = websocket.app.state
     offered = websocket.headers.get("authorization") or query.get("token") or ""
+    if not origin_allowed(websocket, state.settings.cors_origins):
+        await _refuse(websocket, ProtocolError(CloseCode.UNAUTHORIZED, "origin not allowed"))
+        return None
     if session_limit(state, offered, use=False) is None:
         await _refuse(websocket, ProtocolError(CloseCode.UNAUTHORIZED, "not authorized"))
         return None

@@ -216,6 +216,8 @@ def queue_jobs(base: str, audio: Path, count: int, **request: object) -> list[st
 
 
 MAX_UPLOAD_BYTES = 8_000_000
+CAPTIONS_ORIGIN = "http://captions.test:8080"
+"""The one other origin the shared server lets call it (only ever sent as a header)."""
 
 
 @pytest.fixture(scope="session")
@@ -225,6 +227,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "STREAMER_API_KEYS": API_KEY,
         "STREAMER_DATA_DIR": str(tmp_path_factory.mktemp("server-data")),
         "STREAMER_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        "STREAMER_CORS_ORIGINS": CAPTIONS_ORIGIN,
     }
     with running_server(env) as base:
         yield base
