@@ -57,6 +57,10 @@ class Settings:
     """Concurrent streaming sessions; one more is refused with close code 3009. Four per core
     is what held the latency targets here (`load_tests/capacity.py`): a full server refuses
     a call rather than slow every call down."""
+    max_stream_speed: float = 5.0
+    """A stream whose audio arrives faster than this many times real time (after a 10 s
+    head start) is closed with 4029; 0: no limit. Live clients send at 1x; 5x leaves room
+    for catching up after a stall."""
     job_workers: int = 1
     """Transcript jobs run at once (each uses `threads` cores in its model calls)."""
     job_niceness: int = 10
@@ -83,6 +87,8 @@ class Settings:
             raise ValueError("threads must be at least 1")
         if self.asr_workers < 1 or self.asr_threads < 1:
             raise ValueError("asr_workers and asr_threads must be at least 1")
+        if self.max_stream_speed < 0:
+            raise ValueError("max_stream_speed must be 0 (no limit) or positive")
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
         if self.job_workers < 1:

@@ -35,10 +35,12 @@ from streamer.streaming.config import StreamConfig
 from streamer.streaming.events import SessionEvent
 from streamer.streaming.protocol import (
     DEFAULT_INACTIVITY_S,
+    AudioPace,
     CloseCode,
     ProtocolError,
     apply_turn_changes,
     check_chunk,
+    chunk_ms,
     read_control,
 )
 from streamer.streaming.session import StreamSession
@@ -223,6 +225,7 @@ async def _serve(connection: Connection, params: StreamParams) -> int:
 async def _receive(connection: Connection, idle_s: float) -> int:
     websocket, live = connection.websocket, connection.live
     config = live.session.config
+    pace = AudioPace(websocket.app.state.settings.max_stream_speed)
     while True:
         left_s = connection.max_session_s - (time.monotonic() - live.started)
         try:
@@ -246,6 +249,9 @@ async def _receive(connection: Connection, idle_s: float) -> int:
         data, text = message.get("bytes"), message.get("text")
         if data is not None:
             check_chunk(len(data), config.encoding, config.sample_rate)
+            pace.received(
+                chunk_ms(len(data), config.encoding, config.sample_rate) / 1000, time.monotonic()
+            )
             await live.audio(data)
         elif text is not None and _control(text, connection) == "Terminate":
             await connection.finish()

@@ -255,16 +255,17 @@ def test_audio_after_terminate_is_ignored(server: str) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
 
 
-def test_audio_much_faster_than_real_time_closes_1013_and_others_go_on(server: str) -> None:
-    """Seven minutes of meetings sent as fast as the socket takes them, each second ending its
-    turn by ForceEndpoint: turns end far faster than they can be decoded, so the session's
-    queue fills and it is closed with 1013 instead of growing; the server stays healthy.
-    (Without the ForceEndpoints how soon the queue fills hangs on how fast this machine
-    decodes; a fast one can keep up with the meetings' own turn ends.)"""
+def _meetings_pcm() -> bytes:
+    """Seven minutes of meetings, in whole 1 s chunks (a short tail would close 3007)."""
     meetings = ("ami_meeting_a_2min.flac", "ami_trn00.flac", "ami_trn02.flac", "ami_trn03.flac")
-    pcm = b"".join(pcm16(data_file(name)) for name in meetings) * 2  # 7 min
-    pcm = pcm[: len(pcm) // 32000 * 32000]  # whole 1 s chunks: a short tail would close 3007
-    with connect(ws_url(server, f"sample_rate=16000&token={API_KEY}")) as ws:
+    pcm = b"".join(pcm16(data_file(name)) for name in meetings) * 2
+    return pcm[: len(pcm) // 32000 * 32000]
+
+
+def _flood(url: str, pcm: bytes) -> int:
+    """Send `pcm` as fast as the socket takes it, each second ending its turn by
+    ForceEndpoint; the code the session is closed with."""
+    with connect(url) as ws:
         ws.recv(timeout=10)
         with pytest.raises(ConnectionClosed) as closed:
             for start in range(0, len(pcm), 32000):
@@ -272,8 +273,36 @@ def test_audio_much_faster_than_real_time_closes_1013_and_others_go_on(server: s
                 ws.send(json.dumps({"type": "ForceEndpoint"}))
             while True:
                 ws.recv(timeout=60)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+def test_audio_much_faster_than_real_time_closes_4029_and_others_go_on(server: str) -> None:
+    """Past 5x real time (after a 10 s head start) a session is closed with 4029, so one
+    client cannot take the decoders from the others: a neighbour streaming at the same time
+    gets its turns."""
+    neighbour = ws_url(server, f"sample_rate=16000&token={API_KEY}")
+    with connect(neighbour) as calm:
+        assert json.loads(calm.recv(timeout=10))["type"] == "Begin"
+        assert _flood(neighbour, _meetings_pcm()) == 4029
+        send_paced(calm, pcm16(telephone_file())[: 10 * 32000])
+        calm.send(json.dumps({"type": "Terminate"}))
+        messages = [json.loads(calm.recv(timeout=60))]
+        while messages[-1]["type"] != "Termination":
+            messages.append(json.loads(calm.recv(timeout=60)))
+    turns = [m for m in messages if m["type"] == "Turn" and m["end_of_turn"]]
+    assert turns and any(t["words"] for t in turns)
     assert httpx.get(f"{server}/healthz", timeout=10).status_code == 200
+
+
+def test_a_session_whose_decodes_back_up_closes_1013() -> None:
+    """With no speed limit, turns ended far faster than they can be decoded fill the
+    session's queue and it is closed with 1013 instead of growing; the server stays healthy.
+    (Without the ForceEndpoints how soon the queue fills hangs on how fast this machine
+    decodes; a fast one can keep up with the meetings' own turn ends.)"""
+    with running_server({"STREAMER_MAX_STREAM_SPEED": "0"}) as base:
+        assert _flood(ws_url(base, "sample_rate=16000"), _meetings_pcm()) == 1013
+        assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
 
 
 def test_concurrent_sessions_keep_their_audio_and_labels(server: str) -> None:

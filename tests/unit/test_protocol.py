@@ -9,6 +9,7 @@ import pytest
 
 from streamer.streaming.protocol import (
     MAX_REASON_BYTES,
+    AudioPace,
     CloseCode,
     ProtocolError,
     TurnChanges,
@@ -92,3 +93,22 @@ def test_turn_changes_replace_only_what_was_given() -> None:
         min_turn_silence_ms=200,
         max_turn_silence_ms=800,
     )
+
+
+def test_audio_may_run_ahead_of_real_time_by_the_burst_then_at_the_speed_limit() -> None:
+    pace = AudioPace(max_speed=5.0, burst_s=10.0)
+    for _ in range(10):  # a 10 s backlog at once: the head start
+        pace.received(1.0, now=100.0)
+    for step in range(1, 41):  # then 5x real time for 4 s: 5 audio seconds a second
+        pace.received(0.5, now=100.0 + step * 0.1 + 1e-9)
+    with pytest.raises(ProtocolError) as too_fast:
+        pace.received(1.0, now=104.0)  # 31 s of audio after 4 s: 20 + 10 allowed
+    assert too_fast.value.code == CloseCode.TOO_FAST == 4029
+    assert "5x real time" in too_fast.value.reason
+
+
+def test_a_real_time_client_is_never_refused_and_zero_sets_no_limit() -> None:
+    pace, unlimited = AudioPace(max_speed=5.0), AudioPace(max_speed=0.0)
+    for step in range(36_000):  # an hour at real time, in 100 ms chunks
+        pace.received(0.1, now=step * 0.1)
+        unlimited.received(10.0, now=0.0)  # 100 hours at once
