@@ -57,6 +57,12 @@ class Settings:
     """Concurrent streaming sessions; one more is refused with close code 3009. Four per core
     is what held the latency targets here (`load_tests/capacity.py`): a full server refuses
     a call rather than slow every call down."""
+    key_max_sessions: int = 0
+    """Concurrent streams one API key may hold (a Twilio call counts its tracks), its
+    temporary tokens' included; one more is refused with 3009. 0: only `max_sessions`."""
+    key_max_jobs: int = 0
+    """Transcript jobs one API key may have queued or running; one more is refused with
+    429. 0: no limit."""
     max_stream_speed: float = 5.0
     """A stream whose audio arrives faster than this many times real time (after a 10 s
     head start) is closed with 4029; 0: no limit. Live clients send at 1x; 5x leaves room
@@ -87,6 +93,8 @@ class Settings:
             raise ValueError("threads must be at least 1")
         if self.asr_workers < 1 or self.asr_threads < 1:
             raise ValueError("asr_workers and asr_threads must be at least 1")
+        if self.key_max_sessions < 0 or self.key_max_jobs < 0:
+            raise ValueError("key_max_sessions and key_max_jobs must be 0 (none) or positive")
         if self.max_stream_speed < 0:
             raise ValueError("max_stream_speed must be 0 (no limit) or positive")
         if self.max_sessions < 1:

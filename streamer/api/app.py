@@ -28,6 +28,7 @@ from streamer.api.openapi import documented_openapi
 from streamer.api.outbound import AddressPolicy, allowed_networks, guarded_async_client
 from streamer.api.pages import pages_router
 from streamer.api.rest import router as rest_router
+from streamer.api.sockets import KeySessions
 from streamer.api.tokens import TemporaryTokens
 from streamer.api.twilio import router as twilio_router
 from streamer.api.voice_store import SqliteVoiceStore
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.voices = SqliteVoiceStore(settings.jobs_db)  # a table beside the jobs
     app.state.runner = RunnerSlot()
     app.state.tokens = TemporaryTokens()
+    app.state.key_sessions = KeySessions(settings.key_max_sessions)
     app.state.outbound = AddressPolicy(allowed_networks(settings.allow_private_urls))
     app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]
     app.add_middleware(RequireApiKey, keys=settings.api_keys)

@@ -3,6 +3,7 @@ a valid key gets 401 whatever its body holds (a route's own validation would ans
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Sequence
 
@@ -27,6 +28,12 @@ def is_api_key(offered: str | None, keys: Sequence[str]) -> bool:
     return found
 
 
+def key_id(key: str) -> str:
+    """What names an API key where it is counted or stored (per-key limits, its jobs, the
+    tokens it issued): a digest, so no record holds the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 class RequireApiKey:
     """ASGI middleware: with `keys` set, `Authorization` must be one of them."""
 
@@ -44,3 +51,8 @@ class RequireApiKey:
             await JSONResponse(error_body(UNAUTHORIZED), status_code=401)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def caller_key_id(authorization: str | None, keys: Sequence[str]) -> str | None:
+    """The key id of a caller `RequireApiKey` let in (None on a server without keys)."""
+    return key_id(authorization) if keys and authorization else None

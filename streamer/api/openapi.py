@@ -1,7 +1,7 @@
 """The OpenAPI schema as the server really answers: FastAPI documents a 422 for every route
 with parameters, but our validation errors are 400 `{"error"}`; and it knows nothing of the
-API key, of 404 for an unknown transcript, of 413 for an upload that is too large, or of 503
-while the models load."""
+API key, of 404 for an unknown transcript, of 413 for an upload that is too large, of 429
+for a key past its job limit, or of 503 while the models load."""
 
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ def _statuses(path: str, method: str) -> dict[str, dict[str, Any]]:
         statuses["404"] = error_response("No such transcript")
     if path == "/v2/upload" and method == "post":
         statuses["413"] = error_response("The upload is larger than the server accepts")
+    if path == "/v2/transcript" and method == "post":
+        statuses["429"] = error_response("The API key has as many transcripts queued as allowed")
     return statuses
 
 

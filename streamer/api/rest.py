@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from streamer.api.auth import caller_key_id
 from streamer.api.errors import ApiError
 from streamer.api.jobs.retention import delete_job
 from streamer.api.jobs.store import Job, JobStore
@@ -95,7 +96,11 @@ async def create_transcript(request: Request, body: TranscriptRequest) -> dict[s
     ):
         if url is not None and (refused := await unreachable(policy, url)):
             raise ApiError(400, f"{name} refused: {refused}")
-    job = _store(request).create(body.audio_url, upload_id, body.model_dump(exclude_none=True))
+    key = caller_key(request)
+    limit = request.app.state.settings.key_max_jobs
+    if key is not None and limit and _store(request).active_jobs(key) >= limit:
+        raise ApiError(429, f"at most {limit} queued or running transcripts per API key")
+    job = _store(request).create(body.audio_url, upload_id, body.model_dump(exclude_none=True), key)
     request.app.state.runner.notify()
     return transcript_object(job)
 
@@ -121,6 +126,12 @@ async def list_transcripts(
         prev_url=f"{page}&before_id={jobs[-1].id}" if jobs else None,
         next_url=f"{page}&after_id={jobs[0].id}" if jobs else None,
     )
+
+
+def caller_key(request: Request) -> str | None:
+    """The key id of the caller (None on a server without keys)."""
+    keys = request.app.state.settings.api_keys
+    return caller_key_id(request.headers.get("authorization"), keys)
 
 
 def _job(request: Request, transcript_id: str) -> Job:
@@ -205,5 +216,7 @@ async def temporary_token(
     expires_in_seconds: Annotated[int, Query(ge=1, le=600)] = 60,
     max_session_duration_seconds: Annotated[int, Query(ge=60, le=10_800)] = 10_800,
 ) -> dict[str, str]:
-    token = request.app.state.tokens.issue(expires_in_seconds, max_session_duration_seconds)
+    token = request.app.state.tokens.issue(
+        expires_in_seconds, max_session_duration_seconds, caller_key(request)
+    )
     return token_json(token)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from asyncio import FIRST_COMPLETED
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import WebSocket
@@ -13,7 +15,7 @@ from starlette.datastructures import State
 from starlette.types import Message
 from starlette.websockets import WebSocketState
 
-from streamer.api.auth import is_api_key
+from streamer.api.auth import is_api_key, key_id
 from streamer.streaming.protocol import MAX_SESSION_S, CloseCode, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -89,12 +91,47 @@ def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
-def session_limit(state: State, offered: str, use: bool = True) -> float | None:
-    """How long a stream or subscriber may run (seconds), or None when `offered` is neither
-    an API key nor a temporary token not used before (with `use`, it is used now), as for
-    `/v3/ws`."""
+@dataclass(frozen=True, slots=True)
+class SessionGrant:
+    limit_s: float
+    """how long the stream or subscriber may run"""
+    key_id: str | None
+    """the API key it runs under (`auth.key_id`; a token's issuer), None without keys"""
+
+
+def session_grant(state: State, offered: str, use: bool = True) -> SessionGrant | None:
+    """What `offered` (an API key, or a temporary token not used before: with `use`, it is
+    used now) lets a stream or subscriber do; None when it is neither, as for `/v3/ws`."""
     keys: tuple[str, ...] = state.settings.api_keys
-    if not keys or is_api_key(offered, keys):
-        return MAX_SESSION_S
+    if not keys:
+        return SessionGrant(MAX_SESSION_S, None)
+    if is_api_key(offered, keys):
+        return SessionGrant(MAX_SESSION_S, key_id(offered))
     grant = state.tokens.redeem(offered) if use else state.tokens.check(offered)
-    return None if grant is None else min(MAX_SESSION_S, grant.max_session_s)
+    if grant is None:
+        return None
+    return SessionGrant(min(MAX_SESSION_S, grant.max_session_s), grant.key_id)
+
+
+class KeySessions:
+    """Open sessions per API key, held to `limit` each (`STREAMER_KEY_MAX_SESSIONS`; 0: only
+    the server's own limit). Touched on the event loop only."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[str] = Counter()
+
+    def take(self, key: str | None, sessions: int = 1) -> bool:
+        """Count `sessions` more for `key`, or False (nothing counted) past its limit."""
+        if key is None or not self.limit:
+            return True
+        if self._open[key] + sessions > self.limit:
+            return False
+        self._open[key] += sessions
+        return True
+
+    def give_back(self, key: str | None, sessions: int = 1) -> None:
+        if key is not None and self.limit:
+            self._open[key] -= sessions
+            if self._open[key] <= 0:
+                del self._open[key]

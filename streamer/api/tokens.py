@@ -20,6 +20,8 @@ PREFIX = "tmp_"
 @dataclass(frozen=True, slots=True)
 class TokenGrant:
     max_session_s: int
+    key_id: str | None = None
+    """the API key that issued the token (`auth.key_id`): its sessions count against it"""
 
 
 class TemporaryTokens:
@@ -33,8 +35,13 @@ class TemporaryTokens:
         self._redeemed: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def issue(self, expires_in_s: int, max_session_s: int) -> str:
-        claims = {"id": uuid.uuid4().hex, "exp": self._clock() + expires_in_s, "max": max_session_s}
+    def issue(self, expires_in_s: int, max_session_s: int, key_id: str | None = None) -> str:
+        claims = {
+            "id": uuid.uuid4().hex,
+            "exp": self._clock() + expires_in_s,
+            "max": max_session_s,
+            "key": key_id,
+        }
         payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
         return f"{PREFIX}{payload}.{self._sign(payload)}"
 
@@ -60,7 +67,7 @@ class TemporaryTokens:
                 return None
             if use:
                 self._redeemed[claims["id"]] = claims["exp"]
-        return TokenGrant(max_session_s=int(claims["max"]))
+        return TokenGrant(max_session_s=int(claims["max"]), key_id=claims.get("key"))
 
     def _sign(self, payload: str) -> str:
         return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()

@@ -35,7 +35,7 @@ from streamer.api.jobs.webhooks import TIMEOUT_S
 from streamer.api.live import LiveStreams
 from streamer.api.logs import log_context
 from streamer.api.outbound import guarded_async_client, unreachable
-from streamer.api.sockets import Gone, Reader, close_quietly, session_limit
+from streamer.api.sockets import Gone, Reader, SessionGrant, close_quietly, session_grant
 from streamer.api.twilio_call import ChannelPlan, TwilioCall
 from streamer.api.twilio_messages import MULAW_RATE, Media, Start, Stop, read_message
 from streamer.api.twilio_subscribe import router as subscribe_router
@@ -109,7 +109,7 @@ async def twilio_stream(websocket: WebSocket) -> None:
     state = websocket.app.state
     try:
         start = await _read_start(reader)
-        params, limit_s = _admit(websocket, start)  # no await from the checks to the count
+        params, grant = _admit(websocket, start)  # no await from the checks to the count
     except (ProtocolError, TimeoutError, Gone) as refusal:
         reader.cancel()
         if isinstance(refusal, ProtocolError):
@@ -123,9 +123,10 @@ async def twilio_stream(websocket: WebSocket) -> None:
             bad_callback = ProtocolError(CloseCode.BAD_PARAMS, f"callback_url: {refused}")
             await close_quietly(websocket, bad_callback.code, bad_callback.reason)  # cut to fit
             return
-        await _run_call(reader, start, params, limit_s)
+        await _run_call(reader, start, params, grant.limit_s)
     finally:
         state.active_sessions -= len(start.tracks)  # counted by `_admit`
+        state.key_sessions.give_back(grant.key_id, len(start.tracks))
         reader.cancel()
 
 
@@ -145,11 +146,15 @@ async def _read_start(reader: Reader) -> Start:
             raise ProtocolError(CloseCode.INVALID_MESSAGE, "stop before start")
 
 
-def _admit(websocket: WebSocket, start: Start) -> tuple[CallParams, float]:
-    """The stream's params and time limit, its sessions counted; or the refusal (3006 bad
-    params, 3009 too many sessions, 4001 not authorized)."""
+def _admit(websocket: WebSocket, start: Start) -> tuple[CallParams, SessionGrant]:
+    """The stream's params and grant, its sessions counted; or the refusal (4001 not
+    authorized, checked first; 3006 bad params; 3009 too many sessions, or too many for
+    its key)."""
     state = websocket.app.state
     given = {**dict(websocket.query_params), **start.custom_parameters}
+    offered = str(given.get("token") or websocket.headers.get("authorization", ""))
+    if session_grant(state, offered, use=False) is None:
+        raise ProtocolError(CloseCode.UNAUTHORIZED, "not authorized")
     try:
         params = CallParams.model_validate(given)
     except ValidationError as error:
@@ -159,11 +164,15 @@ def _admit(websocket: WebSocket, start: Start) -> tuple[CallParams, float]:
         raise ProtocolError(
             CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions ({needed} asked)"
         )
-    limit_s = session_limit(state, params.token or websocket.headers.get("authorization", ""))
-    if limit_s is None:
-        raise ProtocolError(CloseCode.UNAUTHORIZED, "not authorized")
+    grant = session_grant(state, offered)
+    assert grant is not None, "checked above, with no await between"
+    if not state.key_sessions.take(grant.key_id, needed):
+        raise ProtocolError(
+            CloseCode.TOO_MANY_SESSIONS,
+            f"at most {state.key_sessions.limit} concurrent sessions per API key",
+        )
     state.active_sessions += needed
-    return params, limit_s
+    return params, grant
 
 
 async def _run_call(reader: Reader, start: Start, params: CallParams, limit_s: float) -> None:

@@ -19,7 +19,7 @@ import time
 from fastapi import APIRouter, WebSocket
 
 from streamer.api.call_subscribers import Subscription, call_subscribers
-from streamer.api.sockets import Gone, Reader, close_quietly, origin_allowed, session_limit
+from streamer.api.sockets import Gone, Reader, close_quietly, origin_allowed, session_grant
 from streamer.api.wire import error_message
 from streamer.streaming.protocol import CloseCode
 
@@ -42,8 +42,9 @@ async def subscribe(websocket: WebSocket) -> None:
     if call_sid is None and stream_sid is None:
         await _refuse(websocket, CloseCode.BAD_PARAMS, "call_sid or stream_sid required")
         return
-    limit_s = session_limit(state, websocket.headers.get("authorization") or query.get("token", ""))
-    if limit_s is None:
+    offered = websocket.headers.get("authorization") or query.get("token", "")
+    grant = session_grant(state, offered)
+    if grant is None:
         await _refuse(websocket, CloseCode.UNAUTHORIZED, "not authorized")
         return
     hub = call_subscribers(state)
@@ -53,7 +54,7 @@ async def subscribe(websocket: WebSocket) -> None:
         return
     reader = Reader(websocket)
     try:
-        code, reason = await _follow(reader, subscription, limit_s)
+        code, reason = await _follow(reader, subscription, grant.limit_s)
         await close_quietly(websocket, code, reason)
     except Gone:
         pass

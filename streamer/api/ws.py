@@ -20,7 +20,7 @@ from streamer.api.errors import first_problem
 from streamer.api.inference import StreamingInference
 from streamer.api.live import LiveStream, LiveStreams
 from streamer.api.logs import log_context
-from streamer.api.sockets import Gone, Reader, origin_allowed, session_limit
+from streamer.api.sockets import Gone, Reader, SessionGrant, origin_allowed, session_grant
 from streamer.api.voice_store import UnknownVoices
 from streamer.api.wire import (
     StreamParams,
@@ -126,7 +126,8 @@ async def stream(websocket: WebSocket) -> None:
     accepted = await _accept(websocket)
     if accepted is None:
         return
-    params, voices, session_limit_s = accepted
+    params, voices, grant = accepted
+    session_limit_s = grant.limit_s
     state = websocket.app.state
     try:
         inference: StreamingInference = state.streaming
@@ -143,6 +144,7 @@ async def stream(websocket: WebSocket) -> None:
             log.info("closed %d after %.1f s of audio", code, session.audio_duration_s)
     finally:
         state.active_sessions -= 1  # counted by `_accept`
+        state.key_sessions.give_back(grant.key_id)
 
 
 async def _refuse(websocket: WebSocket, refusal: ProtocolError) -> None:
@@ -153,7 +155,7 @@ async def _refuse(websocket: WebSocket, refusal: ProtocolError) -> None:
 
 async def _accept(
     websocket: WebSocket,
-) -> tuple[StreamParams, tuple[KnownVoice, ...], float] | None:
+) -> tuple[StreamParams, tuple[KnownVoice, ...], SessionGrant] | None:
     """Check the key, then params and capacity; accept and count the session, or refuse with
     the code for the cause. A client without a key learns nothing of params or capacity
     (4001 first). Every check runs before the first await, so concurrent handshakes cannot
@@ -165,7 +167,8 @@ async def _accept(
     if not origin_allowed(websocket, state.settings.cors_origins):
         await _refuse(websocket, ProtocolError(CloseCode.UNAUTHORIZED, "origin not allowed"))
         return None
-    if session_limit(state, offered, use=False) is None:
+    checked = session_grant(state, offered, use=False)
+    if checked is None:
         await _refuse(websocket, ProtocolError(CloseCode.UNAUTHORIZED, "not authorized"))
         return None
     try:
@@ -186,15 +189,23 @@ async def _accept(
             ProtocolError(CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions"),
         )
         return None
-    limit_s = session_limit(state, offered)
-    assert limit_s is not None, "checked above, with no await between"
+    if not state.key_sessions.take(checked.key_id):
+        limit = state.key_sessions.limit
+        refusal = ProtocolError(
+            CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions per API key"
+        )
+        await _refuse(websocket, refusal)
+        return None
+    grant = session_grant(state, offered)
+    assert grant is not None, "checked above, with no await between"
     state.active_sessions += 1
     try:
         await websocket.accept()
     except BaseException:
         state.active_sessions -= 1
+        state.key_sessions.give_back(grant.key_id)
         raise
-    return params, voices, limit_s
+    return params, voices, grant
 
 
 async def _serve(connection: Connection, params: StreamParams) -> int:

@@ -186,3 +186,29 @@ def test_finishing_a_job_queues_its_webhook_in_the_same_step(tmp_path: Path) -> 
     assert again.id == hook.id and again.attempts == 1
     store.webhook_done(hook.id)
     assert store.due_webhooks(clock.now + 120, 10) == []
+
+
+def test_a_database_made_before_key_ids_gains_the_column_and_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "jobs.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL,"
+        " created REAL NOT NULL, completed REAL, audio_url TEXT NOT NULL, upload_id TEXT,"
+        " request TEXT NOT NULL, result TEXT, error TEXT, lease_owner TEXT, lease_until REAL,"
+        " attempts INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO jobs (id, seq, status, created, audio_url, request)"
+        " VALUES ('old', 1, 'queued', 1.0, 'https://x.example/a.wav', '{}');"
+    )
+    old.commit()
+    old.close()
+    store = SqliteJobStore(path, clock=FakeClock())
+    assert store.get("old") is not None
+    store.create("https://x.example/b.wav", None, {}, key_id="k1")
+    store.create("https://x.example/c.wav", None, {}, key_id="k1")
+    assert store.active_jobs("k1") == 2 and store.active_jobs("k2") == 0
+    claimed = store.claim("w", lease_s=60)  # the old job first
+    assert claimed is not None and claimed.id == "old"

@@ -87,7 +87,15 @@ class Webhook:
 
 
 class JobStore(Protocol):
-    def create(self, audio_url: str, upload_id: str | None, request: dict[str, Any]) -> Job: ...
+    def create(
+        self,
+        audio_url: str,
+        upload_id: str | None,
+        request: dict[str, Any],
+        key_id: str | None = None,
+    ) -> Job: ...
+
+    def active_jobs(self, key_id: str) -> int: ...
 
     def get(self, job_id: str) -> Job | None: ...
 
@@ -137,6 +145,15 @@ class SqliteJobStore:
         self._clock = clock
         self._local = threading.local()
         self._connection().executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added since the first schema, added to a database made before them."""
+        db = self._connection()
+        columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+        if "key_id" not in columns:
+            db.execute("ALTER TABLE jobs ADD COLUMN key_id TEXT")
+        db.execute("CREATE INDEX IF NOT EXISTS jobs_key ON jobs (key_id, status)")
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -159,14 +176,22 @@ class SqliteJobStore:
             raise
         db.execute("COMMIT")
 
-    def create(self, audio_url: str, upload_id: str | None, request: dict[str, Any]) -> Job:
+    def create(
+        self,
+        audio_url: str,
+        upload_id: str | None,
+        request: dict[str, Any],
+        key_id: str | None = None,
+    ) -> Job:
+        """A queued job; `key_id` names the API key that asked (`auth.key_id`) for its
+        per-key limit."""
         job_id = str(uuid.uuid4())
         with self._transaction() as db:
             (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()
             db.execute(
-                "INSERT INTO jobs (id, seq, status, created, audio_url, upload_id, request)"
-                " VALUES (?, ?, 'queued', ?, ?, ?, ?)",
-                (job_id, seq, self._clock(), audio_url, upload_id, json.dumps(request)),
+                "INSERT INTO jobs (id, seq, status, created, audio_url, upload_id, request,"
+                " key_id) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                (job_id, seq, self._clock(), audio_url, upload_id, json.dumps(request), key_id),
             )
         job = self.get(job_id)
         assert job is not None
@@ -303,6 +328,18 @@ class SqliteJobStore:
             )
             db.execute("DELETE FROM webhooks WHERE transcript_id = ?", (job_id,))
         return job
+
+    def active_jobs(self, key_id: str) -> int:
+        """Jobs of this key queued or running."""
+        (count,) = (
+            self._connection()
+            .execute(
+                "SELECT COUNT(*) FROM jobs WHERE key_id = ? AND status IN ('queued', 'processing')",
+                (key_id,),
+            )
+            .fetchone()
+        )
+        return int(count)
 
     def upload_in_use(self, upload_id: str) -> bool:
         """Whether any job still needs this upload."""
