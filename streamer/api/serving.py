@@ -16,6 +16,7 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
+from streamer.api.http_protocol import HeadDeadlineProtocol
 from streamer.api.live import LiveStreams
 from streamer.config import Settings
 from streamer.streaming.protocol import MAX_FRAME_BYTES
@@ -49,7 +50,7 @@ def serve(app: FastAPI, settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=HeadDeadlineProtocol,  # httptools, with a deadline on each request's head
         ws="websockets-sansio",
         ws_max_size=MAX_FRAME_BYTES,
         log_config=None,  # keep the caller's handler: uvicorn's loggers propagate to it
