@@ -47,6 +47,9 @@ class Settings:
     small to split (2 workers x 1 thread held 6 streams on 2 cores, 1 x 2 not 4)."""
     api_keys: tuple[str, ...] = ()
     """Accepted `Authorization` values; empty means the server is open (a warning is logged)."""
+    token_secret: str = ""
+    """Signs temporary tokens: replicas that share it (and a database) accept each other's
+    tokens. Empty: a random key per process (a restart ends the tokens it issued)."""
     log_level: str = "info"
     log_format: LogFormat = "text"
     """`json`: one JSON object per line, for a log collector; `text`: for a terminal."""
@@ -103,6 +106,8 @@ class Settings:
             raise ValueError("job_workers must be at least 1")
         if not 0 <= self.job_niceness <= 19:
             raise ValueError("job_niceness must be 0..19")
+        if self.token_secret and len(self.token_secret) < 32:
+            raise ValueError("token_secret must be at least 32 characters (HS256 keys)")
         if self.retention_hours < 0:
             raise ValueError("retention_hours must be 0 (keep) or positive")
         if self.job_lease_s <= 0 or self.max_upload_bytes < 1:

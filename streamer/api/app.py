@@ -29,6 +29,7 @@ from streamer.api.outbound import AddressPolicy, allowed_networks, guarded_async
 from streamer.api.pages import pages_router
 from streamer.api.rest import router as rest_router
 from streamer.api.sockets import KeySessions
+from streamer.api.token_store import SqliteUsedTokens
 from streamer.api.tokens import TemporaryTokens
 from streamer.api.twilio import router as twilio_router
 from streamer.api.voice_store import SqliteVoiceStore
@@ -102,7 +103,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.uploads = FolderUploadStore(settings.uploads_dir)
     app.state.voices = SqliteVoiceStore(settings.jobs_db)  # a table beside the jobs
     app.state.runner = RunnerSlot()
-    app.state.tokens = TemporaryTokens()
+    app.state.tokens = TemporaryTokens(
+        SqliteUsedTokens(settings.jobs_db), settings.token_secret or None
+    )
     app.state.key_sessions = KeySessions(settings.key_max_sessions)
     app.state.outbound = AddressPolicy(allowed_networks(settings.allow_private_urls))
     app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]

@@ -1,20 +1,26 @@
 """Temporary streaming tokens (`GET /v3/token`) for browser clients, which cannot send an API
-key header: signed, expiring, and good for one session."""
+key header: JWTs (PyJWT, HS256) that expire and open one session.
+
+They are signed with `STREAMER_TOKEN_SECRET` when it is set, so every replica sharing the
+secret accepts a token any of them issued; without it, with a key that lives as long as the
+process (one server: a restart ends the tokens it gave). A used token is recorded in the
+shared database (`token_store`), so it opens one session on one replica."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import secrets
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import jwt
+
+from streamer.api.token_store import UsedTokens
+
 PREFIX = "tmp_"
+AUDIENCE = "streamer:/v3/ws"
+ALGORITHM = "HS256"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,25 +31,27 @@ class TokenGrant:
 
 
 class TemporaryTokens:
-    """Tokens signed with a key that lives as long as the process: a restart ends them, which
-    is fine for tokens meant to be used within minutes. `clock` (seconds since the epoch)
-    dates them; tests pass a fake one."""
+    """`clock` (seconds since the epoch) dates and expires them; tests pass a fake one."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        used: UsedTokens,
+        secret: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._used = used
+        self._secret = secret or secrets.token_hex(32)
         self._clock = clock
-        self._key = secrets.token_bytes(32)
-        self._redeemed: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     def issue(self, expires_in_s: int, max_session_s: int, key_id: str | None = None) -> str:
         claims = {
-            "id": uuid.uuid4().hex,
+            "jti": uuid.uuid4().hex,
+            "aud": AUDIENCE,
             "exp": self._clock() + expires_in_s,
             "max": max_session_s,
             "key": key_id,
         }
-        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
-        return f"{PREFIX}{payload}.{self._sign(payload)}"
+        return PREFIX + jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def redeem(self, token: str) -> TokenGrant | None:
         """The grant of a valid, unexpired token not used before (now used), else None."""
@@ -54,20 +62,25 @@ class TemporaryTokens:
         return self._grant(token, use=False)
 
     def _grant(self, token: str, use: bool) -> TokenGrant | None:
-        if not token.startswith(PREFIX) or token.count(".") != 1 or not token.isascii():
+        if not token.startswith(PREFIX):
             return None
-        payload, signature = token[len(PREFIX) :].split(".")
-        if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
-            return None  # only our own (signed) payloads are ever decoded below
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        try:
+            claims = jwt.decode(
+                token[len(PREFIX) :],
+                self._secret,
+                algorithms=[ALGORITHM],  # never "none", never another key's kind
+                audience=AUDIENCE,
+                options={"verify_exp": False, "require": ["jti", "aud", "exp", "max"]},
+            )  # the expiry is checked on our clock below
+            token_id, expires, max_s = str(claims["jti"]), float(claims["exp"]), claims["max"]
+        except (jwt.PyJWTError, TypeError, ValueError):
+            return None
         now = self._clock()
-        with self._lock:
-            self._redeemed = {k: exp for k, exp in self._redeemed.items() if exp > now}
-            if claims["exp"] <= now or claims["id"] in self._redeemed:
-                return None
-            if use:
-                self._redeemed[claims["id"]] = claims["exp"]
-        return TokenGrant(max_session_s=int(claims["max"]), key_id=claims.get("key"))
-
-    def _sign(self, payload: str) -> str:
-        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
+        if expires <= now or not isinstance(max_s, int):
+            return None
+        if use and not self._used.use(token_id, expires, now):
+            return None
+        if not use and self._used.used(token_id):
+            return None
+        key = claims.get("key")
+        return TokenGrant(max_session_s=max_s, key_id=key if isinstance(key, str) else None)

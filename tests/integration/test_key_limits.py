@@ -4,6 +4,7 @@ tokens counted with it) and queued or running transcripts (429), each key on its
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -35,8 +36,9 @@ def _end(ws: object) -> None:
     ws.close()  # type: ignore[attr-defined]
 
 
-def test_each_key_holds_its_own_streams_and_jobs() -> None:
+def test_each_key_holds_its_own_streams_and_jobs(tmp_path: Path) -> None:
     env = {
+        "STREAMER_DATA_DIR": str(tmp_path),  # no jobs of an earlier run
         "STREAMER_API_KEYS": f"{KEY_1},{KEY_2}",
         "STREAMER_KEY_MAX_SESSIONS": "1",
         "STREAMER_KEY_MAX_JOBS": "2",
