@@ -61,7 +61,7 @@ def test_a_job_whose_worker_keeps_dying_ends_in_error(tmp_path: Path) -> None:
     assert failed.completed == clock.now and failed.attempts == MAX_RUN_ATTEMPTS
     assert store.claim("w", lease_s=30) is None
     assert store.get(job.id) == failed
-    (hook,) = store.due_webhooks(clock.now, 10)  # the failure is reported
+    (hook,) = store.claim_webhooks(clock.now, 10)  # the failure is reported
     assert hook.body == {"transcript_id": job.id, "status": "error"}
 
 
@@ -140,7 +140,7 @@ def test_deleting_a_queued_or_running_job_ends_it_and_keeps_no_later_outcome(
     clock.advance(60)
     assert store.claim("w2", lease_s=30) is None  # neither is ever run again
     assert store.get(running.id).error == "deleted before it finished"  # type: ignore[union-attr]
-    assert store.due_webhooks(clock.now, 10) == []  # and no webhook is sent for them
+    assert store.claim_webhooks(clock.now, 10) == []  # and no webhook is sent for them
 
 
 def test_deleting_a_finished_job_drops_its_pending_webhook_and_the_secret_in_it(
@@ -157,12 +157,12 @@ def test_deleting_a_finished_job_drops_its_pending_webhook_and_the_secret_in_it(
     assert store.claim("w", lease_s=30) is not None
     done = store.finish(job.id, "w", {"text": "hi"}, None)
     assert done is not None
-    (hook,) = store.due_webhooks(clock.now, 10)
+    (hook,) = store.claim_webhooks(clock.now, 10)
     assert hook.headers == {"X-Key": "s3cret"}
     store.delete(job.id)
     deleted = store.get(job.id)
     assert deleted is not None and deleted.status == "completed" and deleted.result is None
-    assert store.due_webhooks(clock.now, 10) == []
+    assert store.claim_webhooks(clock.now + 3600, 10) == []  # gone, not only leased
 
 
 def test_finishing_a_job_queues_its_webhook_in_the_same_step(tmp_path: Path) -> None:
@@ -175,17 +175,17 @@ def test_finishing_a_job_queues_its_webhook_in_the_same_step(tmp_path: Path) -> 
     }
     job = store.create("https://x.example/a.wav", None, request)
     assert store.claim("w", lease_s=60) is not None
-    assert store.due_webhooks(clock.now + 3600, 10) == []
+    assert store.claim_webhooks(clock.now + 3600, 10) == []
     store.finish(job.id, "w", None, "could not download audio_url")
-    (hook,) = store.due_webhooks(clock.now, 10)  # due at once
+    (hook,) = store.claim_webhooks(clock.now, 10)  # due at once
     assert hook.headers == {"X-Key": "v"} and hook.attempts == 0
     assert hook.body == {"transcript_id": job.id, "status": "error"}
     store.webhook_failed(hook.id, clock.now + 60)
-    assert store.due_webhooks(clock.now + 59, 10) == []
-    (again,) = store.due_webhooks(clock.now + 60, 10)
+    assert store.claim_webhooks(clock.now + 59, 10) == []
+    (again,) = store.claim_webhooks(clock.now + 60, 10)
     assert again.id == hook.id and again.attempts == 1
     store.webhook_done(hook.id)
-    assert store.due_webhooks(clock.now + 120, 10) == []
+    assert store.claim_webhooks(clock.now + 120, 10) == []
 
 
 def test_a_database_made_before_key_ids_gains_the_column_and_keeps_its_jobs(
@@ -212,3 +212,25 @@ def test_a_database_made_before_key_ids_gains_the_column_and_keeps_its_jobs(
     assert store.active_jobs("k1") == 2 and store.active_jobs("k2") == 0
     claimed = store.claim("w", lease_s=60)  # the old job first
     assert claimed is not None and claimed.id == "old"
+
+
+def test_two_replicas_on_one_database_send_each_webhook_once(tmp_path: Path) -> None:
+    """Two stores on one file, as two replicas hold it: each due webhook goes to one of them;
+    one whose sender died unreported is due again once its lease is over."""
+    clock = FakeClock()
+    first, second = (SqliteJobStore(tmp_path / "jobs.sqlite3", clock=clock) for _ in range(2))
+    for n in range(6):
+        job = first.create(
+            f"https://x.example/{n}.wav", None, {"webhook_url": "https://x.example/h"}
+        )
+        assert first.claim("w", lease_s=60) is not None
+        first.finish(job.id, "w", {"text": "hi"}, None)
+    taken = [first.claim_webhooks(clock.now, 4), second.claim_webhooks(clock.now, 4)]
+    ids = [hook.id for hooks in taken for hook in hooks]
+    assert len(ids) == 6 and len(set(ids)) == 6  # all six, none twice
+    for hook in taken[1]:
+        second.webhook_done(hook.id)  # the second replica delivered its share
+    assert first.claim_webhooks(clock.now + 59, 10) == []  # the first one's still leased
+    clock.advance(61)  # the first replica died without reporting: its share is due again
+    again = second.claim_webhooks(clock.now, 10)
+    assert sorted(hook.id for hook in again) == sorted(hook.id for hook in taken[0])

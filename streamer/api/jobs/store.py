@@ -24,6 +24,8 @@ from streamer.api.wire import TranscriptStatus, webhook_body, webhook_target
 
 DELETED_AUDIO_URL = "http://deleted_by_user"
 FORGOTTEN_ON_DELETE = ("webhook_auth_header_value",)
+WEBHOOK_LEASE_S = 60.0
+"""How long a claimed webhook is its sender's: longer than one POST may take (10 s)."""
 _LISTED = (
     "id, seq, status, created, completed, audio_url, upload_id, request, NULL AS result, error,"
     " attempts"
@@ -126,7 +128,9 @@ class JobStore(Protocol):
 
     def finished_before(self, cutoff: float, limit: int) -> list[str]: ...
 
-    def due_webhooks(self, now: float, limit: int) -> list[Webhook]: ...
+    def claim_webhooks(
+        self, now: float, limit: int, lease_s: float = WEBHOOK_LEASE_S
+    ) -> list[Webhook]: ...
 
     def webhook_failed(self, webhook_id: int, next_at: float | None) -> None: ...
 
@@ -360,10 +364,21 @@ class SqliteJobStore:
         )
         return [row["id"] for row in rows]
 
-    def due_webhooks(self, now: float, limit: int) -> list[Webhook]:
-        rows = self._connection().execute(
-            "SELECT * FROM webhooks WHERE next_at <= ? ORDER BY next_at LIMIT ?", (now, limit)
-        )
+    def claim_webhooks(
+        self, now: float, limit: int, lease_s: float = WEBHOOK_LEASE_S
+    ) -> list[Webhook]:
+        """Up to `limit` webhooks due by `now`, leased to the caller: none is due again for
+        `lease_s` (so of several replicas on one database exactly one sends each), unless
+        `webhook_failed` sets its retry first. One that is never reported (its replica died
+        mid-delivery) is due again once the lease is over."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT * FROM webhooks WHERE next_at <= ? ORDER BY next_at LIMIT ?", (now, limit)
+            ).fetchall()
+            db.executemany(
+                "UPDATE webhooks SET next_at = ? WHERE id = ?",
+                [(now + lease_s, row["id"]) for row in rows],
+            )
         return [
             Webhook(
                 id=row["id"],

@@ -63,7 +63,7 @@ async def deliver_due(
 ) -> int:
     """One round: try each webhook due by `clock()` (at most `BATCH`) once, and record how it
     went; how many were tried."""
-    due = store.due_webhooks(clock(), BATCH)
+    due = store.claim_webhooks(clock(), BATCH)
     await asyncio.gather(
         *(_deliver(client, store, hook, clock, retry_delay, on_failure) for hook in due)
     )
