@@ -78,6 +78,10 @@ class Settings:
     """A job whose worker stops renewing its lease for this long is run again (a crash)."""
     max_upload_bytes: int = 1024**3
     """Largest file `/v2/upload` accepts, and `audio_url` downloads."""
+    max_audio_hours: float = 10.0
+    """Longest audio a transcript or voice may hold: refused at upload when the header says
+    so, and stopped while decoding whatever it says (a file is decoded whole into memory:
+    about 0.25 GB an hour before the models' own)."""
     cors_origins: tuple[str, ...] = ()
     """Web origins ("https://captions.example.com") whose pages may call the API and open
     streams from another origin; pages of the server's own origin always may."""
@@ -108,6 +112,8 @@ class Settings:
             raise ValueError("job_niceness must be 0..19")
         if self.token_secret and len(self.token_secret) < 32:
             raise ValueError("token_secret must be at least 32 characters (HS256 keys)")
+        if self.max_audio_hours <= 0:
+            raise ValueError("max_audio_hours must be positive")
         if self.retention_hours < 0:
             raise ValueError("retention_hours must be 0 (keep) or positive")
         if self.job_lease_s <= 0 or self.max_upload_bytes < 1:

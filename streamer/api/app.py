@@ -60,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
                 workers=settings.job_workers,
                 lease_s=settings.job_lease_s,
                 max_audio_bytes=settings.max_upload_bytes,
+                max_audio_s=settings.max_audio_hours * 3600,
                 niceness=settings.job_niceness,
             ),
             scratch=settings.data_dir / "scratch",

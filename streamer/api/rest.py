@@ -36,7 +36,7 @@ from streamer.api.wire import (
 )
 from streamer.core import captions, passages, word_search
 from streamer.core.words import Transcript
-from streamer.files.media import MediaError, probe_audio
+from streamer.files.media import MediaError, MediaTooLong, probe_audio
 
 router = APIRouter()
 
@@ -71,7 +71,11 @@ async def upload(request: Request) -> dict[str, str]:
     try:
         if size == 0:
             raise MediaError("the upload is empty")
-        await asyncio.to_thread(probe_audio, path)  # opens the file with FFmpeg
+        max_s = request.app.state.settings.max_audio_hours * 3600
+        await asyncio.to_thread(probe_audio, path, max_s)  # opens the file with FFmpeg
+    except MediaTooLong as error:
+        uploads.delete(upload_id)
+        raise ApiError(400, error.reason) from error
     except MediaError as error:
         uploads.delete(upload_id)
         raise ApiError(400, f"not an audio file we can read: {error.reason}") from error

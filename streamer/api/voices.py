@@ -21,8 +21,8 @@ from streamer.api.openapi import RAW_BODY, error_response
 from streamer.api.voice_store import UnknownVoices, Voice, VoiceStore
 from streamer.api.wire import voice_json, voice_list_json
 from streamer.core.voices import MAX_NAME_CHARS, voice_name
-from streamer.files.media import MediaError, decode_file
-from streamer.files.voiceprints import Enrolment, EnrolmentError, enrol
+from streamer.files.media import MediaError, MediaTooLong, decode_file
+from streamer.files.voiceprints import MAX_ENROL_S, Enrolment, EnrolmentError, enrol
 from streamer.models.loader import ModelSet
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def _enrol(models: ModelSet, body: bytes) -> Enrolment:
     with tempfile.NamedTemporaryFile(suffix=".voice") as file:
         file.write(body)
         file.flush()
-        audio = decode_file(file.name)
+        audio = decode_file(file.name, MAX_ENROL_S + 1)  # a longer one is not decoded whole
     return enrol(models, audio)
 
 
@@ -95,6 +95,9 @@ async def add_voice(
     body = await _body(request)
     try:
         enrolment = await asyncio.to_thread(_enrol, models, body)
+    except MediaTooLong as error:
+        refusal = f"a voice needs 5-{MAX_ENROL_S:.0f} s of audio of one person; this holds more"
+        raise ApiError(400, refusal) from error
     except MediaError as error:
         raise ApiError(400, f"not an audio file we can read: {error.reason}") from error
     except EnrolmentError as error:

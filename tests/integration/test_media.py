@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamer.files.media import MediaError, decode_file, probe_audio
+from streamer.files.media import MediaError, MediaTooLong, decode_file, probe_audio
 from tests.integration.audio_files import FORMATS, write_audio
 
 RATE = 16000
@@ -141,3 +141,15 @@ def test_missing_file(tmp_path: Path) -> None:
         with pytest.raises(MediaError) as caught:
             check(path)
         assert str(caught.value) == f"{path}: no such file", check.__name__
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".mp3"])
+def test_audio_longer_than_allowed_is_refused_before_it_is_all_decoded(
+    tmp_path: Path, suffix: str
+) -> None:
+    path = write_audio(tmp_path / f"clip{suffix}", chirp(4.0), rate=16000, channels=1)
+    for check in (probe_audio, decode_file):  # the header, then what is decoded
+        with pytest.raises(MediaTooLong, match="longer than the 2 s this server accepts"):
+            check(path, 2.0)
+    assert len(decode_file(path, 5.0)) >= 4 * RATE
+    probe_audio(path, 5.0)

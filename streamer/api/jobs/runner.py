@@ -28,7 +28,7 @@ from streamer.api.logs import log_context
 from streamer.api.outbound import AddressPolicy, guarded_client
 from streamer.api.voice_store import UnknownVoices, VoiceStore
 from streamer.api.wire import TranscriptRequest, transcript_body
-from streamer.files.media import MediaError, decode_file
+from streamer.files.media import MediaError, MediaTooLong, decode_file
 from streamer.files.pipeline import FileTranscriber
 from streamer.models.priority import lower_this_thread
 
@@ -48,6 +48,7 @@ class RunnerLimits:
     lease_s: float = 30.0
     fetch_timeout_s: float = 60.0
     max_audio_bytes: int = 2 * 1024**3
+    max_audio_s: float = 10 * 3600.0
     niceness: int = 10
     """how much lower than live streams the workers run (`lower_this_thread`)"""
 
@@ -178,10 +179,10 @@ class JobRunner:
             path = self._uploads.path(job.upload_id)
             if path is None:
                 raise AudioUnavailable("the uploaded file is gone")
-            return _decode(path)
+            return _decode(path, self._limits.max_audio_s)
         with tempfile.NamedTemporaryFile(dir=self._scratch, suffix=".download") as file:
             self._download(job.audio_url, file)
-            return _decode(Path(file.name))
+            return _decode(Path(file.name), self._limits.max_audio_s)
 
     def _download(self, url: str, file: Any) -> None:
         """Fetch `url` into `file`, within the size limit and the time limit (the whole
@@ -208,8 +209,10 @@ class JobRunner:
             raise AudioUnavailable(f"could not download audio_url: {error}") from error
 
 
-def _decode(path: Path) -> npt.NDArray[np.float32]:
+def _decode(path: Path, max_duration_s: float) -> npt.NDArray[np.float32]:
     try:
-        return decode_file(path)
+        return decode_file(path, max_duration_s)
+    except MediaTooLong as error:
+        raise AudioUnavailable(error.reason) from error
     except MediaError as error:  # its reason: the path is the server's, not the client's
         raise AudioUnavailable(f"not an audio file we can read: {error.reason}") from error
