@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -228,10 +229,15 @@ def test_a_download_ends_at_its_total_deadline_even_while_bytes_trickle() -> Non
         httpd.server_close()
 
 
-def test_a_server_refuses_loopback_urls_unless_allowed(nowhere: str) -> None:
+def test_a_server_refuses_loopback_urls_unless_allowed(nowhere: str, tmp_path: Path) -> None:
     """The default (no STREAMER_ALLOW_PRIVATE_URLS): loopback audio, webhook and callback URLs
     are refused with a clear 400 / 3006; nothing is fetched."""
-    with running_server({"STREAMER_API_KEYS": API_KEY, "STREAMER_ALLOW_PRIVATE_URLS": ""}) as base:
+    env = {
+        "STREAMER_API_KEYS": API_KEY,
+        "STREAMER_ALLOW_PRIVATE_URLS": "",
+        "STREAMER_DATA_DIR": str(tmp_path),  # its own jobs: none may be queued
+    }
+    with running_server(env) as base:
         for body, shown in (
             ({"audio_url": f"{nowhere}/a.wav"}, "audio_url refused: 127.0.0.1 resolves to"),
             ({"audio_url": "http://localhost:9/a.wav"}, "audio_url refused: localhost"),
