@@ -51,8 +51,3 @@ class RequireApiKey:
             await JSONResponse(error_body(UNAUTHORIZED), status_code=401)(scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-
-def caller_key_id(authorization: str | None, keys: Sequence[str]) -> str | None:
-    """The key id of a caller `RequireApiKey` let in (None on a server without keys)."""
-    return key_id(authorization) if keys and authorization else None

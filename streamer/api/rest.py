@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from streamer.api.auth import caller_key_id
+from streamer.api.auth import key_id
 from streamer.api.errors import ApiError
 from streamer.api.jobs.retention import delete_job
 from streamer.api.jobs.store import Job, JobStore
@@ -134,8 +134,8 @@ async def list_transcripts(
 
 def caller_key(request: Request) -> str | None:
     """The key id of the caller (None on a server without keys)."""
-    keys = request.app.state.settings.api_keys
-    return caller_key_id(request.headers.get("authorization"), keys)
+    key = request.headers.get("authorization")
+    return key_id(key) if request.app.state.settings.api_keys and key else None
 
 
 def _job(request: Request, transcript_id: str) -> Job:

@@ -135,3 +135,28 @@ class KeySessions:
             self._open[key] -= sessions
             if self._open[key] <= 0:
                 del self._open[key]
+
+
+def open_sessions(
+    state: State, offered: str, checked: SessionGrant, sessions: int = 1
+) -> SessionGrant:
+    """Count `sessions` more for `offered`, which the route checked (`checked`: what
+    `session_grant` gave with `use=False`) and which its capacity holds: 3009 past its key's
+    limit; else its token is used now and the sessions counted. Call it with no await since
+    those checks; undo it with `close_sessions`."""
+    key_sessions: KeySessions = state.key_sessions
+    if not key_sessions.take(checked.key_id, sessions):
+        raise ProtocolError(
+            CloseCode.TOO_MANY_SESSIONS,
+            f"at most {key_sessions.limit} concurrent sessions per API key",
+        )
+    grant = session_grant(state, offered)
+    assert grant is not None, "checked above, with no await between"
+    state.active_sessions += sessions
+    return grant
+
+
+def close_sessions(state: State, grant: SessionGrant, sessions: int = 1) -> None:
+    """The sessions `open_sessions` counted are over."""
+    state.active_sessions -= sessions
+    state.key_sessions.give_back(grant.key_id, sessions)

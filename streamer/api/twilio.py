@@ -35,7 +35,15 @@ from streamer.api.jobs.webhooks import TIMEOUT_S
 from streamer.api.live import LiveStreams
 from streamer.api.logs import log_context
 from streamer.api.outbound import guarded_async_client, unreachable
-from streamer.api.sockets import Gone, Reader, SessionGrant, close_quietly, session_grant
+from streamer.api.sockets import (
+    Gone,
+    Reader,
+    SessionGrant,
+    close_quietly,
+    close_sessions,
+    open_sessions,
+    session_grant,
+)
 from streamer.api.twilio_call import ChannelPlan, TwilioCall
 from streamer.api.twilio_messages import MULAW_RATE, Media, Start, Stop, read_message
 from streamer.api.twilio_subscribe import router as subscribe_router
@@ -125,8 +133,7 @@ async def twilio_stream(websocket: WebSocket) -> None:
             return
         await _run_call(reader, start, params, grant.limit_s)
     finally:
-        state.active_sessions -= len(start.tracks)  # counted by `_admit`
-        state.key_sessions.give_back(grant.key_id, len(start.tracks))
+        close_sessions(state, grant, len(start.tracks))  # counted by `_admit`
         reader.cancel()
 
 
@@ -153,7 +160,8 @@ def _admit(websocket: WebSocket, start: Start) -> tuple[CallParams, SessionGrant
     state = websocket.app.state
     given = {**dict(websocket.query_params), **start.custom_parameters}
     offered = str(given.get("token") or websocket.headers.get("authorization", ""))
-    if session_grant(state, offered, use=False) is None:
+    checked = session_grant(state, offered, use=False)
+    if checked is None:
         raise ProtocolError(CloseCode.UNAUTHORIZED, "not authorized")
     try:
         params = CallParams.model_validate(given)
@@ -164,15 +172,7 @@ def _admit(websocket: WebSocket, start: Start) -> tuple[CallParams, SessionGrant
         raise ProtocolError(
             CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions ({needed} asked)"
         )
-    grant = session_grant(state, offered)
-    assert grant is not None, "checked above, with no await between"
-    if not state.key_sessions.take(grant.key_id, needed):
-        raise ProtocolError(
-            CloseCode.TOO_MANY_SESSIONS,
-            f"at most {state.key_sessions.limit} concurrent sessions per API key",
-        )
-    state.active_sessions += needed
-    return params, grant
+    return params, open_sessions(state, offered, checked, needed)
 
 
 async def _run_call(reader: Reader, start: Start, params: CallParams, limit_s: float) -> None:

@@ -20,7 +20,15 @@ from streamer.api.errors import first_problem
 from streamer.api.inference import StreamingInference
 from streamer.api.live import LiveStream, LiveStreams
 from streamer.api.logs import log_context
-from streamer.api.sockets import Gone, Reader, SessionGrant, origin_allowed, session_grant
+from streamer.api.sockets import (
+    Gone,
+    Reader,
+    SessionGrant,
+    close_sessions,
+    open_sessions,
+    origin_allowed,
+    session_grant,
+)
 from streamer.api.voice_store import UnknownVoices
 from streamer.api.wire import (
     StreamParams,
@@ -143,8 +151,7 @@ async def stream(websocket: WebSocket) -> None:
             live_streams.remove(connection.live)
             log.info("closed %d after %.1f s of audio", code, session.audio_duration_s)
     finally:
-        state.active_sessions -= 1  # counted by `_accept`
-        state.key_sessions.give_back(grant.key_id)
+        close_sessions(state, grant)  # counted by `_accept`
 
 
 async def _refuse(websocket: WebSocket, refusal: ProtocolError) -> None:
@@ -156,56 +163,45 @@ async def _refuse(websocket: WebSocket, refusal: ProtocolError) -> None:
 async def _accept(
     websocket: WebSocket,
 ) -> tuple[StreamParams, tuple[KnownVoice, ...], SessionGrant] | None:
-    """Check the key, then params and capacity; accept and count the session, or refuse with
-    the code for the cause. A client without a key learns nothing of params or capacity
-    (4001 first). Every check runs before the first await, so concurrent handshakes cannot
-    all pass the capacity check, and a temporary token is used up only by a session that
-    opens."""
+    """Admit the session and accept it, or refuse it with the code for the cause."""
+    try:
+        admitted = _admit(websocket)
+    except ProtocolError as refusal:
+        await _refuse(websocket, refusal)
+        return None
+    try:
+        await websocket.accept()
+    except BaseException:
+        close_sessions(websocket.app.state, admitted[2])
+        raise
+    return admitted
+
+
+def _admit(websocket: WebSocket) -> tuple[StreamParams, tuple[KnownVoice, ...], SessionGrant]:
+    """Check the origin and the key, then params and capacity, and count the session; or
+    `ProtocolError`. A client without a key learns nothing of params or capacity (4001
+    first). No await from the checks to the count, so concurrent handshakes cannot all pass
+    the capacity check, and a temporary token is used up only by a session that opens."""
     query = dict(websocket.query_params)
     state = websocket.app.state
     offered = websocket.headers.get("authorization") or query.get("token") or ""
     if not origin_allowed(websocket, state.settings.cors_origins):
-        await _refuse(websocket, ProtocolError(CloseCode.UNAUTHORIZED, "origin not allowed"))
-        return None
+        raise ProtocolError(CloseCode.UNAUTHORIZED, "origin not allowed")
     checked = session_grant(state, offered, use=False)
     if checked is None:
-        await _refuse(websocket, ProtocolError(CloseCode.UNAUTHORIZED, "not authorized"))
-        return None
+        raise ProtocolError(CloseCode.UNAUTHORIZED, "not authorized")
     try:
         params = StreamParams.model_validate(query)
     except ValidationError as error:
-        await _refuse(websocket, ProtocolError(CloseCode.BAD_PARAMS, first_problem(error)))
-        return None
+        raise ProtocolError(CloseCode.BAD_PARAMS, first_problem(error)) from error
     try:
         voices = tuple(voice.known() for voice in state.voices.get_many(params.voice_ids()))
     except UnknownVoices as error:
-        refusal = ProtocolError(CloseCode.BAD_PARAMS, f"invalid known_voices: {error}")
-        await _refuse(websocket, refusal)
-        return None
+        raise ProtocolError(CloseCode.BAD_PARAMS, f"invalid known_voices: {error}") from error
     limit: int = state.settings.max_sessions
     if state.active_sessions >= limit:
-        await _refuse(
-            websocket,
-            ProtocolError(CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions"),
-        )
-        return None
-    if not state.key_sessions.take(checked.key_id):
-        limit = state.key_sessions.limit
-        refusal = ProtocolError(
-            CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions per API key"
-        )
-        await _refuse(websocket, refusal)
-        return None
-    grant = session_grant(state, offered)
-    assert grant is not None, "checked above, with no await between"
-    state.active_sessions += 1
-    try:
-        await websocket.accept()
-    except BaseException:
-        state.active_sessions -= 1
-        state.key_sessions.give_back(grant.key_id)
-        raise
-    return params, voices, grant
+        raise ProtocolError(CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions")
+    return params, voices, open_sessions(state, offered, checked)
 
 
 async def _serve(connection: Connection, params: StreamParams) -> int:

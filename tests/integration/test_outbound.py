@@ -32,6 +32,8 @@ from streamer.api.outbound import (
 from tests.integration.conftest import API_KEY, AUTH, running_server
 from tests.integration.test_twilio import _start
 
+# Only ever given to `AddressPolicy.permits` or returned by a resolver stub to a check that
+# refuses them: no socket is opened to any of these, nor to PUBLIC below.
 REFUSED = [
     "127.0.0.1",
     "127.5.6.7",
