@@ -28,6 +28,12 @@ class Settings:
     port: int = 8000
     data_dir: Path = field(default_factory=lambda: Path(user_data_dir("streamer")))
     """Writable: assembled model files, later uploads and the job database."""
+    database_url: str = ""
+    """`postgresql://USER:PASSWORD@HOST:PORT/NAME`: the jobs, voices and used tokens live
+    there, shared by every replica that names it. Empty: a SQLite file in `data_dir`."""
+    uploads: Path | None = None
+    """Where uploads are kept; default `data_dir/uploads`. Replicas on one database mount
+    one folder here (any replica may run the job of a file another received)."""
     models_dir: Path = _REPO_MODELS_DIR
     """Read-only: `manifest.json` and the committed ONNX exports."""
     model_cache: Path | None = None
@@ -46,7 +52,11 @@ class Settings:
     worker per core beat fewer workers with more threads: Moonshine's decoder steps are too
     small to split (2 workers x 1 thread held 6 streams on 2 cores, 1 x 2 not 4)."""
     api_keys: tuple[str, ...] = ()
-    """Accepted `Authorization` values; empty means the server is open (a warning is logged)."""
+    """Accepted `Authorization` values; with `admin_keys` empty, the server is open (a
+    warning is logged). Each key sees only the transcripts and voices it made."""
+    admin_keys: tuple[str, ...] = ()
+    """Keys accepted as `api_keys` are that also see and delete every key's transcripts and
+    voices (an operator's)."""
     token_secret: str = ""
     """Signs temporary tokens: replicas that share it (and a database) accept each other's
     tokens. Empty: a random key per process (a restart ends the tokens it issued)."""
@@ -124,6 +134,8 @@ class Settings:
             raise ValueError(f"unknown device {self.device!r}")
         if self.log_format not in ("text", "json"):
             raise ValueError(f"log_format must be text or json, not {self.log_format!r}")
+        if self.database_url and not self.database_url.startswith(("postgresql", "sqlite")):
+            raise ValueError("database_url must be postgresql://... or sqlite:///PATH")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
         for entry in self.allow_private_urls:
@@ -143,8 +155,17 @@ class Settings:
         return self.data_dir / "jobs.sqlite3"
 
     @property
+    def database(self) -> str:
+        """The database URL: `database_url`, or the SQLite file `jobs_db`."""
+        return self.database_url or f"sqlite:///{self.jobs_db}"
+
+    @property
     def uploads_dir(self) -> Path:
-        return self.data_dir / "uploads"
+        return self.uploads or self.data_dir / "uploads"
+
+    @property
+    def accepted_keys(self) -> tuple[str, ...]:
+        return self.api_keys + self.admin_keys
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply CLI flags (None means "not given")."""

@@ -11,14 +11,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from streamer import __version__
-from streamer.api.auth import RequireApiKey
+from streamer.api.auth import KeyRoles, RequireApiKey
 from streamer.api.data_dir import announce_data_dir
 from streamer.api.errors import install_error_handlers
 from streamer.api.health import health_router
 from streamer.api.inference import StreamingInference
 from streamer.api.jobs.retention import sweep_forever
 from streamer.api.jobs.runner import JobRunner, RunnerLimits, RunnerSlot
-from streamer.api.jobs.store import SqliteJobStore
+from streamer.api.jobs.store import SqlJobStore
 from streamer.api.jobs.uploads import FolderUploadStore
 from streamer.api.jobs.webhooks import TIMEOUT_S as WEBHOOK_TIMEOUT_S
 from streamer.api.jobs.webhooks import deliver_forever
@@ -28,11 +28,12 @@ from streamer.api.openapi import documented_openapi
 from streamer.api.outbound import AddressPolicy, allowed_networks, guarded_async_client
 from streamer.api.pages import pages_router
 from streamer.api.rest import router as rest_router
+from streamer.api.schema import open_database
 from streamer.api.sockets import KeySessions
-from streamer.api.token_store import SqliteUsedTokens
+from streamer.api.token_store import SqlUsedTokens
 from streamer.api.tokens import TemporaryTokens
 from streamer.api.twilio import router as twilio_router
-from streamer.api.voice_store import SqliteVoiceStore
+from streamer.api.voice_store import SqlVoiceStore
 from streamer.api.voices import router as voices_router
 from streamer.api.ws import router as stream_router
 from streamer.config import Settings
@@ -46,7 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         marker = announce_data_dir(settings)
-        if not settings.api_keys:
+        if not settings.accepted_keys:
             log.warning("no API keys configured (STREAMER_API_KEYS): the server is open to all")
         # Loading takes seconds of CPU: keep the event loop free while it runs.
         models = await asyncio.to_thread(load_models, settings)
@@ -89,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
         runner.stop()
         app.state.streaming.close()
         marker.close()
+        database.close()
 
     app = FastAPI(
         title="streamer", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
@@ -99,18 +101,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.live_streams = LiveStreams()
     app.state.metrics = ServiceMetrics()
     app.state.metrics.sessions_active.set_function(lambda: app.state.active_sessions)
-    app.state.jobs = SqliteJobStore(settings.jobs_db)
+    database = open_database(settings.database)
+    app.state.jobs = SqlJobStore(database)
     app.state.metrics.count_jobs(app.state.jobs.counts)
     app.state.uploads = FolderUploadStore(settings.uploads_dir)
-    app.state.voices = SqliteVoiceStore(settings.jobs_db)  # a table beside the jobs
+    app.state.voices = SqlVoiceStore(database)
     app.state.runner = RunnerSlot()
-    app.state.tokens = TemporaryTokens(
-        SqliteUsedTokens(settings.jobs_db), settings.token_secret or None
-    )
+    app.state.tokens = TemporaryTokens(SqlUsedTokens(database), settings.token_secret or None)
     app.state.key_sessions = KeySessions(settings.key_max_sessions)
     app.state.outbound = AddressPolicy(allowed_networks(settings.allow_private_urls))
     app.openapi = lambda: documented_openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(RequireApiKey, keys=settings.api_keys)
+    app.state.roles = KeyRoles(settings.api_keys, settings.admin_keys)
+    app.add_middleware(RequireApiKey, keys=settings.accepted_keys)
     if settings.cors_origins:  # outermost: a preflight carries no key
         app.add_middleware(
             CORSMiddleware,

@@ -8,6 +8,7 @@ import hmac
 from collections.abc import Sequence
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,6 +33,32 @@ def key_id(key: str) -> str:
     """What names an API key where it is counted or stored (per-key limits, its jobs, the
     tokens it issued): a digest, so no record holds the key itself."""
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+class KeyRoles:
+    """Whose transcripts and voices a caller sees: on a server with keys, a key sees its own
+    and an admin key (`STREAMER_ADMIN_KEYS`) everyone's."""
+
+    def __init__(self, keys: Sequence[str], admin_keys: Sequence[str]) -> None:
+        self.keyed = bool(keys or admin_keys)
+        self._admins = frozenset(key_id(key) for key in admin_keys)
+
+    def scope(self, caller: str | None) -> str | None:
+        """The key id whose records `caller` (a key id, None without keys) may see; None:
+        every record."""
+        return None if caller is None or caller in self._admins else caller
+
+
+def caller_key(request: Request) -> str | None:
+    """The key id of an HTTP caller (None on a server without keys)."""
+    key = request.headers.get("authorization")
+    return key_id(key) if request.app.state.roles.keyed and key else None
+
+
+def caller_scope(request: Request) -> str | None:
+    """Whose records an HTTP caller sees (`KeyRoles.scope`)."""
+    roles: KeyRoles = request.app.state.roles
+    return roles.scope(caller_key(request))
 
 
 class RequireApiKey:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from streamer.api.auth import key_id
+from streamer.api.auth import caller_key, caller_scope
 from streamer.api.errors import ApiError
 from streamer.api.jobs.retention import delete_job
 from streamer.api.jobs.store import Job, JobStore
@@ -114,11 +115,12 @@ async def list_transcripts(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
     status: TranscriptStatus | None = None,
-    created_on: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+    created_on: date | None = None,
     before_id: str | None = None,
     after_id: str | None = None,
 ) -> dict[str, Any]:
-    jobs = _store(request).page(limit, status, created_on, before_id, after_id)
+    scope = caller_scope(request)
+    jobs = _store(request).page(limit, status, created_on, before_id, after_id, scope)
     base = str(request.base_url).rstrip("/")
     items = [list_item(job, f"{base}/v2/transcript/{job.id}") for job in jobs]
     filters = {"limit": limit, "status": status, "created_on": created_on}
@@ -132,15 +134,11 @@ async def list_transcripts(
     )
 
 
-def caller_key(request: Request) -> str | None:
-    """The key id of the caller (None on a server without keys)."""
-    key = request.headers.get("authorization")
-    return key_id(key) if request.app.state.settings.api_keys and key else None
-
-
 def _job(request: Request, transcript_id: str) -> Job:
+    """The caller's job (another key's is not found, as AssemblyAI answers)."""
     job = _store(request).get(transcript_id)
-    if job is None:
+    scope = caller_scope(request)
+    if job is None or (scope is not None and job.key_id != scope):
         raise ApiError(404, "Transcript not found")
     return job
 
@@ -152,6 +150,7 @@ async def get_transcript(request: Request, transcript_id: str) -> dict[str, Any]
 
 @router.delete("/v2/transcript/{transcript_id}")
 async def delete_transcript(request: Request, transcript_id: str) -> dict[str, Any]:
+    _job(request, transcript_id)  # the caller's, or 404
     if delete_job(_store(request), _uploads(request), transcript_id) is None:
         raise ApiError(404, "Transcript not found")
     deleted = _job(request, transcript_id)

@@ -102,7 +102,7 @@ class SessionGrant:
 def session_grant(state: State, offered: str, use: bool = True) -> SessionGrant | None:
     """What `offered` (an API key, or a temporary token not used before: with `use`, it is
     used now) lets a stream or subscriber do; None when it is neither, as for `/v3/ws`."""
-    keys: tuple[str, ...] = state.settings.api_keys
+    keys: tuple[str, ...] = state.settings.accepted_keys
     if not keys:
         return SessionGrant(MAX_SESSION_S, None)
     if is_api_key(offered, keys):

@@ -1,20 +1,14 @@
-"""Which temporary tokens have opened a session: a `used_tokens` table beside the jobs (SQLite
-by default), so that on every replica sharing the database a token opens one session only."""
+"""Which temporary tokens have opened a session: the `used_tokens` table of the database the
+jobs use (SQLite or PostgreSQL), so that on every replica sharing it a token opens one
+session only."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Protocol
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS used_tokens (
-    id TEXT PRIMARY KEY,
-    expires REAL NOT NULL
-);
-"""
+from sqlalchemy import text
+
+from streamer.api.database import Database
 
 
 class UsedTokens(Protocol):
@@ -25,34 +19,26 @@ class UsedTokens(Protocol):
         ...
 
 
-class SqliteUsedTokens:
-    """One short statement per call on a connection of its own (the event loop calls it,
-    once per session opened); rows of expired tokens are dropped as new ones come."""
+class SqlUsedTokens:
+    """One short transaction per call (the event loop calls it, once per session opened);
+    rows of expired tokens are dropped as new ones come."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        with self._connection() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     def used(self, token_id: str) -> bool:
-        with self._connection() as db:
-            found = db.execute("SELECT 1 FROM used_tokens WHERE id = ?", (token_id,)).fetchone()
-        return found is not None
+        with self._db.read() as db:
+            found = db.execute(text("SELECT 1 FROM used_tokens WHERE id = :id"), {"id": token_id})
+            return found.first() is not None
 
     def use(self, token_id: str, expires: float, now: float) -> bool:
-        with self._connection() as db:
-            db.execute("DELETE FROM used_tokens WHERE expires <= ?", (now,))
+        with self._db.write() as db:
+            db.execute(text("DELETE FROM used_tokens WHERE expires <= :now"), {"now": now})
             inserted = db.execute(
-                "INSERT OR IGNORE INTO used_tokens VALUES (?, ?)", (token_id, expires)
+                text(
+                    "INSERT INTO used_tokens (id, expires) VALUES (:id, :expires)"
+                    " ON CONFLICT (id) DO NOTHING"
+                ),
+                {"id": token_id, "expires": expires},
             )
             return inserted.rowcount == 1

@@ -1,35 +1,27 @@
-"""Enrolled voices: the `VoiceStore` interface and its SQLite implementation, a table of its
-own in the jobs' database file (`Settings.jobs_db`).
+"""Enrolled voices: the `VoiceStore` interface and its SQL implementation, the `voices` table
+of the database the jobs use (`streamer.api.database`: SQLite or PostgreSQL).
 
-A voice is a name and a voiceprint (a unit CAM++ embedding, stored as float32 bytes). A
-PostgreSQL store would implement the same five methods on a table of the same shape.
+A voice is a name and a voiceprint (a unit CAM++ embedding, stored as float32 bytes), and
+belongs to the API key that enrolled it: every method takes `key_id`, the caller's
+(`auth.key_id`), and sees only that key's voices and those of no key (the operator's); None
+sees every voice (a server without keys, an admin key, a job whose ids were checked when it
+was submitted).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from sqlalchemy import RowMapping, bindparam, text
 
+from streamer.api.database import Database
 from streamer.core.arrays import FloatArray
 from streamer.core.voices import KnownVoice
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS voices (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    created REAL NOT NULL,
-    speech_s REAL NOT NULL,
-    embedding BLOB NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +33,7 @@ class Voice:
     """seconds of speech the print was made from"""
     embedding: FloatArray
     """(dim,) the voiceprint"""
+    key_id: str | None = None
 
     def known(self) -> KnownVoice:
         return KnownVoice(self.name, self.embedding)
@@ -55,82 +48,94 @@ class UnknownVoices(LookupError):
 
 
 class VoiceStore(Protocol):
-    def add(self, name: str, embedding: FloatArray, speech_s: float) -> Voice: ...
+    def add(
+        self, name: str, embedding: FloatArray, speech_s: float, key_id: str | None
+    ) -> Voice: ...
 
-    def voices(self) -> list[Voice]: ...
+    def voices(self, key_id: str | None) -> list[Voice]: ...
 
-    def get(self, voice_id: str) -> Voice | None: ...
+    def get(self, voice_id: str, key_id: str | None) -> Voice | None: ...
 
-    def get_many(self, ids: Sequence[str]) -> list[Voice]: ...
+    def get_many(self, ids: Sequence[str], key_id: str | None) -> list[Voice]: ...
 
-    def delete(self, voice_id: str) -> Voice | None: ...
+    def delete(self, voice_id: str, key_id: str | None) -> Voice | None: ...
 
 
-class SqliteVoiceStore:
-    """The `voices` table of one SQLite file (in WAL mode, as the job store keeps it). Every
-    call is one short statement on a connection of its own (voices change seldom: no
-    connection is kept per thread), so the event loop may call it directly."""
+def _mine(key_id: str | None) -> str:
+    """The condition on the rows `key_id` may see: its own, and those of no key (enrolled
+    by the operator with `streamer voices add`, or while the server had no keys)."""
+    return "1 = 1" if key_id is None else "(key_id = :key_id OR key_id IS NULL)"
 
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
+
+class SqlVoiceStore:
+    """Every call is one short statement (the event loop may call it directly)."""
+
+    def __init__(self, database: Database, clock: Callable[[], float] = time.time) -> None:
+        self._db = database
         self._clock = clock
-        with self._connection() as db:
-            db.execute("PRAGMA journal_mode=WAL")  # kept by the file: once is enough
-            db.executescript(_SCHEMA)
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            yield db
-        finally:
-            db.close()
-
-    def add(self, name: str, embedding: FloatArray, speech_s: float) -> Voice:
+    def add(self, name: str, embedding: FloatArray, speech_s: float, key_id: str | None) -> Voice:
         voice = Voice(
             id=uuid.uuid4().hex,
             name=name,
             created=self._clock(),
             speech_s=speech_s,
             embedding=np.asarray(embedding, dtype=np.float64),
+            key_id=key_id,
         )
-        row = (voice.id, voice.name, voice.created, voice.speech_s, _blob(voice.embedding))
-        with self._connection() as db:
-            db.execute("INSERT INTO voices VALUES (?, ?, ?, ?, ?)", row)
+        with self._db.write() as db:
+            db.execute(
+                text(
+                    "INSERT INTO voices (id, name, created, speech_s, embedding, key_id)"
+                    " VALUES (:id, :name, :created, :speech_s, :embedding, :key_id)"
+                ),
+                {
+                    "id": voice.id,
+                    "name": voice.name,
+                    "created": voice.created,
+                    "speech_s": voice.speech_s,
+                    "embedding": _blob(voice.embedding),
+                    "key_id": key_id,
+                },
+            )
         return voice
 
-    def voices(self) -> list[Voice]:
-        """Every voice, oldest first."""
-        with self._connection() as db:
-            return [_voice(row) for row in db.execute("SELECT * FROM voices ORDER BY created")]
+    def voices(self, key_id: str | None) -> list[Voice]:
+        """Every voice `key_id` may see, oldest first."""
+        with self._db.read() as db:
+            query = text(f"SELECT * FROM voices WHERE {_mine(key_id)} ORDER BY created")
+            rows = db.execute(query, {"key_id": key_id})
+            return [_voice(row) for row in rows.mappings()]
 
-    def get_many(self, ids: Sequence[str]) -> list[Voice]:
-        """The voices of `ids`, in that order; `UnknownVoices` naming those that are not."""
+    def get_many(self, ids: Sequence[str], key_id: str | None) -> list[Voice]:
+        """The voices of `ids`, in that order; `UnknownVoices` naming those that are not
+        (or are not `key_id`'s)."""
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return []
-        marks = ", ".join("?" * len(wanted))
-        with self._connection() as db:
-            rows = db.execute(f"SELECT * FROM voices WHERE id IN ({marks})", wanted).fetchall()
+        query = text(f"SELECT * FROM voices WHERE id IN :ids AND {_mine(key_id)}").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        with self._db.read() as db:
+            rows = db.execute(query, {"ids": wanted, "key_id": key_id}).mappings().all()
         found = {row["id"]: _voice(row) for row in rows}
         missing = [voice_id for voice_id in wanted if voice_id not in found]
         if missing:
             raise UnknownVoices(missing)
         return [found[voice_id] for voice_id in wanted]
 
-    def get(self, voice_id: str) -> Voice | None:
-        with self._connection() as db:
-            row = db.execute("SELECT * FROM voices WHERE id = ?", (voice_id,)).fetchone()
-        return _voice(row) if row is not None else None
+    def get(self, voice_id: str, key_id: str | None) -> Voice | None:
+        try:
+            return self.get_many([voice_id], key_id)[0]
+        except UnknownVoices:
+            return None
 
-    def delete(self, voice_id: str) -> Voice | None:
-        """Forget the voice; the voice as it was, or None when there was none of that id."""
-        voice = self.get(voice_id)
+    def delete(self, voice_id: str, key_id: str | None) -> Voice | None:
+        """Forget the voice; the voice as it was, or None when `key_id` has none of that id."""
+        voice = self.get(voice_id, key_id)
         if voice is not None:
-            with self._connection() as db:
-                db.execute("DELETE FROM voices WHERE id = ?", (voice_id,))
+            with self._db.write() as db:
+                db.execute(text("DELETE FROM voices WHERE id = :id"), {"id": voice_id})
         return voice
 
 
@@ -138,7 +143,12 @@ def _blob(embedding: FloatArray) -> bytes:
     return embedding.astype("<f4").tobytes()
 
 
-def _voice(row: sqlite3.Row) -> Voice:
-    """A row of `voices` (its columns in the order of `Voice`'s fields)."""
-    voice_id, name, created, speech_s, blob = tuple(row)
-    return Voice(voice_id, name, created, speech_s, np.frombuffer(blob, "<f4").astype(np.float64))
+def _voice(row: RowMapping) -> Voice:
+    return Voice(
+        id=row["id"],
+        name=row["name"],
+        created=row["created"],
+        speech_s=row["speech_s"],
+        embedding=np.frombuffer(row["embedding"], "<f4").astype(np.float64),
+        key_id=row["key_id"],
+    )

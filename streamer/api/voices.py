@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from streamer.api.auth import caller_key, caller_scope
 from streamer.api.errors import ApiError
 from streamer.api.openapi import RAW_BODY, error_response
 from streamer.api.voice_store import UnknownVoices, Voice, VoiceStore
@@ -45,10 +46,10 @@ def voice_store(request: Request) -> VoiceStore:
 
 
 def check_known_voices(request: Request, ids: Sequence[str] | None) -> None:
-    """`ApiError` 400 unless every id names an enrolled voice."""
+    """`ApiError` 400 unless every id names a voice the caller may use."""
     if ids:
         try:
-            voice_store(request).get_many(ids)
+            voice_store(request).get_many(ids, caller_scope(request))
         except UnknownVoices as error:
             raise ApiError(400, f"invalid known_voices: {error}") from error
 
@@ -102,23 +103,25 @@ async def add_voice(
         raise ApiError(400, f"not an audio file we can read: {error.reason}") from error
     except EnrolmentError as error:
         raise ApiError(400, str(error)) from error
-    return _json(voice_store(request).add(name, enrolment.embedding, enrolment.speech_s))
+    store = voice_store(request)
+    return _json(store.add(name, enrolment.embedding, enrolment.speech_s, caller_key(request)))
 
 
 @router.get("/v2/voices")
 async def list_voices(request: Request) -> dict[str, Any]:
-    return voice_list_json([_json(voice) for voice in voice_store(request).voices()])
+    voices = voice_store(request).voices(caller_scope(request))
+    return voice_list_json([_json(voice) for voice in voices])
 
 
 @router.get("/v2/voices/{voice_id}", responses=NO_SUCH_VOICE)
 async def get_voice(request: Request, voice_id: str) -> dict[str, Any]:
-    return _found(voice_store(request).get(voice_id))
+    return _found(voice_store(request).get(voice_id, caller_scope(request)))
 
 
 @router.delete("/v2/voices/{voice_id}", responses=NO_SUCH_VOICE)
 async def delete_voice(request: Request, voice_id: str) -> dict[str, Any]:
     """Forget a voice; the voice as it was. Transcripts already made keep its name."""
-    return _found(voice_store(request).delete(voice_id))
+    return _found(voice_store(request).delete(voice_id, caller_scope(request)))
 
 
 def _found(voice: Voice | None) -> dict[str, Any]:

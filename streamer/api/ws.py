@@ -195,7 +195,8 @@ def _admit(websocket: WebSocket) -> tuple[StreamParams, tuple[KnownVoice, ...], 
     except ValidationError as error:
         raise ProtocolError(CloseCode.BAD_PARAMS, first_problem(error)) from error
     try:
-        voices = tuple(voice.known() for voice in state.voices.get_many(params.voice_ids()))
+        scope = state.roles.scope(checked.key_id)
+        voices = tuple(voice.known() for voice in state.voices.get_many(params.voice_ids(), scope))
     except UnknownVoices as error:
         raise ProtocolError(CloseCode.BAD_PARAMS, f"invalid known_voices: {error}") from error
     limit: int = state.settings.max_sessions

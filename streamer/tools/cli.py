@@ -235,25 +235,28 @@ def _known_voices(settings: Settings, ids: str | None) -> list[KnownVoice]:
     """The enrolled voices of comma-separated `ids`; `LookupError` naming those unknown."""
     if not ids:
         return []
-    from streamer.api.voice_store import SqliteVoiceStore
+    from streamer.api.schema import open_database
+    from streamer.api.voice_store import SqlVoiceStore
 
     wanted = [part.strip() for part in ids.split(",") if part.strip()]
-    return [voice.known() for voice in SqliteVoiceStore(settings.jobs_db).get_many(wanted)]
+    store = SqlVoiceStore(open_database(settings.database))
+    return [voice.known() for voice in store.get_many(wanted, key_id=None)]
 
 
 def _voices(args: argparse.Namespace) -> int:
-    from streamer.api.voice_store import SqliteVoiceStore
+    from streamer.api.schema import open_database
+    from streamer.api.voice_store import SqlVoiceStore
     from streamer.api.wire import voice_json
 
     settings = settings_from_env()
-    store = SqliteVoiceStore(settings.jobs_db)
+    store = SqlVoiceStore(open_database(settings.database))  # the operator's: every key's
     if args.action == "list":
-        for voice in store.voices():
+        for voice in store.voices(key_id=None):
             shown = voice_json(voice.id, voice.name, voice.created)
             print(f"{voice.id}\t{voice.name}\t{shown['created']}\t{voice.speech_s:.1f} s")
         return 0
     if args.action == "remove":
-        removed = store.delete(args.id)
+        removed = store.delete(args.id, key_id=None)
         if removed is None:
             print(f"streamer: no voice with id {args.id}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -272,7 +275,7 @@ def _voices(args: argparse.Namespace) -> int:
     except (MediaError, EnrolmentError, ValueError) as error:
         print(f"streamer: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    voice = store.add(name, enrolment.embedding, enrolment.speech_s)
+    voice = store.add(name, enrolment.embedding, enrolment.speech_s, key_id=None)
     print(json.dumps(voice_json(voice.id, voice.name, voice.created)))
     return 0
 

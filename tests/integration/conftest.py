@@ -19,6 +19,8 @@ import pytest
 import soxr
 from websockets.sync.client import ClientConnection
 
+from streamer.api.database import Database
+from streamer.api.schema import open_database
 from streamer.config import settings_from_env
 from streamer.core.audio import float_to_pcm_s16le
 from streamer.files.media import decode_file
@@ -26,6 +28,7 @@ from streamer.files.pipeline import FileTranscriber
 from streamer.models.loader import ModelSet, load_models
 from streamer.models.manifest import package_file, sha256_of
 from streamer.tools.local_server import LocalServer
+from tests.integration.postgres import PostgresServer, postgres_bin, postgres_server
 
 LOOPBACK = "127.0.0.0/8,::1"
 # Every receiver these tests run (audio_url servers, webhooks, call callbacks) listens on
@@ -135,6 +138,33 @@ def transcriber(models: ModelSet) -> FileTranscriber:
 @pytest.fixture(scope="session")
 def telephone_audio() -> np.ndarray:
     return decode_file(telephone_file())
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (Debian's `postgresql`; `.ci/run` installs it)."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    with postgres_server(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database of each engine the stores run on."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """`database_url` opened and migrated, as a server opens it."""
+    opened = open_database(database_url)
+    yield opened
+    opened.close()
 
 
 class FakeClock:

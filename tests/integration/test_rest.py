@@ -534,7 +534,8 @@ def test_audio_url_is_fetched_over_http(server: str, file_server: str) -> None:
     ).json()
     assert wait_done(server, str(good["id"]))["status"] == "completed"
     failed = wait_done(server, str(missing["id"]))
-    assert failed["status"] == "error" and "404" in str(failed["error"])
+    # not "404": an error that said what answered would let a caller map what the server reaches
+    assert failed["status"] == "error" and failed["error"] == "could not fetch audio_url"
     garbage = httpx.post(
         f"{server}/v2/transcript", headers=AUTH, json={"audio_url": f"{file_server}/notes.wav"}
     ).json()

@@ -1,17 +1,19 @@
 """Retention: the sweep deletes finished transcripts and uploads older than the retention,
-keeps what is younger and what a queued or running job still needs (a real SQLite store and
+keeps what is younger and what a queued or running job still needs (a real SQLite database and
 upload folder, on a fake clock)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from streamer.api.jobs.retention import Swept, sweep, sweep_forever
-from streamer.api.jobs.store import DELETED_AUDIO_URL, SqliteJobStore
-from streamer.api.jobs.uploads import FolderUploadStore
+from streamer.api.jobs.store import DELETED_AUDIO_URL, SqlJobStore
+from streamer.api.jobs.uploads import STALE_PART_S, FolderUploadStore
+from streamer.api.schema import open_database
 from tests.integration.conftest import FakeClock
 
 HOUR = 3600.0
@@ -19,6 +21,10 @@ HOUR = 3600.0
 
 async def _body() -> AsyncIterator[bytes]:
     yield b"RIFF not really audio"
+
+
+def _store(tmp_path: Path, clock: FakeClock) -> SqlJobStore:
+    return SqlJobStore(open_database(f"sqlite:///{tmp_path / 'jobs.sqlite3'}"), clock=clock)
 
 
 def _upload(uploads: FolderUploadStore, saved_at: float) -> str:
@@ -29,7 +35,7 @@ def _upload(uploads: FolderUploadStore, saved_at: float) -> str:
     return upload_id
 
 
-def _finished(store: SqliteJobStore, upload_id: str | None, error: str | None = None) -> str:
+def _finished(store: SqlJobStore, upload_id: str | None, error: str | None = None) -> str:
     job = store.create(
         f"https://x.example/{upload_id}", upload_id, {"webhook_auth_header_value": "secret"}
     )
@@ -43,7 +49,7 @@ def test_the_sweep_deletes_what_is_older_than_the_retention_and_keeps_the_rest(
     tmp_path: Path,
 ) -> None:
     clock = FakeClock()
-    store = SqliteJobStore(tmp_path / "jobs.sqlite3", clock=clock)
+    store = _store(tmp_path, clock)
     uploads = FolderUploadStore(tmp_path / "uploads")
     start = clock.now
     old_upload = _upload(uploads, start)
@@ -73,7 +79,7 @@ def test_the_sweep_deletes_what_is_older_than_the_retention_and_keeps_the_rest(
 
 def test_the_server_sweeps_on_its_own(tmp_path: Path) -> None:
     clock = FakeClock()
-    store = SqliteJobStore(tmp_path / "jobs.sqlite3", clock=clock)
+    store = _store(tmp_path, clock)
     uploads = FolderUploadStore(tmp_path / "uploads")
     upload = _upload(uploads, clock.now)
     job_id = _finished(store, upload)
@@ -92,3 +98,17 @@ def test_the_server_sweeps_on_its_own(tmp_path: Path) -> None:
     asyncio.run(run())
     assert uploads.path(upload) is None
     assert store.get(job_id).audio_url == DELETED_AUDIO_URL  # type: ignore[union-attr]
+
+
+def test_a_replica_starting_removes_only_stale_part_files(tmp_path: Path) -> None:
+    """Replicas share the uploads folder: one starting must not delete another's upload in
+    progress (a young part file), only what a crash left (one not written to for an hour)."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    stale, in_progress = folder / "a.part", folder / "b.part"
+    for path in (stale, in_progress):
+        path.write_bytes(b"half an upload")
+    hours_ago = time.time() - STALE_PART_S - 60
+    os.utime(stale, (hours_ago, hours_ago))
+    FolderUploadStore(folder)
+    assert not stale.exists() and in_progress.exists()

@@ -16,7 +16,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from streamer.api.auth import is_api_key
-from streamer.api.token_store import SqliteUsedTokens
+from streamer.api.schema import open_database
+from streamer.api.token_store import SqlUsedTokens
 from streamer.api.tokens import PREFIX, TemporaryTokens, TokenGrant
 from tests.integration.conftest import API_KEY, FakeClock
 
@@ -25,9 +26,8 @@ def _tokens(
     tmp_path: Path, clock: FakeClock | None = None, secret: str | None = None
 ) -> TemporaryTokens:
     """Tokens on a real used-token table in `tmp_path` (another folder: another database)."""
-    return TemporaryTokens(
-        SqliteUsedTokens(tmp_path / "jobs.sqlite3"), secret, clock or FakeClock()
-    )
+    used = SqlUsedTokens(open_database(f"sqlite:///{tmp_path / 'jobs.sqlite3'}"))
+    return TemporaryTokens(used, secret, clock or FakeClock())
 
 
 def _parts(token: str) -> list[str]:

@@ -1,21 +1,22 @@
 """Webhook delivery: the back-off rule on its own, then real deliveries over loopback HTTP to a
-local receiver, recorded in the real SQLite store, on a fake clock (no waiting)."""
+local receiver, recorded in the real store (SQLite and PostgreSQL), on a fake clock (no
+waiting)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
-from streamer.api.jobs.store import SqliteJobStore
+from streamer.api.database import Database
+from streamer.api.jobs.store import SqlJobStore
 from streamer.api.jobs.webhooks import (
     FIRST_RETRY_S,
     MAX_DELIVERY_ATTEMPTS,
@@ -74,7 +75,7 @@ def failing_receiver() -> Iterator[tuple[str, list[Call]]]:
     server.server_close()
 
 
-def _finished_job_with_webhook(store: SqliteJobStore, url: str) -> str:
+def _finished_job_with_webhook(store: SqlJobStore, url: str) -> str:
     request = {
         "webhook_url": url,
         "webhook_auth_header_name": "X-Key",
@@ -82,22 +83,23 @@ def _finished_job_with_webhook(store: SqliteJobStore, url: str) -> str:
     }
     job = store.create("https://x.example/a.wav", None, request)  # never fetched here
     assert store.claim("w", lease_s=30) is not None
-    assert store.finish(job.id, "w", None, "could not download audio_url") is not None
+    assert store.finish(job.id, "w", None, "could not fetch audio_url") is not None
     return job.id
 
 
-def _webhook_row(db_path: Path, job_id: str) -> tuple[int, float] | None:
+def _webhook_row(database: Database, job_id: str) -> tuple[int, float] | None:
     """(attempts, next_at) of the job's queued webhook, None when there is none."""
-    with sqlite3.connect(db_path) as db:
+    with database.read() as db:
         row = db.execute(
-            "SELECT attempts, next_at FROM webhooks WHERE transcript_id = ?", (job_id,)
-        ).fetchall()
+            text("SELECT attempts, next_at FROM webhooks WHERE transcript_id = :id"),
+            {"id": job_id},
+        ).all()
     assert len(row) <= 1
     return (int(row[0][0]), float(row[0][1])) if row else None
 
 
 async def _round(
-    store: SqliteJobStore,
+    store: SqlJobStore,
     clock: FakeClock,
     rule: Callable[[int], float | None],
     failures: list[None] | None = None,
@@ -120,23 +122,22 @@ async def _round(
     ids=["server-rule", "capped"],
 )
 def test_a_failing_webhook_is_retried_with_back_off_then_dropped(
-    tmp_path: Path,
+    database: Database,
     failing_receiver: tuple[str, list[Call]],
     rule: Callable[[int], float | None],
     delays: list[float],
 ) -> None:
     url, calls = failing_receiver
     clock = FakeClock()
-    db_path = tmp_path / "jobs.sqlite3"
-    store = SqliteJobStore(db_path, clock=clock)
+    store = SqlJobStore(database, clock=clock)
     job_id = _finished_job_with_webhook(store, url)
-    assert _webhook_row(db_path, job_id) == (0, clock.now)  # due at once
+    assert _webhook_row(database, job_id) == (0, clock.now)  # due at once
 
     failures: list[None] = []
     for attempt, delay in enumerate([*delays, None], start=1):
         assert asyncio.run(_round(store, clock, rule, failures)) == 1
         assert len(calls) == attempt == len(failures)
-        row = _webhook_row(db_path, job_id)
+        row = _webhook_row(database, job_id)
         if delay is None:
             assert row is None  # gave up: the webhook is gone from the store
             break
@@ -154,15 +155,15 @@ def test_a_failing_webhook_is_retried_with_back_off_then_dropped(
         assert body == {"transcript_id": job_id, "status": "error"}
 
 
-def test_a_delivered_webhook_is_removed(tmp_path: Path) -> None:
+def test_a_delivered_webhook_is_removed(database: Database) -> None:
     server, calls = _receiver(204)
     try:
         clock = FakeClock()
-        store = SqliteJobStore(tmp_path / "jobs.sqlite3", clock=clock)
+        store = SqlJobStore(database, clock=clock)
         url = f"http://127.0.0.1:{server.server_port}/hook"
         job_id = _finished_job_with_webhook(store, url)
         assert asyncio.run(_round(store, clock, retry_delay_s)) == 1
-        assert len(calls) == 1 and _webhook_row(tmp_path / "jobs.sqlite3", job_id) is None
+        assert len(calls) == 1 and _webhook_row(database, job_id) is None
         clock.advance(100_000)
         assert asyncio.run(_round(store, clock, retry_delay_s)) == 0 and len(calls) == 1
     finally:
@@ -170,10 +171,10 @@ def test_a_delivered_webhook_is_removed(tmp_path: Path) -> None:
         server.server_close()
 
 
-def test_an_unreachable_receiver_counts_as_a_failed_attempt(tmp_path: Path) -> None:
+def test_an_unreachable_receiver_counts_as_a_failed_attempt(database: Database) -> None:
     clock = FakeClock()
-    store = SqliteJobStore(tmp_path / "jobs.sqlite3", clock=clock)
+    store = SqlJobStore(database, clock=clock)
     closed = f"http://127.0.0.1:{free_port()}/hook"  # loopback, nothing listening: refused
     job_id = _finished_job_with_webhook(store, closed)
     assert asyncio.run(_round(store, clock, retry_delay_s)) == 1
-    assert _webhook_row(tmp_path / "jobs.sqlite3", job_id) == (1, clock.now + 1)
+    assert _webhook_row(database, job_id) == (1, clock.now + 1)

@@ -34,6 +34,7 @@ from streamer.models.priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
+FETCH_FAILED = "could not fetch audio_url"
 IDLE_POLL_S = 1.0
 """How often an idle worker looks for jobs another process queued (its own are signalled)."""
 
@@ -164,7 +165,7 @@ class JobRunner:
         request = TranscriptRequest.model_validate(job.request)  # validated when created
         known = []
         if request.known_voices and self._voices is not None:
-            known = [voice.known() for voice in self._voices.get_many(request.known_voices)]
+            known = [voice.known() for voice in self._voices.get_many(request.known_voices, None)]
         transcript = self._transcriber.transcribe(
             audio,
             request.speaker_count(),
@@ -187,7 +188,10 @@ class JobRunner:
     def _download(self, url: str, file: Any) -> None:
         """Fetch `url` into `file`, within the size limit and the time limit (the whole
         download, headers included, not each read: a slow trickle must not hold a worker),
-        from addresses the outbound policy permits (checked on each connection)."""
+        from addresses the outbound policy permits (checked on each connection). Whatever
+        went wrong, the job says only "could not fetch audio_url": a status, a refused
+        connection or a timeout would let a caller probe what the server can reach (the
+        cause is logged)."""
         size = 0
         limit_s = self._limits.fetch_timeout_s
         try:
@@ -196,17 +200,17 @@ class JobRunner:
                 client.stream("GET", url) as response,
             ):
                 if response.status_code != 200:
-                    raise AudioUnavailable(f"audio_url answered HTTP {response.status_code}")
+                    log.info("audio_url answered HTTP %d", response.status_code)
+                    raise AudioUnavailable(FETCH_FAILED)
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > self._limits.max_audio_bytes:
                         raise AudioUnavailable("the file at audio_url is too large")
                     file.write(chunk)
             file.flush()
-        except httpx.TimeoutException as error:
-            raise AudioUnavailable("downloading audio_url took too long") from error
         except httpx.HTTPError as error:
-            raise AudioUnavailable(f"could not download audio_url: {error}") from error
+            log.info("could not fetch audio_url: %s", type(error).__name__)
+            raise AudioUnavailable(FETCH_FAILED) from error
 
 
 def _decode(path: Path, max_duration_s: float) -> npt.NDArray[np.float32]:

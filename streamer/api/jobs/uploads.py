@@ -1,22 +1,29 @@
 """Uploaded audio: the `UploadStore` interface and its local-folder implementation.
 
 An upload is streamed to a temporary file and renamed into place only when complete, so a
-crash mid-upload never leaves a half file under a valid id. An object store (S3 and the like)
+crash mid-upload never leaves a half file under a valid id. Replicas may share one folder
+(`STREAMER_UPLOADS`, a volume every replica mounts): ids are random and files are only ever
+renamed into place or deleted whole. An object store (S3 and the like)
 would implement the same four methods.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Protocol
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+STALE_PART_S = 3600.0
+"""A part file not written to for this long was cut off by a crash. Younger ones may be
+uploads in progress on another replica sharing the folder: they are left alone."""
 
 
 class UploadTooLarge(Exception):
@@ -37,8 +44,11 @@ class FolderUploadStore:
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self._folder = folder
-        for unfinished in folder.glob("*.part"):  # cut off by a crash: never an upload
-            unfinished.unlink(missing_ok=True)
+        stale = time.time() - STALE_PART_S
+        for unfinished in folder.glob("*.part"):  # never an upload
+            with contextlib.suppress(FileNotFoundError):  # another replica's, just finished
+                if unfinished.stat().st_mtime < stale:
+                    unfinished.unlink()
 
     async def save(self, chunks: AsyncIterator[bytes], limit_bytes: int) -> tuple[str, int]:
         """Write the body to a new upload; (its id, its size). Raises `UploadTooLarge` past
