@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import WebSocket
 from starlette.datastructures import State
 from starlette.types import Message
-from starlette.websockets import WebSocketState
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from streamer.api.auth import is_api_key, key_id
 from streamer.streaming.protocol import MAX_SESSION_S, CloseCode, ProtocolError
@@ -67,6 +67,41 @@ class Reader:
     def cancel(self) -> None:
         if self._receiving is not None:
             self._receiving.cancel()
+
+
+SEND_DEADLINE_S = 10.0
+"""How long one message may wait to be sent. Past it the client has read nothing for that
+long while its socket's buffers are full (a live client reads every message at once; a
+stalled network resends for less): its connection is dropped."""
+
+
+async def send_within(websocket: WebSocket, text: str, deadline_s: float = SEND_DEADLINE_S) -> None:
+    """Send a text message, or drop the connection when the client will not take it within
+    `deadline_s` and raise `WebSocketDisconnect` (as for a client gone). Without the
+    deadline a client that stops reading holds its session, and its slot, for ever: uvicorn's
+    send waits until the socket's buffer drains, and its close and keepalive go through the
+    same full buffer."""
+    try:
+        async with asyncio.timeout(deadline_s):
+            await websocket.send_text(text)
+    except TimeoutError:
+        log.warning("the client read nothing for %.0f s with messages waiting: dropped", deadline_s)
+        _abort_transport(websocket)
+        raise WebSocketDisconnect(CLIENT_STALLED, "client stopped reading") from None
+
+
+CLIENT_STALLED = 1006
+"""the code a dropped connection reports (no close frame: "abnormal closure")"""
+
+
+def _abort_transport(websocket: WebSocket) -> None:
+    """Close the TCP connection now, unsent data and all. ASGI gives the app no way to do
+    this; uvicorn's protocol object (whose bound `send` the app was given) holds the
+    transport. With another server the session still ends; only the socket waits for it."""
+    protocol = getattr(getattr(websocket, "_send", None), "__self__", None)
+    transport = getattr(protocol, "transport", None)
+    if transport is not None:
+        transport.abort()  # connection_lost: uvicorn's pending sends raise, receive says gone
 
 
 async def close_quietly(websocket: WebSocket, code: int, reason: str = "") -> None:

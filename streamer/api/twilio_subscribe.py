@@ -16,10 +16,17 @@ import asyncio
 import json
 import time
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from streamer.api.call_subscribers import Subscription, call_subscribers
-from streamer.api.sockets import Gone, Reader, close_quietly, origin_allowed, session_grant
+from streamer.api.sockets import (
+    Gone,
+    Reader,
+    close_quietly,
+    origin_allowed,
+    send_within,
+    session_grant,
+)
 from streamer.api.wire import error_message
 from streamer.streaming.protocol import CloseCode
 
@@ -56,7 +63,7 @@ async def subscribe(websocket: WebSocket) -> None:
     try:
         code, reason = await _follow(reader, subscription, grant.limit_s)
         await close_quietly(websocket, code, reason)
-    except Gone:
+    except (Gone, WebSocketDisconnect):  # went, or stopped reading and was dropped
         pass
     finally:
         hub.unsubscribe(subscription)
@@ -88,7 +95,7 @@ async def _follow(reader: Reader, subscription: Subscription, limit_s: float) ->
         finally:
             ready.cancel()
         for message in subscription.take():
-            await websocket.send_text(json.dumps(message))
+            await send_within(websocket, json.dumps(message))
         if subscription.overflowed:
             return POLICY_VIOLATION, "too slow: messages were waiting"
         if subscription.ended:

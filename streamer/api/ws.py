@@ -27,6 +27,7 @@ from streamer.api.sockets import (
     close_sessions,
     open_sessions,
     origin_allowed,
+    send_within,
     session_grant,
 )
 from streamer.api.voice_store import UnknownVoices
@@ -94,7 +95,7 @@ class Connection:
     async def send(self, message: dict[str, object]) -> None:
         async with self._send_lock:
             if self.websocket.application_state == WebSocketState.CONNECTED:
-                await self.websocket.send_text(json.dumps(message))
+                await send_within(self.websocket, json.dumps(message))
 
     async def send_events(self, events: list[SessionEvent]) -> None:
         for event in events:

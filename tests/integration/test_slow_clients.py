@@ -1,15 +1,30 @@
-"""Connections that never finish a request are closed at the head deadline, on the real
-server (all on loopback); the server answers others meanwhile."""
+"""Clients that hold the server's resources without using them, on the real server (all on
+loopback): connections that never finish a request are closed at the head deadline, and a
+stream that stops reading is dropped; the server answers others meanwhile."""
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import psutil
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from streamer.api.http_protocol import HEAD_TIMEOUT_S
+from streamer.api.sockets import CLIENT_STALLED, send_within
+from streamer.tools.local_server import LocalServer, free_port
+from tests.integration.conftest import API_KEY, AUTH, send_paced, telephone_pcm, ws_url
 
 
 def _closed_by_server(sock: socket.socket, deadline: float) -> bool:
@@ -43,3 +58,110 @@ def test_connections_that_never_finish_a_request_are_closed(server: str) -> None
     finally:
         for sock in [*silent, dripping]:
             sock.close()
+
+
+def _active_sessions(base: str) -> float:
+    for line in httpx.get(f"{base}/metrics").text.splitlines():
+        if line.startswith("streamer_stream_sessions_active "):
+            return float(line.split()[1])
+    raise AssertionError("no streamer_stream_sessions_active in /metrics")
+
+
+def _stalled_client(
+    port: int, path: str, headers: dict[str, str] | None = None
+) -> ClientConnection:
+    """A WebSocket client that reads nothing: a tiny receive buffer (set before connecting,
+    so the window is small), and a client library that stops reading the socket once one
+    message waits unread (it answers no ping then either)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    url = f"ws://127.0.0.1:{port}{path}"
+    return connect(url, sock=sock, additional_headers=headers or {}, max_queue=1)
+
+
+def test_a_send_the_client_does_not_take_in_time_drops_the_connection() -> None:
+    """`send_within` under uvicorn as the server runs it (its sans-I/O WebSocket protocol,
+    keepalive pings off so that only the deadline acts): messages of 1 MB to a client that
+    reads nothing fill the buffers, the next send waits, and at the deadline the connection
+    is dropped and the sender told the client is gone."""
+    outcome: list[str] = []
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await send_within(websocket, "x" * 1024**2, deadline_s=1.0)
+        except WebSocketDisconnect as gone:
+            outcome.append(f"gone {gone.code}")
+
+    app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
+    port = free_port()
+    config = uvicorn.Config(
+        app, port=port, ws="websockets-sansio", ws_ping_interval=None, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        with _stalled_client(port, "/ws") as client:
+            deadline = time.monotonic() + 10
+            while not outcome and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert outcome == [f"gone {CLIENT_STALLED}"]
+            with pytest.raises(ConnectionClosed):  # gone on the client's side too
+                while True:
+                    client.recv(timeout=5)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _stall(server: LocalServer, audio: bytes) -> tuple[float, int]:
+    """Stream `audio` (up to 8 times) from a client that reads nothing, until the server
+    drops it; (seconds it streamed, the server's RSS once its slot is free)."""
+    started = time.monotonic()
+    path = "/v3/ws?sample_rate=16000&format_turns=true"
+    with _stalled_client(server.port, path, AUTH) as ws:
+        try:
+            for _ in range(8):  # up to 4 minutes of the call, at 4x
+                send_paced(ws, audio)
+        except (ConnectionClosed, OSError):
+            dropped_after = time.monotonic() - started
+        else:
+            raise AssertionError("the server never dropped a client that stopped reading")
+    deadline = time.monotonic() + 10
+    while _active_sessions(server.url) != 0:
+        assert time.monotonic() < deadline, "the dropped session still holds its slot"
+        time.sleep(0.2)
+    return dropped_after, psutil.Process(server.process.pid).memory_info().rss
+
+
+@pytest.mark.models
+def test_a_stream_that_stops_reading_is_dropped_and_its_slot_freed(tmp_path: Path) -> None:
+    """A stream whose client sends audio but reads nothing back is dropped within a minute
+    and its slot freed; a second such client costs the server no more memory (the first
+    one's growth is the models' buffers for a long turn, kept for the next), and others go
+    on. On loopback the messages (about 100 KB in 40 s) never fill the buffers, so no send
+    waits: uvicorn's keepalive (a ping every 20 s, 20 s for the pong) drops the client
+    first; `test_a_send_the_client_does_not_take_in_time_drops_the_connection` covers a
+    send that waits."""
+    server = LocalServer(
+        {"STREAMER_API_KEYS": API_KEY, "STREAMER_DATA_DIR": str(tmp_path / "data")},
+        log=tmp_path / "server.log",
+    )
+    with server:
+        audio = telephone_pcm()
+        rss_idle = psutil.Process(server.process.pid).memory_info().rss
+        first_s, rss_first = _stall(server, audio)
+        second_s, rss_second = _stall(server, audio)
+        assert first_s < 60 and second_s < 60, (first_s, second_s)
+        assert rss_second - rss_first < 50 * 1024**2, (rss_idle, rss_first, rss_second)
+        with connect(ws_url(server.url, "sample_rate=16000"), additional_headers=AUTH) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "Begin"  # others go on
+    print(
+        f"stalled readers dropped after {first_s:.1f} and {second_s:.1f} s of streaming; RSS"
+        f" {rss_idle / 1e6:.0f} idle, {rss_first / 1e6:.0f} and {rss_second / 1e6:.0f} MB after"
+    )
