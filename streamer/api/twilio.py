@@ -194,7 +194,10 @@ async def _run_call(reader: Reader, start: Start, params: CallParams, limit_s: f
         if to_callback and poster is not None:
             poster.post(message)
 
-    call = TwilioCall(start, params.plans(start.tracks), state.streaming, publish, limit_s)
+    max_speed = state.settings.max_stream_speed
+    call = TwilioCall(
+        start, params.plans(start.tracks), state.streaming, publish, limit_s, max_speed
+    )
     live_streams: LiveStreams = state.live_streams
     for channel in call.channels.values():
         live_streams.add(channel.live)

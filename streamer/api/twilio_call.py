@@ -25,7 +25,7 @@ from streamer.api.wire import begin_message, stream_message, termination_message
 from streamer.core.words import Word
 from streamer.streaming.config import StreamConfig
 from streamer.streaming.events import SessionEvent, SpeakerRevision, SpeechStarted, TurnUpdate
-from streamer.streaming.protocol import CloseCode, ProtocolError
+from streamer.streaming.protocol import AudioPace, CloseCode, ProtocolError
 from streamer.streaming.session import StreamSession
 
 CHUNK_BYTES = MULAW_RATE // 10
@@ -127,13 +127,17 @@ class TwilioCall:
         inference: StreamingInference,
         publish: Publish,
         max_session_s: float,
+        max_speed: float = 0.0,
     ) -> None:
+        """`max_speed`: how many times real time a track's audio may arrive (`AudioPace`;
+        Twilio sends at 1x, so only a caller posing as Twilio goes faster); 0: no limit."""
         self.ids = {"stream_sid": start.stream_sid, "call_sid": start.call_sid}
         self.started = time.monotonic()
         self.max_session_s = max_session_s
         self._publish = publish
         self._sequence = 0
         self.channels = {p.track: Channel(p, inference, self.publish) for p in plans}
+        self._paces = {p.track: AudioPace(max_speed) for p in plans}
         begin = begin_message(start.stream_sid, int(time.time() + max_session_s))
         self.publish({**begin, "channels": {p.track: p.name for p in plans}}, True)
 
@@ -156,6 +160,7 @@ class TwilioCall:
             )
         if media.timestamp_ms is not None and media.timestamp_ms > 1000 * self.max_session_s:
             raise ProtocolError(CloseCode.MAX_DURATION, "maximum session duration exceeded")
+        self._paces[media.track].received(len(media.audio) / MULAW_RATE, time.monotonic())
         for chunk in channel.audio.push(media.timestamp_ms, media.audio):
             await channel.live.audio(chunk)
 

@@ -385,6 +385,8 @@ BAD_INPUT = {
     "oversized": ([_start(), _media(), "x" * 20_000], 4101),
     "binary frame": ([_start(), b"\x00" * 160], 4101),
     "second start": ([_start(), _start()], 4101),
+    # 14 s of audio at once: past the 10 s head start at 5x real time (STREAMER_MAX_STREAM_SPEED)
+    "faster than real time": ([_start(), *[_media()] * 700], 4029),
 }
 
 
