@@ -24,9 +24,9 @@ class OpenTurn:
         return bool(self.closed) or self._prefix.has_words
 
     @property
-    def settled(self) -> int:
+    def settled(self) -> tuple[Word, ...]:
         """Words of its closed pieces: their speakers come from their pieces' analysis."""
-        return sum(len(piece.words) for piece in self.closed)
+        return tuple(w for piece in self.closed for w in piece.words)
 
     def close_piece(self, piece: Piece) -> None:
         """A decode closed the open piece: its words are final; the next piece starts empty."""
@@ -36,7 +36,7 @@ class OpenTurn:
     def update(self, turn_order: int, open_words: list[Word]) -> TurnUpdate:
         """The partial after the open piece decoded to `open_words`, with the end-of-turn
         confidence its words give."""
-        closed = [w for piece in self.closed for w in piece.words]
+        closed = self.settled
         committed = self._prefix.update([w.text for w in open_words])
         words = (*closed, *open_words)
         ends_sentence = bool(words) and words[-1].text.endswith(SENTENCE_END)

@@ -1,9 +1,10 @@
 """What to decode when (pure): a turn is decoded in pieces.
 
 The open piece is re-decoded for partials; a pause once the piece holds `min_piece_s` (or a
-cut in long unbroken speech) closes it, and its words are final. So no decode reads more than
-`max_piece_s`, and a turn's final decodes only its last piece, usually already decoded
-through the pause that ended the turn (the final then reuses that decode).
+pause where the speaker changes, or a cut in long unbroken speech) closes it, and its words
+are final. So no decode reads more than `max_piece_s`, and a turn's final decodes only its
+last piece, usually already decoded through the pause that ended the turn (the final then
+reuses that decode).
 
 The shell runs the requests in order, one rule for all shells (`plan`): run a request, reuse
 a decode that already heard its audio, or skip a partial that is no longer worth its cost.
@@ -283,3 +284,14 @@ class PieceScheduler:
             return Outcome.OPEN
         self.piece_start = request.end
         return Outcome.CLOSES
+
+    def close_at_pause(self, request: DecodeRequest) -> None:
+        """Close the open piece at the end of a PAUSE decode that did not close it (`decoded`
+        said OPEN): the session does so where the speaker changes, so that the turn before
+        the change need not wait for a longer piece."""
+        if (
+            request.kind is DecodeKind.PAUSE
+            and self.is_open_turn(request.turn_order)
+            and request.offset == self.piece_start
+        ):
+            self.piece_start = request.end

@@ -33,7 +33,13 @@ from streamer.streaming.config import StreamConfig
 from streamer.streaming.events import SessionEvent, SpeechStarted, TurnUpdate
 from streamer.streaming.intake import AudioIntake
 from streamer.streaming.open_turn import OpenTurn
-from streamer.streaming.pieces import DecodeRequest, Outcome, PieceScheduler, Plan
+from streamer.streaming.pieces import (
+    DecodeKind,
+    DecodeRequest,
+    Outcome,
+    PieceScheduler,
+    Plan,
+)
 from streamer.streaming.speaker_turns import SpeakerTurns
 from streamer.streaming.speakers import Piece, SessionSpeakers
 from streamer.streaming.turns import TurnDetector, TurnEnded, TurnParams, TurnStarted
@@ -133,6 +139,9 @@ class StreamSession:
         outcome = self._pieces.decoded(request, (words, local))
         if outcome is Outcome.STALE:
             return []
+        if outcome is Outcome.OPEN and self._changes_speaker(request, words, local):
+            self._pieces.close_at_pause(request)
+            outcome = Outcome.CLOSES
         if outcome is Outcome.CLOSES:
             self._open.close_piece(self._speakers.piece(words, local, request.context_offset))
             update = self._open.update(request.turn_order, [])
@@ -140,7 +149,18 @@ class StreamSession:
             named = self._speakers.name_open(words, local, request.context_offset)
             update = self._open.update(request.turn_order, named)
         self._turns.end_of_turn_confidence = update.end_of_turn_confidence
-        return list(self._client_turns.partial(update, self._open.settled))
+        return list(self._client_turns.partial(update, len(self._open.settled)))
+
+    def _changes_speaker(
+        self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
+    ) -> bool:
+        """Whether a PAUSE decode that does not close its piece shows the speaker changing:
+        then it closes the piece anyway, and the turn before the change goes out now rather
+        than once a piece of `min_piece_s` closes (seconds later)."""
+        if request.kind is not DecodeKind.PAUSE or local is None or not words:
+            return False
+        named = self._speakers.name_as_closed(words, local, request.context_offset)
+        return self._client_turns.would_split(request.turn_order, (*self._open.settled, *named))
 
     def _final_turn(
         self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None

@@ -9,6 +9,7 @@ re-clustered as for a file; turns whose words change speaker are revised.
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,6 +91,18 @@ class SessionSpeakers:
         """Speakers of the open piece's words (the online speakers learn nothing from it)."""
         rows = self._row_speakers(local, learn=False)
         return self._name(words, local, context_offset, rows)
+
+    def name_as_closed(
+        self, words: list[Word], local: LocalSpeakers | None, context_offset: int
+    ) -> list[Word]:
+        """The speakers `piece` would give these words, learning nothing: unlike `name_open`
+        it may found a new voice (on a copy of the online speakers)."""
+        online, current = self._online, self._current
+        self._online = copy.deepcopy(online)
+        try:
+            return self._name(words, local, context_offset, self._row_speakers(local, learn=True))
+        finally:
+            self._online, self._current = online, current
 
     def piece(self, words: list[Word], local: LocalSpeakers | None, context_offset: int) -> Piece:
         """A closed piece: its words named, the online speakers taught by its analysis."""

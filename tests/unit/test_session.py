@@ -52,6 +52,15 @@ def one_speaker(context_samples: int, embedding: np.ndarray) -> LocalSpeakers:
     return window(context_samples, [(embedding, [(0, context_samples)])])
 
 
+def a_first_turn(s: StreamSession) -> DecodeRequest:
+    """2 s of speech, "one", by voice A (np.eye(4)[0]): its final request."""
+    feed(s, 2.0, speech=True)
+    _, requests = feed(s, 1.0, speech=False)
+    first = next(r for r in requests if r.final)
+    s.on_decoded(first, [Word("one", 100, 400, 0.9)], one_speaker(len(first.context), np.eye(4)[0]))
+    return first
+
+
 def test_turn_lifecycle_partial_then_final_with_speakers() -> None:
     s = session()
     events, requests = feed(s, 0.5, speech=False)
@@ -84,10 +93,7 @@ def test_turn_lifecycle_partial_then_final_with_speakers() -> None:
 
 def test_second_voice_becomes_b() -> None:
     s = session()
-    feed(s, 2.0, speech=True)
-    _, requests = feed(s, 1.0, speech=False)
-    first = next(r for r in requests if r.final)
-    s.on_decoded(first, [Word("one", 100, 400, 0.9)], one_speaker(len(first.context), np.eye(4)[0]))
+    first = a_first_turn(s)
     feed(s, 2.0, speech=True)
     _, requests = feed(s, 1.0, speech=False)
     second = next(r for r in requests if r.final)
@@ -269,3 +275,39 @@ def test_a_revision_is_sent_when_reclustering_changes_an_ended_turns_labels() ->
         ("there", "B"),
         ("Yes", "B"),
     ]
+
+
+def test_a_short_piece_where_the_speaker_changes_closes_and_ends_the_turn_before() -> None:
+    s = session()
+    first = a_first_turn(s)
+    for request in feed(s, 2.0, speech=True)[1]:  # A for 0.8 s, then B for 1.2 s
+        s.skip(request)
+    _, requests = feed(s, 0.2, speech=False)
+    (pause,) = requests
+    assert pause.kind is DecodeKind.PAUSE and len(pause.audio) < 3 * 16000  # no close by length
+    change = pause.offset + round(1.1 * 16000)  # 0.3 s of pre-roll, then 0.8 s of A
+    heard = window(
+        len(pause.context),
+        [
+            (np.eye(4)[0], [(0, first.offset + len(first.audio)), (pause.offset, change)]),
+            (np.eye(4)[1], [(change, pause.offset + len(pause.audio))]),
+        ],
+    )
+    assert pause.context_offset == 0  # the context starts with the call
+    at = pause.offset * 1000 // 16000
+    words = [
+        Word("so", at + 350, at + 700, 0.9),
+        Word("then.", at + 750, at + 1050, 0.9),
+        Word("yes", at + 1200, at + 1600, 0.9),
+        Word("right", at + 1700, at + 2200, 0.9),
+    ]
+    events = s.on_decoded(pause, words, heard)
+    turns = [e for e in events if isinstance(e, TurnUpdate)]
+    assert [
+        (t.turn_order, t.end_of_turn, t.transcript or " ".join(w.text for w in t.words))
+        for t in turns
+    ] == [(1, True, "so then."), (2, False, "yes right")]
+    assert turns[0].speaker_label == "A" and turns[0].speaker_changed
+    assert {w.speaker for w in turns[1].words} == {"B"} and all(turns[1].word_is_final)
+    _, requests = feed(s, 1.0, speech=True)
+    assert requests[0].offset == pause.offset + len(pause.audio)  # the piece closed there
