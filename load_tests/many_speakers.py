@@ -48,8 +48,9 @@ import numpy as np
 from streamer.config import settings_from_env
 from streamer.core.arrays import Float32Array
 from streamer.core.audio import MODEL_SAMPLE_RATE
+from streamer.core.audio_source import AudioSource, as_source
 from streamer.core.clustering import SpeakerCount
-from streamer.core.diarization import FrameGrid, LocalSpeakers
+from streamer.core.diarization import LocalSpeakers
 from streamer.files.media import decode_file
 from streamer.files.pipeline import FileTranscriber
 from streamer.models.asr import DEFAULT_LANGUAGE, AsrResult, WhisperAsr
@@ -189,26 +190,36 @@ class _Reused:
         self._local: tuple[str, LocalSpeakers] | None = None
 
     @staticmethod
-    def _key(audio: Float32Array) -> str:
-        return hashlib.sha1(np.ascontiguousarray(audio).tobytes()).hexdigest()
+    def _key(audio: Float32Array | AudioSource, *more: object) -> str:
+        samples = as_source(audio).read(0, as_source(audio).num_samples)
+        digest = hashlib.sha1(np.ascontiguousarray(samples).tobytes())
+        digest.update(repr(more).encode())
+        return digest.hexdigest()
 
     def transcribe_regions(
-        self, audio: Float32Array, regions_s: Sequence[tuple[float, float]], language: str | None
+        self,
+        audio: Float32Array,
+        regions_s: Sequence[tuple[float, float]],
+        language: str | None,
+        offset_s: float = 0.0,
     ) -> AsrResult:
-        key = self._key(audio)
+        key = self._key(audio, regions_s, language, offset_s)
         if self._asr is None or self._asr[0] != key:
-            self._asr = key, self.models.asr.transcribe_regions(audio, regions_s, language)
+            asr = self.models.asr.transcribe_regions(audio, regions_s, language, offset_s)
+            self._asr = key, asr
         return self._asr[1]
 
-    def find(self, audio: Float32Array) -> LocalSpeakers:
-        key = self._key(audio)
+    def find(
+        self, audio: Float32Array | AudioSource, starts: list[int] | None = None
+    ) -> LocalSpeakers:
+        key = self._key(audio, starts)
         if self._local is None or self._local[0] != key:
-            self._local = key, self.models.speaker_finder.find(audio)
+            self._local = key, self.models.speaker_finder.find(audio, starts)
         return self._local[1]
 
-    @property
-    def grid(self) -> FrameGrid:
-        return self.models.speaker_finder.grid
+    def __getattr__(self, name: str) -> object:
+        """The speaker finder's other parts (`grid`, `segmenter`, `step_s`, `embedder`)."""
+        return getattr(self.models.speaker_finder, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     models = load_models(settings_from_env().with_overrides(asr_workers=1))
     reused = _Reused(models)
-    # the transcriber calls only `transcribe_regions`, `find` and `grid` of these two
+    # the transcriber calls `transcribe_regions` and `find`; the rest passes through
     transcriber = FileTranscriber(
         replace(
             models,

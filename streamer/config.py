@@ -90,8 +90,8 @@ class Settings:
     """Largest file `/v2/upload` accepts, and `audio_url` downloads."""
     max_audio_hours: float = 10.0
     """Longest audio a transcript or voice may hold: refused at upload when the header says
-    so, and stopped while decoding whatever it says (a file is decoded whole into memory:
-    about 0.25 GB an hour before the models' own)."""
+    so, and stopped while decoding whatever it says. A job decodes its file to scratch disk
+    (0.23 GB an hour) and reads it a stretch at a time: memory does not grow with it."""
     cors_origins: tuple[str, ...] = ()
     """Web origins ("https://captions.example.com") whose pages may call the API and open
     streams from another origin; pages of the server's own origin always may."""

@@ -56,6 +56,10 @@ class ClusteringParams:
     min_cluster_speech_s: float = 1.0
     """Clusters holding less speech than this are absorbed by the nearest larger one: a few odd
     embeddings never become a phantom speaker."""
+    max_rows: int = 4000
+    """At most this many embeddings shape the clusters: the tree keeps every pairwise distance
+    (n² / 2 floats, 64 MB at 4000, a file of about three hours of speech), so those of a
+    longer file are an evenly spaced sample of them, and every row then takes its closest."""
 
 
 def l2_normalize(embeddings: FloatArray) -> FloatArray:

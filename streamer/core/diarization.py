@@ -261,9 +261,9 @@ def cluster_rows(
     """Offline clustering of every local speaker: (len(owners),) global speaker per embedding
     row, and the number of speakers.
 
-    Only embeddings of enough speech shape the clusters (all of them when none has enough);
-    then every row, window by window, takes the closest cluster, no two rows of one window
-    sharing one.
+    Only embeddings of enough speech shape the clusters (all of them when none has enough;
+    at most `clustering.max_rows` of them, evenly spaced over a long file); then every row,
+    window by window, takes the closest cluster, no two rows of one window sharing one.
     """
     rows = np.zeros(len(local.owners), dtype=np.int64)
     if not local.owners:
@@ -271,9 +271,12 @@ def cluster_rows(
     reliable = local.speech_s >= min_clustering_speech_s
     if not reliable.any():
         reliable[:] = True
-    embeddings = local.embeddings[reliable]
+    shaping = np.flatnonzero(reliable)
+    if len(shaping) > clustering.max_rows:  # an evenly spaced sample of a long file's rows
+        shaping = shaping[np.linspace(0, len(shaping) - 1, clustering.max_rows).astype(np.int64)]
+    embeddings = local.embeddings[shaping]
     speaker_centroids = centroids(
-        embeddings, agglomerative(embeddings, local.speech_s[reliable], count, clustering)
+        embeddings, agglomerative(embeddings, local.speech_s[shaping], count, clustering)
     )
     for window in sorted({c for c, _ in local.owners}):
         members = local.rows_of_window(window)
@@ -298,4 +301,18 @@ def concatenate(parts: list[LocalSpeakers], origins: list[int]) -> LocalSpeakers
         embeddings=np.concatenate([p.embeddings for p in parts]),
         speech_s=np.concatenate([p.speech_s for p in parts]),
         window_ends=ends,
+    )
+
+
+def window_range(local: LocalSpeakers, first: int, stop: int, origin: int) -> LocalSpeakers:
+    """The windows [first, stop) of `local` and their embedding rows, on a clock that starts
+    at sample `origin` (a stretch of a long file, stitched on its own)."""
+    rows = [row for row, (window, _) in enumerate(local.owners) if first <= window < stop]
+    return LocalSpeakers(
+        activity=local.activity[first:stop],
+        starts=[start - origin for start in local.starts[first:stop]],
+        owners=[(local.owners[row][0] - first, local.owners[row][1]) for row in rows],
+        embeddings=local.embeddings[rows],
+        speech_s=local.speech_s[rows],
+        window_ends=[end - origin for end in local.window_ends[first:stop]],
     )

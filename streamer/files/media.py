@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -43,19 +44,22 @@ def decode_file(path: Path | str, max_duration_s: float | None = None) -> npt.ND
 
 
 def probe_audio(path: Path | str, max_duration_s: float | None = None) -> None:
-    """Raise `MediaError` unless the file's first audio frame decodes (cheap: an upload is
-    checked before any job is queued for it), `MediaTooLong` when its header says it runs
-    longer than `max_duration_s` (decoding checks again, on what it decodes)."""
+    """Raise `MediaError` unless the file's first audio frame decodes, at a sample rate and
+    channel count this server decodes (cheap: an upload is checked before any job is queued
+    for it), `MediaTooLong` when its header says it runs longer than `max_duration_s`
+    (decoding checks again, on what it decodes)."""
     path = _existing(path)
     try:
         with av.open(str(path), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise MediaError("it has no audio stream")
+            first = next(container.decode(container.streams.audio[0]), None)
+            if first is None:
+                raise MediaError("its audio stream holds no samples")
+            _check_frame(first)
             declared_s = (container.duration or 0) / av.time_base
             if max_duration_s is not None and declared_s > max_duration_s:
                 raise MediaTooLong(max_duration_s)
-            if next(container.decode(container.streams.audio[0]), None) is None:
-                raise MediaError("its audio stream holds no samples")
     except MediaTooLong:
         raise
     except _DECODE_ERRORS as error:
@@ -82,7 +86,74 @@ def _reason(error: Exception) -> str:
     return " ".join(str(text).split()) or type(error).__name__
 
 
+def decode_to_file(
+    path: Path | str, into: Path, max_duration_s: float | None = None
+) -> DecodedFile:
+    """As `decode_file`, but the samples go to the file `into` as they are decoded (raw
+    float32): a file of hours costs disk, not memory, and is read back a stretch at a time."""
+    path = _existing(path)
+    written = 0
+    try:
+        with into.open("wb") as out:
+            for piece in _decoded_pieces(str(path), max_duration_s):
+                piece.tofile(out)
+                written += len(piece)
+    except MediaTooLong:
+        raise
+    except _DECODE_ERRORS as error:
+        raise MediaError(_reason(error), f"cannot decode {path.name}") from error
+    return DecodedFile(into, written)
+
+
+class DecodedFile:
+    """16 kHz mono float32 samples in a raw file (`decode_to_file`), an `AudioSource`. Reads
+    go through `read()`, not a memory map: mapped pages would count as the process's memory."""
+
+    def __init__(self, path: Path, num_samples: int) -> None:
+        self.path = path
+        self._num_samples = num_samples
+
+    @property
+    def num_samples(self) -> int:
+        return self._num_samples
+
+    def read(self, start: int, stop: int) -> npt.NDArray[np.float32]:
+        start, stop = max(0, start), min(stop, self._num_samples)
+        if stop <= start:
+            return np.zeros(0, dtype=np.float32)
+        with self.path.open("rb") as file:
+            file.seek(start * _SAMPLE_BYTES)
+            return np.fromfile(file, dtype=np.float32, count=stop - start)
+
+
+_SAMPLE_BYTES = np.dtype(np.float32).itemsize
+
+
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 2000, 768_000
+MAX_CHANNELS = 64
+"""Audio outside these is refused before it is resampled: a header claiming 1 Hz would have
+each frame's samples come out 16 000 times as many (a decode bomb), and no recording of
+speech has more channels."""
+
+
+def _check_frame(frame: av.AudioFrame) -> None:
+    if not MIN_SAMPLE_RATE <= frame.sample_rate <= MAX_SAMPLE_RATE:
+        raise MediaError(
+            f"its sample rate of {frame.sample_rate} Hz is outside the "
+            f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz this server decodes"
+        )
+    if len(frame.layout.channels) > MAX_CHANNELS:
+        raise MediaError(f"it has more than {MAX_CHANNELS} channels")
+
+
 def _decode(source: str, max_duration_s: float | None) -> npt.NDArray[np.float32]:
+    pieces = list(_decoded_pieces(source, max_duration_s))
+    return np.concatenate(pieces).astype(np.float32, copy=False)
+
+
+def _decoded_pieces(source: str, max_duration_s: float | None) -> Iterator[npt.NDArray[np.float32]]:
+    """The first audio stream as 16 kHz mono pieces, as they are decoded; `MediaTooLong` once
+    more than `max_duration_s` came out, `MediaError` when none did."""
     max_samples = None if max_duration_s is None else round(max_duration_s * MODEL_SAMPLE_RATE)
     decoded = 0
     with av.open(source, mode="r", metadata_errors="ignore") as container:
@@ -90,21 +161,23 @@ def _decode(source: str, max_duration_s: float | None) -> npt.NDArray[np.float32
             raise MediaError("it has no audio stream")
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=MODEL_SAMPLE_RATE)
-        pieces: list[npt.NDArray[np.float32]] = []
         try:
             for frame in container.decode(stream):
+                _check_frame(frame)
                 for out in resampler.resample(frame):
-                    pieces.append(np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1))
-                    decoded += len(pieces[-1])
+                    piece = np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1)
+                    decoded += len(piece)
+                    yield piece
                 if max_samples is not None and decoded > max_samples:
                     raise MediaTooLong(max_samples / MODEL_SAMPLE_RATE)
         except av.error.FFmpegError:
-            if not pieces:
+            if not decoded:
                 raise
             # a file cut short (an upload cut off, a recorder that died) keeps what it holds:
             # some decoders (FLAC) refuse a partial last frame rather than stop before it
         for out in resampler.resample(None):
-            pieces.append(np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1))
-    if not pieces:
+            piece = np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1)
+            decoded += len(piece)
+            yield piece
+    if not decoded:
         raise MediaError("its audio stream holds no samples")
-    return np.concatenate(pieces).astype(np.float32, copy=False)

@@ -1,18 +1,25 @@
 """The whole-file pipeline: VAD -> ASR with word times -> diarization -> a speaker per word.
 
-Runs the models (the shell) and hands their outputs to the pure modules (the core).
+Runs the models (the shell) and hands their outputs to the pure modules (the core). It reads
+its audio a stretch at a time (`AudioSource`), so a file of hours costs no more memory than
+its words and speaker analysis: the VAD in chunks, Whisper a block of windows at a time, the
+segmentation only on windows near speech, a batch at a time, and the windows stitched in
+sections of at most an hour.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from math import ceil
 
 import numpy as np
 import numpy.typing as npt
 
-from streamer.core.arrays import FloatArray
+from streamer.core.arrays import Float32Array, FloatArray
 from streamer.core.audio import MODEL_SAMPLE_RATE
+from streamer.core.audio_source import AudioSource, as_source, read_padded
 from streamer.core.clustering import (
     ClusteringParams,
     SpeakerCount,
@@ -20,8 +27,11 @@ from streamer.core.clustering import (
 from streamer.core.diarization import (
     DiarizationParams,
     LocalSpeakers,
+    chunk_starts,
     cluster_rows,
+    concatenate,
     global_timeline,
+    window_range,
 )
 from streamer.core.regions import VadParams, speech_regions
 from streamer.core.sentence_speakers import SentenceParams, keep_sentences_whole
@@ -41,9 +51,10 @@ from streamer.core.word_speakers import (
     strongest,
     word_scores,
 )
-from streamer.core.words import SpeakerTurn, Transcript
+from streamer.core.words import SpeakerTurn, Transcript, Word
 from streamer.files.windows import asr_windows
 from streamer.models.loader import ModelSet
+from streamer.models.vad import VadState
 
 Progress = Callable[[float], None]
 """Called with the share of the work done, 0.0 .. 1.0."""
@@ -59,12 +70,53 @@ class PipelineParams:
     sentences: SentenceParams = field(default_factory=SentenceParams)
 
 
+VAD_CHUNK_S = 600.0
+"""Audio the VAD reads at a time (its state carries over: the same as reading it whole)."""
+ASR_BLOCK_S = 600.0
+"""Whisper decodes the windows starting in each block of this much audio together."""
+SPEECH_MARGIN_S = 1.0
+"""A segmentation window is run only when it comes this close to speech the VAD heard."""
+SECTION_WINDOWS = 1440
+"""Windows stitched into one timeline at most (an hour at the 2.5 s hop): a section's
+arrays grow with its length, so a long file's are bounded."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    origin_s: float
+    """where its windows start in the file"""
+    timeline: SpeakerTimeline
+
+
 @dataclass(frozen=True, slots=True)
 class Diarization:
-    timeline: SpeakerTimeline
+    sections: tuple[_Section, ...]
+    """stretches of windows, each stitched on its own, in time order"""
     turns: tuple[SpeakerTurn, ...]
     centroids: FloatArray
     """(speakers, dim) unit centroid of each global speaker (`core.voices`)"""
+
+    def word_scores(self, words: Sequence[Word]) -> FloatArray:
+        """`core.word_speakers.word_scores` of each word on the section it starts in (a word
+        its section has no one under looks to the nearest sections)."""
+        speakers = len(self.centroids)
+        scores = np.zeros((len(words), speakers))
+        if not self.sections or not words:
+            return scores
+        origins = [section.origin_s for section in self.sections]
+        owner = [max(0, bisect_right(origins, w.start_ms / 1000) - 1) for w in words]
+        for index, section in enumerate(self.sections):
+            mine = [n for n, o in enumerate(owner) if o == index]
+            if mine:
+                scores[mine] = word_scores([words[n] for n in mine], section.timeline)
+        for n in np.flatnonzero(scores.sum(axis=1) == 0).tolist():
+            nearest = sorted(range(len(origins)), key=lambda k: abs(k - owner[n]))
+            for index in nearest[1:]:
+                row = word_scores([words[n]], self.sections[index].timeline)[0]
+                if row.sum() > 0:
+                    scores[n] = row
+                    break
+        return scores
 
 
 class FileTranscriber:
@@ -75,7 +127,7 @@ class FileTranscriber:
 
     def transcribe(
         self,
-        audio: npt.NDArray[np.float32],
+        audio: Float32Array | AudioSource,
         count: SpeakerCount | None = None,
         language: str | None = None,
         speaker_labels: bool = True,
@@ -83,21 +135,24 @@ class FileTranscriber:
         known_voices: Sequence[KnownVoice] = (),
     ) -> Transcript:
         """16 kHz mono audio -> words with speakers and utterances; speakers whose voice
-        matches one of `known_voices` carry that person's name."""
+        matches one of `known_voices` carry that person's name. `progress` is called as the
+        work goes (an exception it raises stops the work: a cancelled job)."""
+        source = as_source(audio)
         report = progress or (lambda _share: None)
-        duration_s = len(audio) / MODEL_SAMPLE_RATE
-        probs = self.models.vad.file_probabilities(audio)
+        duration_s = source.num_samples / MODEL_SAMPLE_RATE
+        probs = self._vad(source, lambda share: report(0.05 * share))
         regions = speech_regions(
             probs, self.models.vad.frame_samples / MODEL_SAMPLE_RATE, self.params.vad, duration_s
         )
-        report(0.05)
-        asr = self.models.asr.transcribe_regions(audio, asr_windows(regions), language)
-        report(0.6)
-        words = asr.words
+        words, language = self._asr(
+            source, asr_windows(regions), language, lambda share: report(0.05 + 0.55 * share)
+        )
         turns: tuple[SpeakerTurn, ...] = ()
         if speaker_labels and words:
-            diarization = self.diarize(audio, count or SpeakerCount())
-            scores = word_scores(words, diarization.timeline)
+            diarization = self.diarize(
+                source, count or SpeakerCount(), regions, lambda share: report(0.6 + 0.4 * share)
+            )
+            scores = diarization.word_scores(words)
             labels = strongest(scores)
             if (labels < 0).all():
                 labels[:] = 0
@@ -114,24 +169,83 @@ class FileTranscriber:
             words=words,
             utterances=utterances(words) if speaker_labels else (),
             audio_duration_s=duration_s,
-            language_code=asr.language,
+            language_code=language,
             speaker_turns=turns,
         )
 
-    def diarize(self, audio: npt.NDArray[np.float32], count: SpeakerCount) -> Diarization:
-        return self.cluster_local_speakers(self.speaker_finder.find(audio), count)
+    def _vad(self, source: AudioSource, report: Progress) -> npt.NDArray[np.float32]:
+        """Speech probability of every VAD frame (the tail padded to a whole frame)."""
+        vad = self.models.vad
+        frame = vad.frame_samples
+        total = source.num_samples + (-source.num_samples % frame)
+        chunk = round(VAD_CHUNK_S * MODEL_SAMPLE_RATE) // frame * frame
+        state = VadState()
+        probs = []
+        for start in range(0, total, chunk):
+            samples = read_padded(source, start, min(start + chunk, total))
+            probs.append(vad.probabilities(samples.astype(np.float32), state))
+            report(min(start + chunk, total) / total)
+        return np.concatenate(probs) if probs else np.zeros(0, dtype=np.float32)
 
-    def cluster_local_speakers(self, local: LocalSpeakers, count: SpeakerCount) -> Diarization:
-        """The pure half: cluster local speakers into global ones and stitch the windows."""
+    def _asr(
+        self,
+        source: AudioSource,
+        windows: list[tuple[float, float]],
+        language: str | None,
+        report: Progress,
+    ) -> tuple[tuple[Word, ...], str | None]:
+        """Words of every decode window, a block of windows at a time; the language the first
+        block found (when none was asked for) is the language of the rest."""
+        words: list[Word] = []
+        blocks: dict[int, list[tuple[float, float]]] = {}
+        for window in windows:
+            blocks.setdefault(int(window[0] // ASR_BLOCK_S), []).append(window)
+        for done, (block, members) in enumerate(sorted(blocks.items()), start=1):
+            origin_s = block * ASR_BLOCK_S
+            origin = round(origin_s * MODEL_SAMPLE_RATE)
+            audio = source.read(origin, ceil(members[-1][1] * MODEL_SAMPLE_RATE))
+            asr = self.models.asr.transcribe_regions(
+                audio, [(a - origin_s, b - origin_s) for a, b in members], language, origin_s
+            )
+            words += asr.words
+            language = language or asr.language
+            report(done / len(blocks))
+        return tuple(words), language
+
+    def diarize(
+        self,
+        audio: Float32Array | AudioSource,
+        count: SpeakerCount,
+        regions_s: Sequence[tuple[float, float]] | None = None,
+        progress: Progress | None = None,
+    ) -> Diarization:
+        """Speakers of `audio`: segmentation windows near `regions_s` of speech (all of them
+        when None), clustered, stitched section by section."""
+        source = as_source(audio)
+        report = progress or (lambda _share: None)
+        finder = self.speaker_finder
+        window = finder.segmenter.window_samples
+        starts = chunk_starts(
+            source.num_samples, window, max(1, round(finder.step_s * MODEL_SAMPLE_RATE))
+        )
+        if regions_s is not None:
+            starts = _near_speech(starts, window, regions_s)
+        sections = _sections(starts, window)
+        if not sections:
+            return Diarization((), (), np.zeros((0, finder.embedder.dim)))
+        parts = []
+        for done, section in enumerate(sections, start=1):
+            parts.append(finder.find(source, section))
+            report(0.9 * done / len(sections))
+        return self.cluster_local_speakers(concatenate(parts, [0] * len(parts)), count, sections)
+
+    def cluster_local_speakers(
+        self, local: LocalSpeakers, count: SpeakerCount, sections: list[list[int]]
+    ) -> Diarization:
+        """The pure half: cluster local speakers into global ones and stitch the windows, each
+        section of them (window starts, as `local.starts` holds them in order) on its own."""
         rows, num_speakers = cluster_rows(
             local, count, self.params.clustering, self.params.diarization.min_clustering_speech_s
-        )
-        timeline, turns = global_timeline(
-            local,
-            rows,
-            num_speakers,
-            self.speaker_finder.grid,
-            self.params.diarization,
         )
         found = speaker_centroids(
             local.embeddings,
@@ -140,4 +254,55 @@ class FileTranscriber:
             num_speakers,
             self.params.voices.min_row_speech_s,
         )
-        return Diarization(timeline=timeline, turns=tuple(turns), centroids=found)
+        stitched: list[_Section] = []
+        turns: list[SpeakerTurn] = []
+        first = 0
+        for section in sections:
+            stop = first + len(section)
+            part = window_range(local, first, stop, origin=section[0])
+            members = [n for n, (w, _) in enumerate(local.owners) if first <= w < stop]
+            origin_s = section[0] / MODEL_SAMPLE_RATE
+            timeline, found_turns = global_timeline(
+                part,
+                rows[members],
+                num_speakers,
+                self.speaker_finder.grid,
+                self.params.diarization,
+                offset_s=origin_s,
+            )
+            stitched.append(_Section(origin_s, timeline))
+            turns += found_turns
+            first = stop
+        return Diarization(
+            sections=tuple(stitched),
+            turns=tuple(sorted(turns, key=lambda t: (t.start_s, t.speaker))),
+            centroids=found,
+        )
+
+
+def _near_speech(
+    starts: list[int], window: int, regions_s: Sequence[tuple[float, float]]
+) -> list[int]:
+    """The windows that come within `SPEECH_MARGIN_S` of a speech region."""
+    margin = SPEECH_MARGIN_S * MODEL_SAMPLE_RATE
+    spans = [(a * MODEL_SAMPLE_RATE - margin, b * MODEL_SAMPLE_RATE + margin) for a, b in regions_s]
+    ends = [b for _, b in spans]
+    kept = []
+    for start in starts:
+        # the first region ending after the window starts is the only one that may overlap it
+        k = bisect_right(ends, start)
+        if k < len(spans) and spans[k][0] < start + window:
+            kept.append(start)
+    return kept
+
+
+def _sections(starts: list[int], window: int) -> list[list[int]]:
+    """Window starts split where one window does not reach the next (nothing joins them) and
+    after `SECTION_WINDOWS` windows."""
+    sections: list[list[int]] = []
+    for start in starts:
+        if sections and start < sections[-1][-1] + window and len(sections[-1]) < SECTION_WINDOWS:
+            sections[-1].append(start)
+        else:
+            sections.append([start])
+    return sections

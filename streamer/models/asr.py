@@ -55,9 +55,10 @@ class WhisperAsr:
         audio: npt.NDArray[np.float32],
         regions_s: Sequence[tuple[float, float]],
         language: str | None,
+        offset_s: float = 0.0,
     ) -> AsrResult:
         """Decode each (start, end) region (each at most 30 s) of 16 kHz audio; word times are
-        absolute in the file."""
+        those in `audio` plus `offset_s` (where it starts in the file)."""
         if not regions_s:
             return AsrResult(words=(), language=language)
         if self.english_only:
@@ -73,8 +74,8 @@ class WhisperAsr:
         words = tuple(
             Word(
                 text=w.word.strip(),
-                start_ms=seconds_to_ms(w.start),
-                end_ms=seconds_to_ms(max(w.end, w.start)),
+                start_ms=seconds_to_ms(offset_s + w.start),
+                end_ms=seconds_to_ms(offset_s + max(w.end, w.start)),
                 confidence=round(float(w.probability), 4),
             )
             for segment in segments

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from streamer.core.arrays import Float32Array, FloatArray
 from streamer.core.audio import MODEL_SAMPLE_RATE
+from streamer.core.audio_source import AudioSource, as_source, read_padded
 from streamer.core.diarization import (
     FrameGrid,
     LocalSpeakers,
@@ -43,46 +46,57 @@ class LocalSpeakerFinder:
     def grid(self) -> FrameGrid:
         return self.segmenter.grid
 
-    def find(self, audio: Float32Array) -> LocalSpeakers:
-        """Local speakers of 16 kHz `audio`: activity per window, an embedding per speaker."""
-        segmenter = self.segmenter
-        window = segmenter.window_samples
-        step = max(1, round(self.step_s * MODEL_SAMPLE_RATE))
-        starts = chunk_starts(len(audio), window, step)
-        padded = np.pad(audio, (0, max(0, starts[-1] + window - len(audio))))
-        windows = np.stack([padded[s : s + window] for s in starts])
-        log_probs = np.concatenate(
-            [
-                segmenter.log_probs(windows[i : i + SEGMENTATION_BATCH])
-                for i in range(0, len(windows), SEGMENTATION_BATCH)
-            ]
-        )
-        activity = powerset_to_multilabel(log_probs.astype(np.float64))
-        owners, clips = self._embedding_clips(padded, activity, starts)
-        embeddings = self.embedder.embed(clips) if clips else np.zeros((0, self.embedder.dim))
+    def find(
+        self, audio: Float32Array | AudioSource, starts: list[int] | None = None
+    ) -> LocalSpeakers:
+        """Local speakers of 16 kHz `audio`: activity per window, an embedding per speaker;
+        the windows at `starts` (samples), or windows covering all of it. Read a batch of
+        windows at a time, so a long file is never held whole."""
+        source = as_source(audio)
+        window = self.segmenter.window_samples
+        if starts is None:
+            step = max(1, round(self.step_s * MODEL_SAMPLE_RATE))
+            starts = chunk_starts(source.num_samples, window, step)
+        activities: list[FloatArray] = []
+        owners: list[tuple[int, int]] = []
+        embeddings: list[FloatArray] = []
+        speech_s: list[float] = []
+        for first in range(0, len(starts), SEGMENTATION_BATCH):
+            batch = starts[first : first + SEGMENTATION_BATCH]
+            windows = np.stack([read_padded(source, s, s + window) for s in batch])
+            activity = powerset_to_multilabel(self.segmenter.log_probs(windows).astype(np.float64))
+            clips: list[Float32Array] = []
+            for chunk, start in enumerate(batch, start=first):
+                for local, clip in self._embedding_clips(source, activity[chunk - first], start):
+                    owners.append((chunk, local))
+                    clips.append(clip)
+                    speech_s.append(len(clip) / MODEL_SAMPLE_RATE)
+            activities.append(activity)
+            if clips:
+                embeddings.append(self.embedder.embed(clips))
         return LocalSpeakers(
-            activity=activity,
-            starts=starts,
+            activity=np.concatenate(activities),
+            starts=list(starts),
             owners=owners,
-            embeddings=embeddings,
-            speech_s=np.array([len(c) / MODEL_SAMPLE_RATE for c in clips], dtype=np.float64),
-            window_ends=[len(audio)] * len(starts),
+            embeddings=(
+                np.concatenate(embeddings) if embeddings else np.zeros((0, self.embedder.dim))
+            ),
+            speech_s=np.array(speech_s, dtype=np.float64),
+            window_ends=[source.num_samples] * len(starts),
         )
 
     def _embedding_clips(
-        self, padded: Float32Array, activity: FloatArray, starts: list[int]
-    ) -> tuple[list[tuple[int, int]], list[Float32Array]]:
-        """The audio of each (window, local speaker) with enough clean speech to embed."""
+        self, source: AudioSource, activity: FloatArray, start: int
+    ) -> Iterator[tuple[int, Float32Array]]:
+        """The audio of each local speaker of the window at `start` with enough clean speech
+        to embed."""
         min_samples = max(
             MIN_EMBEDDING_SAMPLES, round(self.min_embedding_speech_s * MODEL_SAMPLE_RATE)
         )
-        owners: list[tuple[int, int]] = []
-        clips: list[Float32Array] = []
-        for chunk, start in enumerate(starts):
-            for local, frames in enumerate(embedding_frames(activity[chunk])):
-                spans = frames_to_sample_spans(frames, self.grid, start)
-                clip = np.concatenate([padded[a:b] for a, b in spans]) if spans else padded[:0]
-                if len(clip) >= min_samples:
-                    owners.append((chunk, local))
-                    clips.append(clip)
-        return owners, clips
+        for local, frames in enumerate(embedding_frames(activity)):
+            spans = frames_to_sample_spans(frames, self.grid, start)
+            if not spans:
+                continue
+            clip = np.concatenate([read_padded(source, a, b) for a, b in spans])
+            if len(clip) >= min_samples:
+                yield local, clip

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
-from streamer.files.media import MediaError, MediaTooLong, decode_file, probe_audio
+from streamer.files.media import (
+    MediaError,
+    MediaTooLong,
+    decode_file,
+    decode_to_file,
+    probe_audio,
+)
 from tests.integration.audio_files import FORMATS, write_audio
 
 RATE = 16000
@@ -153,3 +161,49 @@ def test_audio_longer_than_allowed_is_refused_before_it_is_all_decoded(
             check(path, 2.0)
     assert len(decode_file(path, 5.0)) >= 4 * RATE
     probe_audio(path, 5.0)
+
+
+def test_decoding_into_a_file_gives_the_same_samples_read_back_a_stretch_at_a_time(
+    tmp_path: Path,
+) -> None:
+    path = write_audio(tmp_path / "clip.flac", chirp(3.0), rate=44100, channels=2)
+    whole = decode_file(path)
+    decoded = decode_to_file(path, tmp_path / "clip.f32")
+    assert decoded.num_samples == len(whole)
+    assert decoded.read(0, len(whole)).tolist() == whole.tolist()
+    assert decoded.read(1000, 1010).tolist() == whole[1000:1010].tolist()
+    assert decoded.read(len(whole) - 5, len(whole) + 100).tolist() == whole[-5:].tolist()
+    assert decoded.read(len(whole) + 1, len(whole) + 9).size == 0
+    with pytest.raises(MediaTooLong):
+        decode_to_file(path, tmp_path / "long.f32", 1.0)
+
+
+def wav_header(rate: int, channels: int, data: bytes) -> bytes:
+    """A PCM WAV of 16-bit samples claiming `rate` Hz and `channels` channels."""
+    fmt = struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * channels * 2, channels * 2, 16)
+    body = b"WAVEfmt " + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "reason"),
+    [
+        (1, 1, "its sample rate of 1 Hz is outside the 2000-768000 Hz this server decodes"),
+        (100, 1, "its sample rate of 100 Hz is outside the 2000-768000 Hz this server decodes"),
+        (16000, 200, "it has more than 64 channels"),
+    ],
+)
+def test_a_sample_rate_or_channel_count_bomb_is_refused_before_it_is_resampled(
+    tmp_path: Path, rate: int, channels: int, reason: str
+) -> None:
+    """1 MB claiming 1 Hz would resample to 8 million seconds: before this check, decoding it
+    took 11 s and 2.2 GB of memory to end as 'too long'."""
+    path = tmp_path / "bomb.wav"
+    path.write_bytes(wav_header(rate, channels, b"\x00\x10" * 2**19))
+    memory = psutil.Process()
+    before = memory.memory_info().rss
+    for check in (probe_audio, decode_file):
+        with pytest.raises(MediaError) as caught:
+            check(path, 36000.0)
+        assert caught.value.reason == reason
+    assert memory.memory_info().rss - before < 50 * 2**20

@@ -14,13 +14,12 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
-import numpy as np
-import numpy.typing as npt
 
 from streamer.api.jobs.store import Job, JobStore
 from streamer.api.jobs.uploads import UploadStore
@@ -28,7 +27,7 @@ from streamer.api.logs import log_context
 from streamer.api.outbound import AddressPolicy, guarded_client
 from streamer.api.voice_store import UnknownVoices, VoiceStore
 from streamer.api.wire import TranscriptRequest, transcript_body
-from streamer.files.media import MediaError, MediaTooLong, decode_file
+from streamer.files.media import DecodedFile, MediaError, MediaTooLong, decode_to_file
 from streamer.files.pipeline import FileTranscriber
 from streamer.models.priority import lower_this_thread
 
@@ -41,6 +40,10 @@ IDLE_POLL_S = 1.0
 
 class AudioUnavailable(Exception):
     """The job's audio cannot be had: gone, too large, too slow, or not audio."""
+
+
+class JobLost(Exception):
+    """The job was deleted, or its lease lost, while it ran: stop, keep nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +134,21 @@ class JobRunner:
         log_context.set(f"job={job.id}")  # this thread's lines name the job until the next
         log.info("transcribing (attempt %d)", job.attempts)
         started = time.monotonic()
-        renewing = threading.Event()
+        renewing, lost = threading.Event(), threading.Event()
         renewer = threading.Thread(
-            target=self._renew, args=(job.id, worker, renewing), name=f"{worker}-lease", daemon=True
+            target=self._renew,
+            args=(job.id, worker, renewing, lost),
+            name=f"{worker}-lease",
+            daemon=True,
         )
         renewer.start()
         result: dict[str, Any] | None = None
         error: str | None = None
         try:
-            result = self._transcribe(job)
+            result = self._transcribe(job, lost)
+        except JobLost:
+            log.info("stopped: the job was deleted or its lease lost")
+            return
         except (AudioUnavailable, UnknownVoices) as problem:  # a voice deleted since
             error = str(problem)
         except Exception:
@@ -148,44 +157,62 @@ class JobRunner:
         finally:
             renewing.set()
             renewer.join()
+            log_context.set("-")
         self._store.finish(job.id, worker, result, error)
-        log.info("%s in %.1f s", "failed" if error else "done", time.monotonic() - started)
-        log_context.set("-")
+        log.info(
+            "job %s %s in %.1f s", job.id, "failed" if error else "done", time.monotonic() - started
+        )
 
-    def _renew(self, job_id: str, worker: str, done: threading.Event) -> None:
+    def _renew(
+        self, job_id: str, worker: str, done: threading.Event, lost: threading.Event
+    ) -> None:
+        """Renew the lease every third of its length; when the job is gone (deleted, or
+        released by `stop`), set `lost`: the work stops at its next step."""
         while not done.wait(self._limits.lease_s / 3):
             try:
                 if not self._store.renew(job_id, worker, self._limits.lease_s):
-                    return  # deleted or released meanwhile: its outcome will not be kept
+                    lost.set()
+                    return
             except Exception:  # a later renewal may still make it in time
                 log.exception("could not renew the lease of job %s", job_id)
 
-    def _transcribe(self, job: Job) -> dict[str, Any]:
-        audio = self._audio(job)
+    def _transcribe(self, job: Job, lost: threading.Event) -> dict[str, Any]:
         request = TranscriptRequest.model_validate(job.request)  # validated when created
         known = []
         if request.known_voices and self._voices is not None:
             known = [voice.known() for voice in self._voices.get_many(request.known_voices, None)]
-        transcript = self._transcriber.transcribe(
-            audio,
-            request.speaker_count(),
-            request.language,
-            request.speaker_labels,
-            known_voices=known,
-        )
+
+        def still_wanted(_share: float = 0.0) -> None:
+            if lost.is_set():
+                raise JobLost
+
+        with tempfile.TemporaryDirectory(dir=self._scratch) as scratch:
+            audio = self._audio(job, Path(scratch), still_wanted)
+            transcript = self._transcriber.transcribe(
+                audio,
+                request.speaker_count(),
+                request.language,
+                request.speaker_labels,
+                progress=still_wanted,
+                known_voices=known,
+            )
         return transcript_body(transcript, request.speaker_labels).model_dump()
 
-    def _audio(self, job: Job) -> npt.NDArray[np.float32]:
+    def _audio(self, job: Job, scratch: Path, still_wanted: Callable[[], None]) -> DecodedFile:
+        """The job's audio decoded into `scratch` (read back a stretch at a time: a file of
+        hours is never held in memory)."""
         if job.upload_id is not None:
             path = self._uploads.path(job.upload_id)
             if path is None:
                 raise AudioUnavailable("the uploaded file is gone")
-            return _decode(path, self._limits.max_audio_s)
-        with tempfile.NamedTemporaryFile(dir=self._scratch, suffix=".download") as file:
-            self._download(job.audio_url, file)
-            return _decode(Path(file.name), self._limits.max_audio_s)
+        else:
+            path = scratch / "download"
+            with path.open("wb") as file:
+                self._download(job.audio_url, file, still_wanted)
+        still_wanted()
+        return _decode(path, scratch / "decoded.f32", self._limits.max_audio_s)
 
-    def _download(self, url: str, file: Any) -> None:
+    def _download(self, url: str, file: BinaryIO, still_wanted: Callable[[], None]) -> None:
         """Fetch `url` into `file`, within the size limit and the time limit (the whole
         download, headers included, not each read: a slow trickle must not hold a worker),
         from addresses the outbound policy permits (checked on each connection). Whatever
@@ -203,6 +230,7 @@ class JobRunner:
                     log.info("audio_url answered HTTP %d", response.status_code)
                     raise AudioUnavailable(FETCH_FAILED)
                 for chunk in response.iter_bytes():
+                    still_wanted()  # a job deleted meanwhile frees its worker now
                     size += len(chunk)
                     if size > self._limits.max_audio_bytes:
                         raise AudioUnavailable("the file at audio_url is too large")
@@ -213,9 +241,9 @@ class JobRunner:
             raise AudioUnavailable(FETCH_FAILED) from error
 
 
-def _decode(path: Path, max_duration_s: float) -> npt.NDArray[np.float32]:
+def _decode(path: Path, into: Path, max_duration_s: float) -> DecodedFile:
     try:
-        return decode_file(path, max_duration_s)
+        return decode_to_file(path, into, max_duration_s)
     except MediaTooLong as error:
         raise AudioUnavailable(error.reason) from error
     except MediaError as error:  # its reason: the path is the server's, not the client's
