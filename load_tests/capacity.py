@@ -10,8 +10,10 @@ CPU time and memory. Stream k starts `--stagger` seconds after stream k-1 and pl
 `--seconds` of a dev recording, cycling through a telephone call and a meeting, each as
 16 kHz `pcm_s16le` and as 8 kHz `pcm_mulaw`, from a different offset per stream.
 
-For each N: first partial after its turn's speech started, final after the turn's last word,
-word final lag (a word's first final, after it was spoken), p50 / p95 / p99 in seconds;
+For each N: first partial after its turn's speech started, final after the turn's last word
+(turns ended by a pause; those the next speaker ended, end-of-turn confidence 1.0, apart: their
+final waits for the next speaker's words), word final lag (a word's first final, after it was
+spoken), p50 / p95 / p99 in seconds;
 partials skipped, errors and close codes; server CPU (cores busy), RSS in all and per session
 over the idle server; ASR-worker busy seconds per stream-second (what one stream costs the
 workers: 1 / that is how many streams the workers hold, before latency). It prints the
@@ -45,6 +47,7 @@ from streamer.core.arrays import Float32Array
 from streamer.core.audio import MODEL_SAMPLE_RATE, float_to_pcm_s16le, pcm_s16le_to_mulaw
 from streamer.files.media import decode_file
 from streamer.streaming.events import SessionEvent
+from streamer.streaming.protocol import CloseCode
 from streamer.streaming.turns import TurnParams
 from streamer.tools.figures import Percentiles, format_percentiles, percentile_figures
 from streamer.tools.local_server import LocalServer
@@ -87,6 +90,8 @@ class StreamLog:
     """each message as it arrived: seconds on the caller's clock since the audio began"""
     errors: list[str] = field(default_factory=list)
     close_code: int | None = None
+    refused: bool = False
+    """the server was full: refused with 3009 before the first Turn"""
 
     def stats(self) -> StreamStats:
         return measure(self.sent, TurnParams().end_of_turn_confidence_threshold)
@@ -99,7 +104,10 @@ async def one_stream(url: str, source: Source, offset_s: float, seconds: float) 
     query = urlencode({"sample_rate": source.sample_rate, "encoding": source.encoding})
     try:
         async with connect(f"{url}/v3/ws?{query}") as ws:
-            await ws.recv()  # Begin
+            first = read_server_message(json.loads(await ws.recv()))
+            if not isinstance(first, Begun):  # a full server says why, then closes
+                _refused(log, first)
+                return log
             started = time.monotonic()
             receiver = asyncio.create_task(_receive(ws, started, log))
             for index, chunk in enumerate(chunks):
@@ -108,20 +116,37 @@ async def one_stream(url: str, source: Source, offset_s: float, seconds: float) 
             await ws.send(json.dumps(terminate_message()))
             await asyncio.wait_for(receiver, timeout=120)
             log.close_code = ws.close_code
-    except (ConnectionClosed, OSError, TimeoutError) as error:
+    except ConnectionClosed as error:
+        log.refused = log.refused or (
+            error.rcvd is not None and error.rcvd.code == CloseCode.TOO_MANY_SESSIONS
+        )
+        if not log.refused:
+            log.errors.append(f"{type(error).__name__}: {error}")
+    except (OSError, TimeoutError) as error:
         log.errors.append(f"{type(error).__name__}: {error}")
     return log
 
 
+def _refused(log: StreamLog, message: object) -> None:
+    if isinstance(message, Refused) and message.code == CloseCode.TOO_MANY_SESSIONS:
+        log.refused = True
+    else:
+        log.errors.append(message.error if isinstance(message, Refused) else f"{message}")
+
+
 async def _receive(ws: ClientConnection, started: float, log: StreamLog) -> None:
-    async for raw in ws:
-        message = read_server_message(json.loads(raw))
-        if isinstance(message, Refused):
-            log.errors.append(message.error)
-        elif isinstance(message, Terminated):
-            return
-        elif message is not None and not isinstance(message, Begun):
-            log.sent.append((time.monotonic() - started, message))
+    """Every message until Termination; a close is the sender's to report."""
+    try:
+        async for raw in ws:
+            message = read_server_message(json.loads(raw))
+            if isinstance(message, Refused):
+                _refused(log, message)
+            elif isinstance(message, Terminated):
+                return
+            elif message is not None and not isinstance(message, Begun):
+                log.sent.append((time.monotonic() - started, message))
+    except ConnectionClosed:
+        return
 
 
 class Server(LocalServer):
@@ -155,8 +180,13 @@ class Step:
     streams: int
     first_partial_s: Percentiles
     final_s: Percentiles
+    """turns ended by a pause"""
+    speaker_change_final_s: Percentiles
+    """turns the next speaker ended"""
     word_final_lag_s: Percentiles
     partials_skipped: int
+    refused: int
+    """streams the server refused as full (3009): with `--max-sessions` below the streams"""
     errors: list[str]
     close_codes: dict[str, int]
     server_cores_busy: float
@@ -187,7 +217,9 @@ class Step:
         codes = ", ".join(f"{code}: {n}" for code, n in sorted(self.close_codes.items()))
         return (
             f"| {self.streams} | {fmt(self.first_partial_s)} | {fmt(self.final_s)} | "
-            f"{fmt(self.word_final_lag_s)} | {self.partials_skipped} | {len(self.errors)} | "
+            f"{fmt(self.speaker_change_final_s)} | "
+            f"{fmt(self.word_final_lag_s)} | {self.partials_skipped} | {self.refused} | "
+            f"{len(self.errors)} | "
             f"{codes} | {self.server_cores_busy} | {self.rss_mb:.0f} / "
             f"{self.rss_per_session_mb} | {self.asr_busy_per_stream_s} | "
             f"{'-' if self.job_audio_per_s is None else self.job_audio_per_s} |"
@@ -282,10 +314,14 @@ async def run_step(
             [v for s in stats for v in s.first_partial_s], PERCENTILES
         ),
         final_s=percentile_figures([v for s in stats for v in s.final_after_speech_s], PERCENTILES),
+        speaker_change_final_s=percentile_figures(
+            [v for s in stats for v in s.speaker_change_final_s], PERCENTILES
+        ),
         word_final_lag_s=percentile_figures(
             [v for s in stats for v in s.word_final_lag_s], PERCENTILES
         ),
         partials_skipped=int(delta("streamer_stream_partials_skipped_total")),
+        refused=sum(log.refused for log in logs),
         errors=[f"{log.source}: {error}" for log in logs for error in log.errors],
         close_codes=codes,
         server_cores_busy=round((cpu_after - cpu_before) / (wall_after - wall_before), 2),
@@ -328,6 +364,12 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="audio per stream")
     parser.add_argument("--stagger", type=float, default=1.3, help="seconds between starts")
     parser.add_argument("--jobs", action="store_true", help="keep the job pool busy beside")
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        help="the server's STREAMER_MAX_SESSIONS (default: the most streams asked for); "
+        "below the streams, the rest should be refused (3009) and the admitted hold",
+    )
     parser.add_argument("--dev", type=Path, default=DEV, help="the dev recordings")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
@@ -340,17 +382,19 @@ async def main() -> None:
         Source("meeting s16 16k", meeting, "pcm_s16le", MODEL_SAMPLE_RATE),
     ]
     settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("STREAMER_")}
-    server = Server(max(args.streams))
+    server = Server(args.max_sessions or max(args.streams))
     try:
         server.wait_ready()
         await one_stream(server.ws_url, sources[0], 0.0, 5.0)  # warm up before measuring
         print(f"server settings: {settings or 'defaults'}; {psutil.cpu_count()} cores")
         print(
-            "| streams | first partial p50/95/99 (s) | final p50/95/99 (s) | word final lag "
-            "p50/95/99 (s) | partials skipped | errors | close codes | server cores busy | "
-            "RSS MB / per session | ASR busy s per stream-s | job audio s per s |"
+            "| streams | first partial p50/95/99 (s) | final p50/95/99 (s) | final at a "
+            "speaker change p50/95/99 (s) | word final lag "
+            "p50/95/99 (s) | partials skipped | refused | errors | close codes | "
+            "server cores busy | RSS MB / per session | ASR busy s per stream-s | "
+            "job audio s per s |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         steps: list[Step] = []
         for count in args.streams:
             jobs = JobLoad(server, sorted(args.dev.glob("*.wav"))) if args.jobs else None

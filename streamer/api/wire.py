@@ -24,6 +24,7 @@ from streamer.streaming.events import (
     TurnUpdate,
 )
 from streamer.streaming.protocol import MAX_SAMPLE_RATE, CloseCode, ProtocolError, TurnChanges
+from streamer.streaming.speaker_turns import SPEAKER_CHANGE_CONFIDENCE
 
 MAX_SPEAKERS = 35
 """The most speakers a request may ask for or cap at (`speakers_expected`, `max_speakers`):
@@ -420,13 +421,17 @@ def read_stream_message(message: dict[str, Any]) -> SessionEvent | None:
         return SpeechStarted(int(message["timestamp"]))
     if kind == "Turn":
         finals = [bool(w["word_is_final"]) for w in message["words"]]
+        end_of_turn = bool(message["end_of_turn"])
+        confidence = float(message["end_of_turn_confidence"])
         return TurnUpdate(
             turn_order=int(message["turn_order"]),
             words=_read_words(message["words"]),
             final_count=finals.index(False) if False in finals else len(finals),
-            end_of_turn=bool(message["end_of_turn"]),
+            end_of_turn=end_of_turn,
             formatted=bool(message["turn_is_formatted"]),
-            end_of_turn_confidence=float(message["end_of_turn_confidence"]),
+            end_of_turn_confidence=confidence,
+            # the one sign on the wire of a turn the next speaker ended
+            speaker_changed=end_of_turn and confidence == SPEAKER_CHANGE_CONFIDENCE,
         )
     if kind == "SpeakerRevision":
         return SpeakerRevision(

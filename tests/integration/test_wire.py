@@ -78,3 +78,12 @@ def test_session_messages_read_back() -> None:
     assert read_server_message(termination_message(29.6, 31.2)) == Terminated(30, 31)
     assert read_server_message(error_message("too long", 3008)) == Refused("too long", 3008)
     assert read_server_message({"type": "Unheard"}) is None
+
+
+def test_a_turn_the_next_speaker_ended_reads_back_as_such() -> None:
+    """Its end-of-turn confidence 1.0 is the sign a client has: a pause gives 0.9 or 0.1."""
+    by_speaker = TurnUpdate(3, (HELLO,), 1, True, False, 1.0, speaker_changed=True)
+    by_pause = TurnUpdate(4, (HELLO,), 1, True, False, 0.9)
+    open_turn = TurnUpdate(5, (HELLO,), 0, False, False, 1.0)
+    for event in (by_speaker, by_pause, open_turn):
+        assert read_server_message(json.loads(json.dumps(stream_message(event)))) == event
