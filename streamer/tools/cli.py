@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -183,10 +184,16 @@ def _progress_bar() -> tuple[Callable[[float], None], Callable[[], None]]:
 
 
 def _transcribe(args: argparse.Namespace) -> int:
+    # a long file is decoded to disk and read back a stretch at a time, as a job's is
+    with tempfile.TemporaryDirectory(prefix="streamer-") as scratch:
+        return _transcribe_in(args, Path(scratch))
+
+
+def _transcribe_in(args: argparse.Namespace, scratch: Path) -> int:
     from streamer.api.wire import transcript_json
     from streamer.core import captions
     from streamer.core.clustering import SpeakerCount
-    from streamer.files.media import MediaError, decode_file
+    from streamer.files.media import MediaError, decode_to_file
     from streamer.files.pipeline import FileTranscriber
     from streamer.models.asr import LANGUAGES, whisper_language
     from streamer.models.loader import load_models
@@ -197,7 +204,7 @@ def _transcribe(args: argparse.Namespace) -> int:
             minimum=args.min_speakers or 1,
             maximum=args.max_speakers,
         )
-        audio = decode_file(args.file)
+        audio = decode_to_file(args.file, scratch / "audio.f32")
     except (MediaError, ValueError) as error:
         print(f"streamer: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
