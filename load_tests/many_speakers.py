@@ -191,7 +191,8 @@ class _Reused:
 
     @staticmethod
     def _key(audio: Float32Array | AudioSource, *more: object) -> str:
-        samples = as_source(audio).read(0, as_source(audio).num_samples)
+        source = as_source(audio)
+        samples = source.read(0, source.num_samples)
         digest = hashlib.sha1(np.ascontiguousarray(samples).tobytes())
         digest.update(repr(more).encode())
         return digest.hexdigest()

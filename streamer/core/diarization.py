@@ -304,11 +304,14 @@ def concatenate(parts: list[LocalSpeakers], origins: list[int]) -> LocalSpeakers
     )
 
 
-def window_range(local: LocalSpeakers, first: int, stop: int, origin: int) -> LocalSpeakers:
+def window_range(
+    local: LocalSpeakers, first: int, stop: int, origin: int
+) -> tuple[LocalSpeakers, list[int]]:
     """The windows [first, stop) of `local` and their embedding rows, on a clock that starts
-    at sample `origin` (a stretch of a long file, stitched on its own)."""
+    at sample `origin` (a stretch of a long file, stitched on its own); and which rows of
+    `local` those are."""
     rows = [row for row, (window, _) in enumerate(local.owners) if first <= window < stop]
-    return LocalSpeakers(
+    part = LocalSpeakers(
         activity=local.activity[first:stop],
         starts=[start - origin for start in local.starts[first:stop]],
         owners=[(local.owners[row][0] - first, local.owners[row][1]) for row in rows],
@@ -316,3 +319,4 @@ def window_range(local: LocalSpeakers, first: int, stop: int, origin: int) -> Lo
         speech_s=local.speech_s[rows],
         window_ends=[end - origin for end in local.window_ends[first:stop]],
     )
+    return part, rows

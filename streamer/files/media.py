@@ -34,13 +34,7 @@ def decode_file(path: Path | str, max_duration_s: float | None = None) -> npt.ND
     """All audio of the first audio stream, downmixed and resampled to 16 kHz mono;
     `MediaTooLong` as soon as more than `max_duration_s` has been decoded, whatever the
     header says (a small file of hours of silence is stopped before it costs memory)."""
-    path = _existing(path)
-    try:
-        return _decode(str(path), max_duration_s)
-    except MediaTooLong:
-        raise
-    except _DECODE_ERRORS as error:
-        raise MediaError(_reason(error), f"cannot decode {path.name}") from error
+    return np.concatenate(list(_pieces(path, max_duration_s))).astype(np.float32, copy=False)
 
 
 def probe_audio(path: Path | str, max_duration_s: float | None = None) -> None:
@@ -91,17 +85,11 @@ def decode_to_file(
 ) -> DecodedFile:
     """As `decode_file`, but the samples go to the file `into` as they are decoded (raw
     float32): a file of hours costs disk, not memory, and is read back a stretch at a time."""
-    path = _existing(path)
     written = 0
-    try:
-        with into.open("wb") as out:
-            for piece in _decoded_pieces(str(path), max_duration_s):
-                piece.tofile(out)
-                written += len(piece)
-    except MediaTooLong:
-        raise
-    except _DECODE_ERRORS as error:
-        raise MediaError(_reason(error), f"cannot decode {path.name}") from error
+    with into.open("wb") as out:
+        for piece in _pieces(path, max_duration_s):
+            piece.tofile(out)
+            written += len(piece)
     return DecodedFile(into, written)
 
 
@@ -146,9 +134,15 @@ def _check_frame(frame: av.AudioFrame) -> None:
         raise MediaError(f"it has more than {MAX_CHANNELS} channels")
 
 
-def _decode(source: str, max_duration_s: float | None) -> npt.NDArray[np.float32]:
-    pieces = list(_decoded_pieces(source, max_duration_s))
-    return np.concatenate(pieces).astype(np.float32, copy=False)
+def _pieces(path: Path | str, max_duration_s: float | None) -> Iterator[npt.NDArray[np.float32]]:
+    """`_decoded_pieces` of an existing file, its failures as one-line `MediaError`s."""
+    path = _existing(path)
+    try:
+        yield from _decoded_pieces(str(path), max_duration_s)
+    except MediaTooLong:
+        raise
+    except _DECODE_ERRORS as error:
+        raise MediaError(_reason(error), f"cannot decode {path.name}") from error
 
 
 def _decoded_pieces(source: str, max_duration_s: float | None) -> Iterator[npt.NDArray[np.float32]]:

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from math import ceil
 
 import numpy as np
-import numpy.typing as npt
 
 from streamer.core.arrays import Float32Array, FloatArray
 from streamer.core.audio import MODEL_SAMPLE_RATE
-from streamer.core.audio_source import AudioSource, as_source, read_padded
+from streamer.core.audio_source import AudioSource, as_source
 from streamer.core.clustering import (
     ClusteringParams,
     SpeakerCount,
@@ -54,7 +53,6 @@ from streamer.core.word_speakers import (
 from streamer.core.words import SpeakerTurn, Transcript, Word
 from streamer.files.windows import asr_windows
 from streamer.models.loader import ModelSet
-from streamer.models.vad import VadState
 
 Progress = Callable[[float], None]
 """Called with the share of the work done, 0.0 .. 1.0."""
@@ -70,8 +68,6 @@ class PipelineParams:
     sentences: SentenceParams = field(default_factory=SentenceParams)
 
 
-VAD_CHUNK_S = 600.0
-"""Audio the VAD reads at a time (its state carries over: the same as reading it whole)."""
 ASR_BLOCK_S = 600.0
 """Whisper decodes the windows starting in each block of this much audio together."""
 SPEECH_MARGIN_S = 1.0
@@ -140,7 +136,7 @@ class FileTranscriber:
         source = as_source(audio)
         report = progress or (lambda _share: None)
         duration_s = source.num_samples / MODEL_SAMPLE_RATE
-        probs = self._vad(source, lambda share: report(0.05 * share))
+        probs = self.models.vad.file_probabilities(source, lambda share: report(0.05 * share))
         regions = speech_regions(
             probs, self.models.vad.frame_samples / MODEL_SAMPLE_RATE, self.params.vad, duration_s
         )
@@ -172,20 +168,6 @@ class FileTranscriber:
             language_code=language,
             speaker_turns=turns,
         )
-
-    def _vad(self, source: AudioSource, report: Progress) -> npt.NDArray[np.float32]:
-        """Speech probability of every VAD frame (the tail padded to a whole frame)."""
-        vad = self.models.vad
-        frame = vad.frame_samples
-        total = source.num_samples + (-source.num_samples % frame)
-        chunk = round(VAD_CHUNK_S * MODEL_SAMPLE_RATE) // frame * frame
-        state = VadState()
-        probs = []
-        for start in range(0, total, chunk):
-            samples = read_padded(source, start, min(start + chunk, total))
-            probs.append(vad.probabilities(samples.astype(np.float32), state))
-            report(min(start + chunk, total) / total)
-        return np.concatenate(probs) if probs else np.zeros(0, dtype=np.float32)
 
     def _asr(
         self,
@@ -233,11 +215,19 @@ class FileTranscriber:
         sections = _sections(starts, window)
         if not sections:
             return Diarization((), (), np.zeros((0, finder.embedder.dim)))
+        local = concatenate(self._find(source, sections, report), [0] * len(sections))
+        return self.cluster_local_speakers(local, count, sections)
+
+    def _find(
+        self, source: AudioSource, sections: list[list[int]], report: Progress
+    ) -> list[LocalSpeakers]:
+        """The local speakers of each section's windows (not kept beside their concatenation:
+        the caller holds only that)."""
         parts = []
         for done, section in enumerate(sections, start=1):
-            parts.append(finder.find(source, section))
+            parts.append(self.speaker_finder.find(source, section))
             report(0.9 * done / len(sections))
-        return self.cluster_local_speakers(concatenate(parts, [0] * len(parts)), count, sections)
+        return parts
 
     def cluster_local_speakers(
         self, local: LocalSpeakers, count: SpeakerCount, sections: list[list[int]]
@@ -259,8 +249,7 @@ class FileTranscriber:
         first = 0
         for section in sections:
             stop = first + len(section)
-            part = window_range(local, first, stop, origin=section[0])
-            members = [n for n, (w, _) in enumerate(local.owners) if first <= w < stop]
+            part, members = window_range(local, first, stop, origin=section[0])
             origin_s = section[0] / MODEL_SAMPLE_RATE
             timeline, found_turns = global_timeline(
                 part,

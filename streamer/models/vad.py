@@ -3,6 +3,7 @@ caller so one loaded model serves many streams."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +12,10 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from streamer.core.audio import MODEL_SAMPLE_RATE, VAD_FRAME_SAMPLES
+from streamer.core.audio_source import AudioSource, as_source, read_padded
 
+FILE_CHUNK_S = 600.0
+"""Audio `file_probabilities` reads at a time: a long file is never held whole."""
 _CONTEXT_SAMPLES = 64
 """Silero v5+ expects the last 64 samples of the previous frame before each frame."""
 
@@ -54,7 +58,22 @@ class SileroVad:
             out[index] = prob.item()
         return out
 
-    def file_probabilities(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Whole-file probabilities; the tail is zero-padded to a whole frame."""
-        padded = np.pad(audio, (0, -len(audio) % VAD_FRAME_SAMPLES))
-        return self.probabilities(padded.astype(np.float32), VadState())
+    def file_probabilities(
+        self,
+        audio: npt.NDArray[np.float32] | AudioSource,
+        progress: Callable[[float], None] | None = None,
+    ) -> npt.NDArray[np.float32]:
+        """Whole-file probabilities; the tail is zero-padded to a whole frame. Read
+        `FILE_CHUNK_S` at a time with the state carried over (the same as reading it whole),
+        telling `progress` the share done after each."""
+        source = as_source(audio)
+        total = source.num_samples + (-source.num_samples % VAD_FRAME_SAMPLES)
+        chunk = round(FILE_CHUNK_S * MODEL_SAMPLE_RATE) // VAD_FRAME_SAMPLES * VAD_FRAME_SAMPLES
+        state = VadState()
+        probs = []
+        for start in range(0, total, chunk):
+            samples = read_padded(source, start, min(start + chunk, total))
+            probs.append(self.probabilities(samples.astype(np.float32), state))
+            if progress is not None:
+                progress(min(start + chunk, total) / total)
+        return np.concatenate(probs) if probs else np.zeros(0, dtype=np.float32)

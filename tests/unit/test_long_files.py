@@ -54,7 +54,8 @@ def _local(windows: int, rows_per_window: int, dim: int = 4) -> LocalSpeakers:
 
 def test_a_range_of_windows_keeps_their_rows_on_its_own_clock() -> None:
     local = _local(windows=4, rows_per_window=2)
-    part = window_range(local, 1, 3, origin=STEP)
+    part, rows = window_range(local, 1, 3, origin=STEP)
+    assert rows == [2, 3, 4, 5]
     assert part.starts == [0, STEP]
     assert part.owners == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert part.embeddings.tolist() == local.embeddings[2:6].tolist()
