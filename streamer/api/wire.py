@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from streamer.api.errors import first_problem
 from streamer.core.clustering import SpeakerCount
@@ -61,6 +70,12 @@ class WireWord(BaseModel):
     end: int
     confidence: float
     speaker: str | None = None
+    channel: str | None = None
+    """only where channels were transcribed apart (`multichannel`)"""
+
+    @model_serializer(mode="wrap")
+    def _channel_when_known(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_missing_channel(dump(self))
 
 
 class WireUtterance(BaseModel):
@@ -71,6 +86,18 @@ class WireUtterance(BaseModel):
     confidence: float
     text: str
     words: list[WireWord]
+    channel: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _channel_when_known(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_missing_channel(dump(self))
+
+
+def _without_missing_channel(fields: dict[str, Any]) -> dict[str, Any]:
+    """A word or utterance of a mono transcript has no `channel` key (as before channels)."""
+    if fields.get("channel") is None:
+        fields.pop("channel", None)
+    return fields
 
 
 class TranscriptBody(BaseModel):
@@ -83,6 +110,7 @@ class TranscriptBody(BaseModel):
     confidence: float | None = None
     audio_duration: int | None = None
     language_code: str | None = None
+    audio_channels: int | None = None
     error: str | None = None
 
 
@@ -118,6 +146,9 @@ class TranscriptRequest(BaseModel):
     )
     known_voices: list[VoiceId] | None = Field(default=None, max_length=MAX_KNOWN_VOICES)
     """ids of enrolled voices (`/v2/voices`) whose words take the person's name"""
+    multichannel: bool = False
+    dual_channel: bool = False
+    """the older name of `multichannel` (for two channels)"""
 
     @field_validator("language_code")
     @classmethod
@@ -150,6 +181,11 @@ class TranscriptRequest(BaseModel):
         )
 
     @property
+    def channels_apart(self) -> bool:
+        """Each channel is transcribed on its own (its words tagged with it)."""
+        return self.multichannel or self.dual_channel
+
+    @property
     def language(self) -> str | None:
         """The language to decode in; None: detect it."""
         if self.language_detection:
@@ -164,6 +200,7 @@ def wire_word(word: Word) -> WireWord:
         end=word.end_ms,
         confidence=word.confidence,
         speaker=word.speaker,
+        channel=word.channel,
     )
 
 
@@ -175,10 +212,14 @@ def wire_utterance(utterance: Utterance) -> WireUtterance:
         confidence=utterance.confidence,
         text=utterance.text,
         words=[wire_word(w) for w in utterance.words],
+        channel=utterance.channel,
     )
 
 
 def transcript_body(transcript: Transcript, speaker_labels: bool = True) -> TranscriptBody:
+    """The result of a job; utterances with `speaker_labels`, or when channels were
+    transcribed apart (their words then carry their channel's speaker)."""
+    speaker_labels = speaker_labels or transcript.audio_channels is not None
     return TranscriptBody(
         status="completed",
         text=transcript.text,
@@ -187,13 +228,14 @@ def transcript_body(transcript: Transcript, speaker_labels: bool = True) -> Tran
         confidence=round(transcript.confidence, 4),
         audio_duration=round(transcript.audio_duration_s),
         language_code=transcript.language_code,
+        audio_channels=transcript.audio_channels,
     )
 
 
 def words_from_body(body: dict[str, Any]) -> tuple[Word, ...]:
     """The words of a stored transcript body (as `transcript_body` made it)."""
     return tuple(
-        Word(w["text"], w["start"], w["end"], w["confidence"], w.get("speaker"))
+        Word(w["text"], w["start"], w["end"], w["confidence"], w.get("speaker"), w.get("channel"))
         for w in body.get("words") or ()
     )
 
@@ -207,6 +249,7 @@ def transcript_from_body(body: dict[str, Any]) -> Transcript:
         words=words,
         utterances=utterances(words) if with_speakers else (),
         audio_duration_s=float(body.get("audio_duration") or 0),
+        audio_channels=body.get("audio_channels"),
     )
 
 
@@ -327,6 +370,7 @@ def transcript_object(job: JobView) -> dict[str, Any]:
         "confidence": result.get("confidence"),
         "audio_duration": result.get("audio_duration"),
         "language_code": result.get("language_code") or job.request.get("language_code"),
+        "audio_channels": result.get("audio_channels"),
     }
 
 

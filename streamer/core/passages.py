@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streamer.core.words import SENTENCE_END, Word, join_words, majority_speaker, mean_confidence
+from streamer.core.words import (
+    SENTENCE_END,
+    Word,
+    by_channel,
+    join_words,
+    majority_speaker,
+    mean_confidence,
+)
 
 PARAGRAPH_GAP_MS = 2000
 """A pause this long starts a new paragraph even when the speaker goes on."""
@@ -32,20 +39,22 @@ class Passage:
 
 
 def sentences(words: tuple[Word, ...]) -> list[Passage]:
-    """Words up to each sentence end; a change of speaker also ends a sentence."""
+    """Words up to each sentence end; a change of speaker also ends a sentence. Channels
+    transcribed apart are split each on its own, their sentences then put in time order."""
     found: list[Passage] = []
-    current: list[Word] = []
-    for word in words:
-        if current and word.speaker != current[-1].speaker:
+    for channel in by_channel(words):
+        current: list[Word] = []
+        for word in channel:
+            if current and word.speaker != current[-1].speaker:
+                found.append(Passage(tuple(current)))
+                current = []
+            current.append(word)
+            if word.text.endswith(SENTENCE_END):
+                found.append(Passage(tuple(current)))
+                current = []
+        if current:
             found.append(Passage(tuple(current)))
-            current = []
-        current.append(word)
-        if word.text.endswith(SENTENCE_END):
-            found.append(Passage(tuple(current)))
-            current = []
-    if current:
-        found.append(Passage(tuple(current)))
-    return found
+    return sorted(found, key=lambda passage: passage.words[0].start_ms)
 
 
 def paragraphs(words: tuple[Word, ...]) -> list[Passage]:

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from streamer.core.words import SpeakerTurn, Utterance, Word, join_words, mean_confidence
+from streamer.core.words import (
+    SpeakerTurn,
+    Utterance,
+    Word,
+    by_channel,
+    join_words,
+    mean_confidence,
+)
 
 
 def utterances(words: tuple[Word, ...]) -> tuple[Utterance, ...]:
-    """Group consecutive words of one speaker into utterances (AssemblyAI's `utterances`)."""
+    """Group consecutive words of one speaker into utterances (AssemblyAI's `utterances`).
+    Channels transcribed apart are grouped each on its own, and their utterances put in time
+    order: two parties talking at once give two overlapping utterances."""
     groups: list[list[Word]] = []
-    for word in words:
-        if groups and groups[-1][-1].speaker == word.speaker:
-            groups[-1].append(word)
-        else:
-            groups.append([word])
+    for channel in by_channel(words):
+        first = len(groups)
+        for word in channel:
+            if len(groups) > first and groups[-1][-1].speaker == word.speaker:
+                groups[-1].append(word)
+            else:
+                groups.append([word])
+    groups.sort(key=lambda group: group[0].start_ms)  # stable: one channel's order is kept
     return tuple(
         Utterance(
             speaker=group[0].speaker or "A",
@@ -21,6 +33,7 @@ def utterances(words: tuple[Word, ...]) -> tuple[Utterance, ...]:
             confidence=round(mean_confidence(group), 4),
             text=join_words(group),
             words=tuple(group),
+            channel=group[0].channel,
         )
         for group in groups
     )

@@ -106,14 +106,17 @@ def label_runs(labels: IntArray) -> list[tuple[int, int]]:
     return runs
 
 
-def name_speakers(words: list[Word] | tuple[Word, ...], labels: IntArray) -> tuple[Word, ...]:
-    """Attach names to words: the first speaker heard is "A", the next new one "B", ..."""
+def name_speakers(
+    words: list[Word] | tuple[Word, ...], labels: IntArray, prefix: str = ""
+) -> tuple[Word, ...]:
+    """Attach names to words: the first speaker heard is "A", the next new one "B", ...
+    (after `prefix`: "1A", "1B" for speakers inside channel 1)."""
     names: dict[int, str] = {}
     named = []
     for word, label in zip(words, labels.tolist(), strict=True):
         if label < 0:
             named.append(word.with_speaker(None))
             continue
-        names.setdefault(label, speaker_name(len(names)))
+        names.setdefault(label, prefix + speaker_name(len(names)))
         named.append(word.with_speaker(names[label]))
     return tuple(named)

@@ -11,13 +11,15 @@ SENTENCE_END = (".", "?", "!")
 
 @dataclass(frozen=True, slots=True)
 class Word:
-    """One recognised word. `speaker` is a label ("A", "B", ...) or None before diarization."""
+    """One recognised word. `speaker` is a label ("A", "B", ...) or None before diarization;
+    `channel` ("1", "2", ...) the channel it was heard on when channels are transcribed apart."""
 
     text: str
     start_ms: int
     end_ms: int
     confidence: float
     speaker: str | None = None
+    channel: str | None = None
 
     def with_speaker(self, speaker: str | None) -> Word:
         return replace(self, speaker=speaker)
@@ -25,7 +27,7 @@ class Word:
 
 @dataclass(frozen=True, slots=True)
 class Utterance:
-    """A run of consecutive words by one speaker."""
+    """A run of consecutive words by one speaker (on one channel)."""
 
     speaker: str
     start_ms: int
@@ -33,6 +35,7 @@ class Utterance:
     confidence: float
     text: str
     words: tuple[Word, ...]
+    channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,8 @@ class Transcript:
     audio_duration_s: float
     language_code: str | None = None
     speaker_turns: tuple[SpeakerTurn, ...] = field(default=())
+    audio_channels: int | None = None
+    """channels transcribed apart (`core.channels`); None: the audio was mixed to one"""
 
     @property
     def text(self) -> str:
@@ -65,6 +70,16 @@ class Transcript:
 
 def join_words(words: tuple[Word, ...] | list[Word]) -> str:
     return " ".join(w.text for w in words)
+
+
+def by_channel(words: Sequence[Word]) -> list[tuple[Word, ...]]:
+    """The words of each channel (in order of first appearance), each in its own order: the
+    words of a recording transcribed a channel at a time interleave in time, and what groups
+    words (utterances, sentences) groups them a channel at a time."""
+    channels: dict[str | None, list[Word]] = {}
+    for word in words:
+        channels.setdefault(word.channel, []).append(word)
+    return [tuple(group) for group in channels.values()]
 
 
 def majority_speaker(words: tuple[Word, ...] | list[Word]) -> str | None:

@@ -1,9 +1,12 @@
-"""Decode any common audio/video container to 16 kHz mono float32 (PyAV / FFmpeg)."""
+"""Decode any common audio/video container to 16 kHz float32 (PyAV / FFmpeg): mixed down to
+mono, or each channel apart (`decode_channels_to_files`: calls recorded a party a channel)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -21,7 +24,11 @@ class MediaError(ValueError):
         self.reason = reason
 
 
-class MediaTooLong(MediaError):
+class MediaLimit(MediaError):
+    """The audio decodes, but goes beyond what the caller accepts."""
+
+
+class MediaTooLong(MediaLimit):
     """The audio runs longer than the caller accepts."""
 
     def __init__(self, max_duration_s: float) -> None:
@@ -34,7 +41,8 @@ def decode_file(path: Path | str, max_duration_s: float | None = None) -> npt.ND
     """All audio of the first audio stream, downmixed and resampled to 16 kHz mono;
     `MediaTooLong` as soon as more than `max_duration_s` has been decoded, whatever the
     header says (a small file of hours of silence is stopped before it costs memory)."""
-    return np.concatenate(list(_pieces(path, max_duration_s))).astype(np.float32, copy=False)
+    pieces = [piece[0] for piece in _pieces(path, max_duration_s, mono=True)]
+    return np.concatenate(pieces).astype(np.float32, copy=False)
 
 
 def probe_audio(path: Path | str, max_duration_s: float | None = None) -> None:
@@ -54,7 +62,7 @@ def probe_audio(path: Path | str, max_duration_s: float | None = None) -> None:
             declared_s = (container.duration or 0) / av.time_base
             if max_duration_s is not None and declared_s > max_duration_s:
                 raise MediaTooLong(max_duration_s)
-    except MediaTooLong:
+    except MediaLimit:
         raise
     except _DECODE_ERRORS as error:
         raise MediaError(_reason(error), f"cannot decode {path.name}") from error
@@ -87,15 +95,41 @@ def decode_to_file(
     float32): a file of hours costs disk, not memory, and is read back a stretch at a time."""
     written = 0
     with into.open("wb") as out:
-        for piece in _pieces(path, max_duration_s):
-            piece.tofile(out)
-            written += len(piece)
+        for piece in _pieces(path, max_duration_s, mono=True):
+            piece[0].tofile(out)
+            written += piece.shape[1]
     return DecodedFile(into, written)
 
 
+def decode_channels_to_files(
+    path: Path | str, folder: Path, max_channels: int, max_duration_s: float | None = None
+) -> list[DecodedFile]:
+    """As `decode_to_file`, each channel of the first audio stream apart (not mixed down):
+    channel k (from 1) into `folder/channel-k.f32`. `MediaLimit` when it has more than
+    `max_channels` (each channel costs a whole transcription)."""
+    written = 0
+    paths: list[Path] = []
+    with ExitStack() as files:
+        outs: list[BinaryIO] = []
+        for piece in _pieces(path, max_duration_s, mono=False):
+            if not outs:
+                if len(piece) > max_channels:
+                    raise MediaLimit(
+                        f"it has {len(piece)} channels, more than the {max_channels} "
+                        "this server transcribes apart"
+                    )
+                paths = [folder / f"channel-{k + 1}.f32" for k in range(len(piece))]
+                outs = [files.enter_context(target.open("wb")) for target in paths]
+            for samples, out in zip(piece, outs, strict=True):
+                samples.tofile(out)
+            written += piece.shape[1]
+    return [DecodedFile(target, written) for target in paths]
+
+
 class DecodedFile:
-    """16 kHz mono float32 samples in a raw file (`decode_to_file`), an `AudioSource`. Reads
-    go through `read()`, not a memory map: mapped pages would count as the process's memory."""
+    """16 kHz float32 samples of one channel in a raw file (`decode_to_file`), an
+    `AudioSource`. Reads go through `read()`, not a memory map: mapped pages would count as
+    the process's memory."""
 
     def __init__(self, path: Path, num_samples: int) -> None:
         self.path = path
@@ -134,19 +168,24 @@ def _check_frame(frame: av.AudioFrame) -> None:
         raise MediaError(f"it has more than {MAX_CHANNELS} channels")
 
 
-def _pieces(path: Path | str, max_duration_s: float | None) -> Iterator[npt.NDArray[np.float32]]:
+def _pieces(
+    path: Path | str, max_duration_s: float | None, mono: bool
+) -> Iterator[npt.NDArray[np.float32]]:
     """`_decoded_pieces` of an existing file, its failures as one-line `MediaError`s."""
     path = _existing(path)
     try:
-        yield from _decoded_pieces(str(path), max_duration_s)
-    except MediaTooLong:
+        yield from _decoded_pieces(str(path), max_duration_s, mono)
+    except MediaLimit:
         raise
     except _DECODE_ERRORS as error:
         raise MediaError(_reason(error), f"cannot decode {path.name}") from error
 
 
-def _decoded_pieces(source: str, max_duration_s: float | None) -> Iterator[npt.NDArray[np.float32]]:
-    """The first audio stream as 16 kHz mono pieces, as they are decoded; `MediaTooLong` once
+def _decoded_pieces(
+    source: str, max_duration_s: float | None, mono: bool
+) -> Iterator[npt.NDArray[np.float32]]:
+    """The first audio stream as 16 kHz (channels, samples) pieces, as they are decoded: one
+    channel mixed down when `mono`, else as many as its first frame has. `MediaTooLong` once
     more than `max_duration_s` came out, `MediaError` when none did."""
     max_samples = None if max_duration_s is None else round(max_duration_s * MODEL_SAMPLE_RATE)
     decoded = 0
@@ -154,13 +193,16 @@ def _decoded_pieces(source: str, max_duration_s: float | None) -> Iterator[npt.N
         if not container.streams.audio:
             raise MediaError("it has no audio stream")
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=MODEL_SAMPLE_RATE)
+        resampler: av.AudioResampler | None = None
         try:
             for frame in container.decode(stream):
                 _check_frame(frame)
+                if resampler is None:
+                    layout = "mono" if mono else frame.layout
+                    resampler = av.AudioResampler("flt", layout, MODEL_SAMPLE_RATE)
                 for out in resampler.resample(frame):
-                    piece = np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1)
-                    decoded += len(piece)
+                    piece = _channel_rows(out)
+                    decoded += piece.shape[1]
                     yield piece
                 if max_samples is not None and decoded > max_samples:
                     raise MediaTooLong(max_samples / MODEL_SAMPLE_RATE)
@@ -169,9 +211,17 @@ def _decoded_pieces(source: str, max_duration_s: float | None) -> Iterator[npt.N
                 raise
             # a file cut short (an upload cut off, a recorder that died) keeps what it holds:
             # some decoders (FLAC) refuse a partial last frame rather than stop before it
-        for out in resampler.resample(None):
-            piece = np.asarray(out.to_ndarray(), dtype=np.float32).reshape(-1)
-            decoded += len(piece)
+        for out in resampler.resample(None) if resampler is not None else ():
+            piece = _channel_rows(out)
+            decoded += piece.shape[1]
             yield piece
     if not decoded:
         raise MediaError("its audio stream holds no samples")
+
+
+def _channel_rows(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
+    """A packed float frame as (channels, samples). Packed, not planar: PyAV reads only the
+    first 8 planes of a planar frame (a 9-channel one crashed the process)."""
+    channels = len(frame.layout.channels)
+    packed = np.asarray(frame.to_ndarray(), dtype=np.float32).reshape(-1, channels)
+    return packed.T

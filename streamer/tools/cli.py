@@ -64,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument(
         "--language-detection", action="store_true", help="detect the language instead"
     )
+    transcribe.add_argument(
+        "--multichannel",
+        action="store_true",
+        help="transcribe each channel apart: its words carry the channel, named by it",
+    )
+    transcribe.add_argument(
+        "--channel-speakers",
+        action="store_true",
+        help="with --multichannel, also tell apart the speakers inside each channel (1A, 1B)",
+    )
     transcribe.add_argument("--format", choices=["json", "text", "srt", "vtt"], default="json")
     transcribe.add_argument(
         "--known-voices", help="ids of enrolled voices (`streamer voices`), comma-separated"
@@ -193,18 +203,29 @@ def _transcribe_in(args: argparse.Namespace, scratch: Path) -> int:
     from streamer.api.wire import transcript_json
     from streamer.core import captions
     from streamer.core.clustering import SpeakerCount
-    from streamer.files.media import MediaError, decode_to_file
+    from streamer.files.media import (
+        MAX_CHANNELS,
+        MediaError,
+        decode_channels_to_files,
+        decode_to_file,
+    )
     from streamer.files.pipeline import FileTranscriber
     from streamer.models.asr import LANGUAGES, whisper_language
     from streamer.models.loader import load_models
 
+    if args.channel_speakers and not args.multichannel:
+        print("streamer: --channel-speakers needs --multichannel", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         count = SpeakerCount(
             expected=args.speakers_expected,
             minimum=args.min_speakers or 1,
             maximum=args.max_speakers,
         )
-        audio = decode_to_file(args.file, scratch / "audio.f32")
+        if args.multichannel:
+            channels = decode_channels_to_files(args.file, scratch, MAX_CHANNELS)
+        else:
+            audio = decode_to_file(args.file, scratch / "audio.f32")
     except (MediaError, ValueError) as error:
         print(f"streamer: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -221,13 +242,24 @@ def _transcribe_in(args: argparse.Namespace, scratch: Path) -> int:
     transcriber = FileTranscriber(load_models(settings))
     update, close = _progress_bar()
     try:
-        transcript = transcriber.transcribe(
-            audio, count, language, progress=update, known_voices=known
-        )
+        if args.multichannel:
+            transcript = transcriber.transcribe_channels(
+                channels, count, language, args.channel_speakers, update, known
+            )
+        else:
+            transcript = transcriber.transcribe(
+                audio, count, language, progress=update, known_voices=known
+            )
     finally:
         close()
     if args.format == "json":
-        body = transcript_json(transcript, audio_url=str(args.file), speaker_labels=True)
+        labels = not args.multichannel or args.channel_speakers
+        body = transcript_json(
+            transcript,
+            audio_url=str(args.file),
+            speaker_labels=labels,
+            multichannel=args.multichannel,
+        )
         print(json.dumps(body, indent=2, ensure_ascii=False))
     elif args.format == "text":
         print(captions.plain_text(transcript), end="")

@@ -8,11 +8,13 @@ import subprocess
 import sys
 import threading
 import time
+import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+import assemblyai as aai
 import httpx
 import numpy as np
 import pytest
@@ -27,6 +29,8 @@ from streamer.files.media import decode_file
 from streamer.files.pipeline import FileTranscriber
 from streamer.models.loader import ModelSet, load_models
 from streamer.models.manifest import package_file, sha256_of
+from streamer.tools.channel_split import split_by_speaker
+from streamer.tools.evaluation import read_rttm_turns
 from streamer.tools.local_server import LocalServer
 from tests.integration.postgres import PostgresServer, postgres_bin, postgres_server
 
@@ -75,6 +79,24 @@ def telephone_segments() -> list[dict[str, object]]:
             {"speaker": speaker, "start": float(start), "end": float(end), "text": " ".join(words)}
         )
     return sorted(segments, key=lambda s: float(s["start"]))  # type: ignore[arg-type]
+
+
+TELEPHONE_PARTIES = ("speaker90", "speaker91")
+"""The call's two parties as its RTTM names them, in the order of the split call's channels."""
+
+
+def split_telephone_call(into: Path) -> Path:
+    """The telephone call as a stereo WAV, a party a channel (`tools.channel_split`): what
+    a bridge recording each leg apart would give."""
+    turns = read_rttm_turns(telephone_file(".rttm"))
+    stereo = split_by_speaker(decode_file(telephone_file()), turns, TELEPHONE_PARTIES)
+    samples = [np.frombuffer(float_to_pcm_s16le(channel), dtype="<i2") for channel in stereo]
+    with wave.open(str(into), "wb") as out:
+        out.setnchannels(len(stereo))
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(np.stack(samples, axis=1).tobytes())  # interleaved: a frame per sample
+    return into
 
 
 def pcm16(path: Path) -> bytes:
@@ -248,6 +270,15 @@ def queue_jobs(base: str, audio: Path, count: int, **request: object) -> list[st
 MAX_UPLOAD_BYTES = 8_000_000
 CAPTIONS_ORIGIN = "http://captions.test:8080"
 """The one other origin the shared server lets call it (only ever sent as a header)."""
+
+
+@pytest.fixture(scope="module")
+def sdk(server: str) -> Iterator[None]:
+    """The `assemblyai` Python SDK pointed at the shared test server."""
+    aai.settings.base_url = server
+    aai.settings.api_key = API_KEY
+    aai.settings.polling_interval = 0.5
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,9 @@ import pytest
 
 from streamer.files.media import (
     MediaError,
+    MediaLimit,
     MediaTooLong,
+    decode_channels_to_files,
     decode_file,
     decode_to_file,
     probe_audio,
@@ -207,3 +210,35 @@ def test_a_sample_rate_or_channel_count_bomb_is_refused_before_it_is_resampled(
             check(path, 36000.0)
         assert caught.value.reason == reason
     assert memory.memory_info().rss - before < 50 * 2**20
+
+
+def _wav(path: Path, frames: np.ndarray, rate: int = 16000) -> Path:
+    """(samples, channels) int16 as a WAV file."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(frames.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames.astype("<i2").tobytes())
+    return path
+
+
+def test_channels_decode_apart_each_into_its_own_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    left = (rng.standard_normal(8000) * 3000).astype(np.int16)
+    stereo = np.stack([left, np.zeros_like(left)], axis=1)  # a party on the left only
+    decoded = decode_channels_to_files(_wav(tmp_path / "a.wav", stereo, 8000), tmp_path, 8)
+    assert [d.path.name for d in decoded] == ["channel-1.f32", "channel-2.f32"]
+    assert all(d.num_samples == 16000 for d in decoded)  # resampled to 16 kHz
+    assert np.abs(decoded[0].read(0, 16000)).max() > 0.05
+    assert np.abs(decoded[1].read(0, 16000)).max() == 0.0
+
+
+def test_nine_channels_decode_apart_or_are_refused_past_the_limit(tmp_path: Path) -> None:
+    # planar frames of more than 8 channels crashed the process (PyAV reads 8 planes)
+    path = _wav(tmp_path / "nine.wav", np.ones((16000, 9)) * np.arange(9) * 1000)
+    decoded = decode_channels_to_files(path, tmp_path, 9)
+    assert [round(float(d.read(0, 100).mean()) * 32768) for d in decoded] == [
+        k * 1000 for k in range(9)
+    ]
+    with pytest.raises(MediaLimit, match="it has 9 channels, more than the 8"):
+        decode_channels_to_files(path, tmp_path, 8)

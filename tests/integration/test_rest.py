@@ -19,17 +19,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.integration.conftest import API_KEY, AUTH, MAX_UPLOAD_BYTES, data_file, telephone_file
+from tests.integration.conftest import AUTH, MAX_UPLOAD_BYTES, data_file, telephone_file
 
 pytestmark = pytest.mark.models
-
-
-@pytest.fixture(scope="module")
-def sdk(server: str) -> Iterator[None]:
-    aai.settings.base_url = server
-    aai.settings.api_key = API_KEY
-    aai.settings.polling_interval = 0.5
-    yield
 
 
 @pytest.fixture(scope="module")

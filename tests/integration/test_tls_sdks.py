@@ -34,6 +34,7 @@ from tests.integration.conftest import (
     paced,
     pcm16,
     run_cli,
+    split_telephone_call,
 )
 
 pytestmark = pytest.mark.models
@@ -212,6 +213,20 @@ def test_node_sdk_transcribes_a_file_over_http_with_speakers(
     utterances = transcript["utterances"]
     assert utterances and all(u["speaker"] and u["text"] for u in utterances)
     assert transcript["words"] and all(word["speaker"] for word in transcript["words"])
+
+
+def test_node_sdk_multichannel_tags_every_word_with_its_channel(
+    server: str, node_sdk: Path, tmp_path: Path
+) -> None:
+    call = split_telephone_call(tmp_path / "call-stereo.wav")
+    fields = json.dumps({"multichannel": True})
+    transcript = run_node(node_sdk, None, "rest", server, call, fields)
+    assert transcript["status"] == "completed", transcript.get("error")
+    assert transcript["audio_channels"] == 2
+    words = transcript["words"]
+    assert {w["channel"] for w in words} == {"1", "2"}
+    assert all(w["speaker"] == w["channel"] for w in words)
+    assert {u["channel"] for u in transcript["utterances"]} == {"1", "2"}
 
 
 def test_python_sdk_temporary_token_over_https_then_a_stream_with_it(

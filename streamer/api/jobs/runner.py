@@ -27,7 +27,13 @@ from streamer.api.logs import log_context
 from streamer.api.outbound import AddressPolicy, guarded_client
 from streamer.api.voice_store import UnknownVoices, VoiceStore
 from streamer.api.wire import TranscriptRequest, transcript_body
-from streamer.files.media import DecodedFile, MediaError, MediaTooLong, decode_to_file
+from streamer.files.media import (
+    DecodedFile,
+    MediaError,
+    MediaLimit,
+    decode_channels_to_files,
+    decode_to_file,
+)
 from streamer.files.pipeline import FileTranscriber
 from streamer.models.priority import lower_this_thread
 
@@ -53,6 +59,8 @@ class RunnerLimits:
     fetch_timeout_s: float = 60.0
     max_audio_bytes: int = 2 * 1024**3
     max_audio_s: float = 10 * 3600.0
+    max_channels: int = 8
+    """channels a `multichannel` job transcribes apart at most (each costs a transcription)"""
     niceness: int = 10
     """how much lower than live streams the workers run (`lower_this_thread`)"""
 
@@ -187,20 +195,23 @@ class JobRunner:
                 raise JobLost
 
         with tempfile.TemporaryDirectory(dir=self._scratch) as scratch:
-            audio = self._audio(job, Path(scratch), still_wanted)
-            transcript = self._transcriber.transcribe(
-                audio,
-                request.speaker_count(),
-                request.language,
-                request.speaker_labels,
-                progress=still_wanted,
-                known_voices=known,
-            )
+            channels = self._audio(job, Path(scratch), request.channels_apart, still_wanted)
+            count, language = request.speaker_count(), request.language
+            if request.channels_apart:
+                transcript = self._transcriber.transcribe_channels(
+                    channels, count, language, request.speaker_labels, still_wanted, known
+                )
+            else:
+                transcript = self._transcriber.transcribe(
+                    channels[0], count, language, request.speaker_labels, still_wanted, known
+                )
         return transcript_body(transcript, request.speaker_labels).model_dump()
 
-    def _audio(self, job: Job, scratch: Path, still_wanted: Callable[[], None]) -> DecodedFile:
+    def _audio(
+        self, job: Job, scratch: Path, channels_apart: bool, still_wanted: Callable[[], None]
+    ) -> list[DecodedFile]:
         """The job's audio decoded into `scratch` (read back a stretch at a time: a file of
-        hours is never held in memory)."""
+        hours is never held in memory): one channel mixed down, or each apart."""
         if job.upload_id is not None:
             path = self._uploads.path(job.upload_id)
             if path is None:
@@ -210,7 +221,17 @@ class JobRunner:
             with path.open("wb") as file:
                 self._download(job.audio_url, file, still_wanted)
         still_wanted()
-        return _decode(path, scratch / "decoded.f32", self._limits.max_audio_s)
+        try:
+            if channels_apart:
+                limits = self._limits
+                return decode_channels_to_files(
+                    path, scratch, limits.max_channels, limits.max_audio_s
+                )
+            return [decode_to_file(path, scratch / "decoded.f32", self._limits.max_audio_s)]
+        except MediaLimit as error:
+            raise AudioUnavailable(error.reason) from error
+        except MediaError as error:  # its reason: the path is the server's, not the client's
+            raise AudioUnavailable(f"not an audio file we can read: {error.reason}") from error
 
     def _download(self, url: str, file: BinaryIO, still_wanted: Callable[[], None]) -> None:
         """Fetch `url` into `file`, within the size limit and the time limit (the whole
@@ -239,12 +260,3 @@ class JobRunner:
         except httpx.HTTPError as error:
             log.info("could not fetch audio_url: %s", type(error).__name__)
             raise AudioUnavailable(FETCH_FAILED) from error
-
-
-def _decode(path: Path, into: Path, max_duration_s: float) -> DecodedFile:
-    try:
-        return decode_to_file(path, into, max_duration_s)
-    except MediaTooLong as error:
-        raise AudioUnavailable(error.reason) from error
-    except MediaError as error:  # its reason: the path is the server's, not the client's
-        raise AudioUnavailable(f"not an audio file we can read: {error.reason}") from error

@@ -3,7 +3,8 @@
 //   node sdk.mjs stream WSS_URL PCM_FILE SPEED   16 kHz pcm_s16le, 100 ms a message (a shorter
 //                                                tail is left out), SPEED x real time
 //   node sdk.mjs token HTTPS_URL WSS_URL          a temporary token, then a session opened with it
-//   node sdk.mjs rest HTTP_URL AUDIO_FILE          a transcript with speaker labels
+//   node sdk.mjs rest HTTP_URL AUDIO_FILE [JSON]   a transcript with speaker labels (JSON: the
+//                                                request's fields instead, as an object)
 //
 // The API key comes from ASSEMBLYAI_API_KEY; a self-signed server certificate is trusted
 // through NODE_EXTRA_CA_CERTS.
@@ -64,10 +65,10 @@ async function token(baseUrl, websocketBaseUrl) {
   return { token: temporary, ...seen };
 }
 
-async function rest(baseUrl, audioFile) {
+async function rest(baseUrl, audioFile, fields = '{"speaker_labels": true}') {
   const client = new AssemblyAI({ apiKey, baseUrl });
   return await client.transcripts.transcribe(
-    { audio: audioFile, speaker_labels: true },
+    { audio: audioFile, ...JSON.parse(fields) },
     { pollingInterval: 250, pollingTimeout: 120000 },
   );
 }
@@ -77,5 +78,5 @@ if (!run) {
   console.error(`usage: node sdk.mjs stream|token|rest ...; not ${mode}`);
   process.exit(2);
 }
-const result = await run(...args.slice(0, 2), ...args.slice(2).map(Number));
+const result = await (mode === "stream" ? run(args[0], args[1], Number(args[2])) : run(...args));
 console.log(JSON.stringify(result));

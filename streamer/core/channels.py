@@ -1,0 +1,52 @@
+"""A recording transcribed a channel at a time, as one transcript (pure): AssemblyAI's
+`multichannel`, for calls recorded with each party on a channel of its own.
+
+Channels are numbered "1", "2", ... in the file's order. A channel whose speakers were not
+told apart names every word by the channel ("1"); one diarized inside itself names them by
+channel and letter ("1A", "1B": `speaker_prefix`), and an enrolled voice by the person's name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+
+from streamer.core.utterances import utterances
+from streamer.core.words import Transcript, Word
+
+
+def channel_name(index: int) -> str:
+    """0 -> "1": channels count from 1 on the wire."""
+    return str(index + 1)
+
+
+def speaker_prefix(index: int) -> str:
+    """What the letters of speakers found inside channel `index` are prefixed with."""
+    return channel_name(index)
+
+
+def merge_channels(channels: Sequence[Transcript], diarized: bool) -> Transcript:
+    """One transcript of `channels` (the transcript of each, in the file's order; `diarized`:
+    each found the speakers inside it, named with `speaker_prefix`): every word tagged with its
+    channel, words and utterances in time order across channels (overlapping speech keeps
+    both parties' words); the language is the one most of the words were heard in."""
+    words: list[Word] = []
+    languages: Counter[str] = Counter()
+    for index, transcript in enumerate(channels):
+        channel = channel_name(index)
+        words.extend(
+            replace(w, channel=channel, speaker=(w.speaker if diarized else None) or channel)
+            for w in transcript.words
+        )
+        if transcript.language_code is not None:
+            languages[transcript.language_code] += len(transcript.words) or 1
+    words.sort(key=lambda w: (w.start_ms, int(w.channel or 0)))
+    merged = tuple(words)
+    return Transcript(
+        words=merged,
+        utterances=utterances(merged),
+        audio_duration_s=max((t.audio_duration_s for t in channels), default=0.0),
+        language_code=languages.most_common(1)[0][0] if languages else None,
+        audio_channels=len(channels),
+    )
