@@ -3,7 +3,8 @@
 
 Channels are numbered "1", "2", ... in the file's order. A channel whose speakers were not
 told apart names every word by the channel ("1"); one diarized inside itself names them by
-channel and letter ("1A", "1B": `speaker_prefix`), and an enrolled voice by the person's name.
+channel and letter ("1A", "1B": its `channel_name` before the letter), and an enrolled voice
+by the person's name.
 """
 
 from __future__ import annotations
@@ -21,16 +22,12 @@ def channel_name(index: int) -> str:
     return str(index + 1)
 
 
-def speaker_prefix(index: int) -> str:
-    """What the letters of speakers found inside channel `index` are prefixed with."""
-    return channel_name(index)
-
-
 def merge_channels(channels: Sequence[Transcript], diarized: bool) -> Transcript:
     """One transcript of `channels` (the transcript of each, in the file's order; `diarized`:
-    each found the speakers inside it, named with `speaker_prefix`): every word tagged with its
-    channel, words and utterances in time order across channels (overlapping speech keeps
-    both parties' words); the language is the one most of the words were heard in."""
+    each found the speakers inside it, their letters after its `channel_name`): every word
+    tagged with its channel, words and utterances in time order across channels (overlapping
+    speech keeps both parties' words); the language is the one most of the words were heard
+    in."""
     words: list[Word] = []
     languages: Counter[str] = Counter()
     for index, transcript in enumerate(channels):

@@ -3,7 +3,7 @@ mono, or each channel apart (`decode_channels_to_files`: calls recorded a party 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
@@ -93,12 +93,7 @@ def decode_to_file(
 ) -> DecodedFile:
     """As `decode_file`, but the samples go to the file `into` as they are decoded (raw
     float32): a file of hours costs disk, not memory, and is read back a stretch at a time."""
-    written = 0
-    with into.open("wb") as out:
-        for piece in _pieces(path, max_duration_s, mono=True):
-            piece[0].tofile(out)
-            written += piece.shape[1]
-    return DecodedFile(into, written)
+    return _write_rows(_pieces(path, max_duration_s, mono=True), lambda _channels: [into])[0]
 
 
 def decode_channels_to_files(
@@ -107,18 +102,30 @@ def decode_channels_to_files(
     """As `decode_to_file`, each channel of the first audio stream apart (not mixed down):
     channel k (from 1) into `folder/channel-k.f32`. `MediaLimit` when it has more than
     `max_channels` (each channel costs a whole transcription)."""
+
+    def targets(channels: int) -> list[Path]:
+        if channels > max_channels:
+            raise MediaLimit(
+                f"it has {channels} channels, more than the {max_channels} "
+                "this server transcribes apart"
+            )
+        return [folder / f"channel-{k + 1}.f32" for k in range(channels)]
+
+    return _write_rows(_pieces(path, max_duration_s, mono=False), targets)
+
+
+def _write_rows(
+    pieces: Iterator[npt.NDArray[np.float32]], targets: Callable[[int], list[Path]]
+) -> list[DecodedFile]:
+    """Each row (channel) of the (channels, samples) `pieces` appended to its own file, the
+    files named by `targets(channels)` once the first piece says how many there are."""
     written = 0
     paths: list[Path] = []
     with ExitStack() as files:
         outs: list[BinaryIO] = []
-        for piece in _pieces(path, max_duration_s, mono=False):
+        for piece in pieces:
             if not outs:
-                if len(piece) > max_channels:
-                    raise MediaLimit(
-                        f"it has {len(piece)} channels, more than the {max_channels} "
-                        "this server transcribes apart"
-                    )
-                paths = [folder / f"channel-{k + 1}.f32" for k in range(len(piece))]
+                paths = targets(len(piece))
                 outs = [files.enter_context(target.open("wb")) for target in paths]
             for samples, out in zip(piece, outs, strict=True):
                 samples.tofile(out)

@@ -19,7 +19,7 @@ import numpy as np
 from streamer.core.arrays import Float32Array, FloatArray
 from streamer.core.audio import MODEL_SAMPLE_RATE
 from streamer.core.audio_source import AudioSource, as_source
-from streamer.core.channels import merge_channels, speaker_prefix
+from streamer.core.channels import channel_name, merge_channels
 from streamer.core.clustering import (
     ClusteringParams,
     SpeakerCount,
@@ -212,7 +212,7 @@ class FileTranscriber:
                     speaker_labels,
                     part_of(index),
                     known_voices,
-                    speaker_prefix(index),
+                    channel_name(index),  # its speakers: 1A, 1B, ...
                 )
             )
         return merge_channels(done, speaker_labels)

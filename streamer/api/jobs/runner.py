@@ -221,13 +221,13 @@ class JobRunner:
             with path.open("wb") as file:
                 self._download(job.audio_url, file, still_wanted)
         still_wanted()
+        limits = self._limits
         try:
             if channels_apart:
-                limits = self._limits
                 return decode_channels_to_files(
                     path, scratch, limits.max_channels, limits.max_audio_s
                 )
-            return [decode_to_file(path, scratch / "decoded.f32", self._limits.max_audio_s)]
+            return [decode_to_file(path, scratch / "decoded.f32", limits.max_audio_s)]
         except MediaLimit as error:
             raise AudioUnavailable(error.reason) from error
         except MediaError as error:  # its reason: the path is the server's, not the client's
