@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from asyncio import FIRST_COMPLETED
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +31,7 @@ from streamer.api.call_delivery import CallbackPoster
 from streamer.api.call_subscribers import call_subscribers
 from streamer.api.errors import first_problem
 from streamer.api.jobs.webhooks import TIMEOUT_S
-from streamer.api.live import LiveStreams
+from streamer.api.live_channels import ChannelPlan
 from streamer.api.logs import log_context
 from streamer.api.outbound import guarded_async_client, unreachable
 from streamer.api.sockets import (
@@ -44,7 +43,7 @@ from streamer.api.sockets import (
     open_sessions,
     session_grant,
 )
-from streamer.api.twilio_call import ChannelPlan, TwilioCall
+from streamer.api.twilio_call import TwilioCall
 from streamer.api.twilio_messages import MULAW_RATE, Media, Start, Stop, read_message
 from streamer.api.twilio_subscribe import router as subscribe_router
 from streamer.api.wire import MAX_SPEAKERS, TurnSettings
@@ -91,9 +90,9 @@ class CallParams(TurnSettings):
         mixed = len(tracks) == 1
         return [
             ChannelPlan(
-                track,
-                None if mixed else names[track],
-                StreamConfig(
+                tag=track,
+                name=None if mixed else names[track],
+                config=StreamConfig(
                     sample_rate=MULAW_RATE,
                     encoding="pcm_mulaw",
                     speaker_labels=mixed,
@@ -195,12 +194,10 @@ async def _run_call(reader: Reader, start: Start, params: CallParams, limit_s: f
             poster.post(message)
 
     max_speed = state.settings.max_stream_speed
+    plans = params.plans(start.tracks)
     call = TwilioCall(
-        start, params.plans(start.tracks), state.streaming, publish, limit_s, max_speed
+        start, plans, state.streaming, publish, state.live_streams, limit_s, max_speed
     )
-    live_streams: LiveStreams = state.live_streams
-    for channel in call.channels.values():
-        live_streams.add(channel.live)
     code = CLIENT_GONE
     try:
         code = await _serve(reader, call)
@@ -212,14 +209,12 @@ async def _run_call(reader: Reader, start: Start, params: CallParams, limit_s: f
                 await asyncio.wait({sending}, timeout=SHUTDOWN_FLUSH_S)
             _posting.add(sending)
             sending.add_done_callback(_posting.discard)
-        for channel in call.channels.values():
-            live_streams.remove(channel.live)
 
 
 async def _serve(reader: Reader, call: TwilioCall) -> int:
     """Media until the stream ends; the close code it ended with."""
     websocket = reader.websocket
-    stopping = asyncio.ensure_future(_any_stopping(call))
+    stopping = asyncio.ensure_future(call.channels.stopping())
     try:
         code, reason = await _receive(reader, call, stopping)
     except ProtocolError as close:  # a broken message, or decodes backing up: no finish
@@ -240,16 +235,6 @@ async def _serve(reader: Reader, call: TwilioCall) -> int:
         code, reason = CloseCode.SERVER_ERROR, "internal error"
     await close_quietly(websocket, code, reason)
     return code
-
-
-async def _any_stopping(call: TwilioCall) -> None:
-    """Returns once the server asks one of the call's channels to stop."""
-    waits = [asyncio.ensure_future(c.live.stopping.wait()) for c in call.channels.values()]
-    try:
-        await asyncio.wait(waits, return_when=FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
 
 
 async def _receive(

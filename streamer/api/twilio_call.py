@@ -12,21 +12,16 @@ what the callback gets too) are numbered by `sequence`, from 0 without gaps; par
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import Any
 
 from streamer.api.inference import StreamingInference
-from streamer.api.live import LiveStream
+from streamer.api.live import LiveStreams
+from streamer.api.live_channels import ChannelPlan, LiveChannels
 from streamer.api.twilio_messages import MULAW_RATE, Media, Start
-from streamer.api.wire import begin_message, stream_message, termination_message
-from streamer.core.words import Word
-from streamer.streaming.config import StreamConfig
-from streamer.streaming.events import SessionEvent, SpeakerRevision, SpeechStarted, TurnUpdate
+from streamer.api.wire import begin_message, termination_message
 from streamer.streaming.protocol import AudioPace, CloseCode, ProtocolError
-from streamer.streaming.session import StreamSession
 
 CHUNK_BYTES = MULAW_RATE // 10
 """100 ms: audio goes to the session (and the VAD) in chunks of at least this."""
@@ -79,46 +74,9 @@ class TrackAudio:
         self._received += len(audio)
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelPlan:
-    track: str
-    name: str | None
-    """the party every word of this channel is named; None: the session finds speakers"""
-    config: StreamConfig
-
-
-class Channel:
-    def __init__(self, plan: ChannelPlan, inference: StreamingInference, publish: Publish) -> None:
-        self.track = plan.track
-        self.name = plan.name
-        self.audio = TrackAudio()
-        self._publish = publish
-        self.live = LiveStream(StreamSession(plan.config, inference.grid), inference, self.deliver)
-
-    async def deliver(self, events: list[SessionEvent]) -> None:
-        for event in events:
-            named = event if self.name is None else _named(event, self.name)
-            result = isinstance(event, SpeakerRevision) or (
-                isinstance(event, TurnUpdate) and event.end_of_turn
-            )
-            self._publish({**stream_message(named), "channel": self.track}, result)
-
-
-def _named(event: SessionEvent, name: str) -> SessionEvent:
-    """`event` with every word's speaker `name`."""
-
-    def words(of: tuple[Word, ...]) -> tuple[Word, ...]:
-        return tuple(w.with_speaker(name) for w in of)
-
-    if isinstance(event, TurnUpdate):
-        return replace(event, words=words(event.words))
-    if isinstance(event, SpeechStarted):
-        return event
-    return replace(event, turns=tuple(replace(t, words=words(t.words)) for t in event.turns))
-
-
 class TwilioCall:
-    """The channels of one stream; `publish` sends each message where it goes."""
+    """The channels of one stream (each plan's `tag` is its track); `publish` sends each
+    message where it goes."""
 
     def __init__(
         self,
@@ -126,20 +84,22 @@ class TwilioCall:
         plans: list[ChannelPlan],
         inference: StreamingInference,
         publish: Publish,
+        register: LiveStreams,
         max_session_s: float,
         max_speed: float = 0.0,
     ) -> None:
         """`max_speed`: how many times real time a track's audio may arrive (`AudioPace`;
         Twilio sends at 1x, so only a caller posing as Twilio goes faster); 0: no limit."""
         self.ids = {"stream_sid": start.stream_sid, "call_sid": start.call_sid}
-        self.started = time.monotonic()
         self.max_session_s = max_session_s
         self._publish = publish
         self._sequence = 0
-        self.channels = {p.track: Channel(p, inference, self.publish) for p in plans}
-        self._paces = {p.track: AudioPace(max_speed) for p in plans}
         begin = begin_message(start.stream_sid, int(time.time() + max_session_s))
-        self.publish({**begin, "channels": {p.track: p.name for p in plans}}, True)
+        self.publish({**begin, "channels": {p.tag: p.name for p in plans}}, True)
+        self.channels = LiveChannels(plans, inference, self._publish_async, register)
+        self._tracks = {
+            str(c.plan.tag): (c, TrackAudio(), AudioPace(max_speed)) for c in self.channels
+        }
 
     def publish(self, message: dict[str, Any], to_callback: bool) -> None:
         tagged = {**message, **self.ids}
@@ -148,35 +108,37 @@ class TwilioCall:
             self._sequence += 1
         self._publish(tagged, to_callback)
 
+    async def _publish_async(self, message: dict[str, Any], to_callback: bool) -> None:
+        self.publish(message, to_callback)
+
     @property
     def elapsed_s(self) -> float:
-        return time.monotonic() - self.started
+        return time.monotonic() - self.channels.started
 
     async def media(self, media: Media) -> None:
-        channel = self.channels.get(media.track)
-        if channel is None:
+        track = self._tracks.get(media.track)
+        if track is None:
             raise ProtocolError(
                 CloseCode.INVALID_MESSAGE, f"media of track {media.track!r}, not in start"
             )
         if media.timestamp_ms is not None and media.timestamp_ms > 1000 * self.max_session_s:
             raise ProtocolError(CloseCode.MAX_DURATION, "maximum session duration exceeded")
-        self._paces[media.track].received(len(media.audio) / MULAW_RATE, time.monotonic())
-        for chunk in channel.audio.push(media.timestamp_ms, media.audio):
+        channel, audio, pace = track
+        pace.received(len(media.audio) / MULAW_RATE, time.monotonic())
+        for chunk in audio.push(media.timestamp_ms, media.audio):
             await channel.live.audio(chunk)
 
     async def finish(self) -> None:
         """The audio still gathered goes in, and every channel ends its open turn and
         delivers every result still coming."""
-        for channel in self.channels.values():
-            rest = channel.audio.rest()
+        for channel, audio, _ in self._tracks.values():
+            rest = audio.rest()
             if rest:
                 await channel.live.audio(rest)
-        await asyncio.gather(*(c.live.finish() for c in self.channels.values()))
+        await self.channels.finish()
 
     def end(self, code: int) -> None:
         """Say goodbye to the receivers (with why the stream ended) and stop the channels."""
-        audio_s = max(c.live.session.audio_duration_s for c in self.channels.values())
-        goodbye = termination_message(audio_s, self.elapsed_s)
+        goodbye = termination_message(self.channels.audio_duration_s, self.elapsed_s)
         self.publish({**goodbye, "close_code": code}, True)
-        for channel in self.channels.values():
-            channel.live.close(code)
+        self.channels.close(code)

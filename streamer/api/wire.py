@@ -32,7 +32,13 @@ from streamer.streaming.events import (
     SpeechStarted,
     TurnUpdate,
 )
-from streamer.streaming.protocol import MAX_SAMPLE_RATE, CloseCode, ProtocolError, TurnChanges
+from streamer.streaming.protocol import (
+    MAX_CHANNELS,
+    MAX_SAMPLE_RATE,
+    CloseCode,
+    ProtocolError,
+    TurnChanges,
+)
 from streamer.streaming.speaker_turns import SPEAKER_CHANGE_CONFIDENCE
 
 MAX_SPEAKERS = 35
@@ -600,6 +606,8 @@ class StreamParams(TurnSettings):
     token: str | None = None
     known_voices: str | None = Field(default=None, max_length=MAX_KNOWN_VOICES * 65)
     """comma-separated ids of enrolled voices"""
+    channels: int = Field(default=1, ge=1, le=MAX_CHANNELS)
+    """channels interleaved in the audio, each transcribed apart"""
 
     def voice_ids(self) -> list[str]:
         return [part.strip() for part in (self.known_voices or "").split(",") if part.strip()]

@@ -11,14 +11,14 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import replace
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
 from streamer.api.errors import first_problem
-from streamer.api.inference import StreamingInference
-from streamer.api.live import LiveStream, LiveStreams
+from streamer.api.live_channels import ChannelPlan, LiveChannels
 from streamer.api.logs import log_context
 from streamer.api.sockets import (
     Gone,
@@ -35,13 +35,13 @@ from streamer.api.wire import (
     StreamParams,
     begin_message,
     error_message,
-    stream_message,
     termination_message,
     turn_changes,
 )
+from streamer.core.channels import channel_name
 from streamer.core.voices import KnownVoice
 from streamer.streaming.config import StreamConfig
-from streamer.streaming.events import SessionEvent
+from streamer.streaming.interleaved import ChannelSplitter
 from streamer.streaming.protocol import (
     DEFAULT_INACTIVITY_S,
     AudioPace,
@@ -52,7 +52,6 @@ from streamer.streaming.protocol import (
     chunk_ms,
     read_control,
 )
-from streamer.streaming.session import StreamSession
 from streamer.streaming.turns import TurnParams
 
 log = logging.getLogger(__name__)
@@ -62,8 +61,11 @@ CLIENT_GONE = 1005
 """The close code counted for a session whose client went without one ("no status")."""
 
 
-def _config(params: StreamParams, voices: tuple[KnownVoice, ...]) -> StreamConfig:
-    return StreamConfig(
+def _plans(params: StreamParams, voices: tuple[KnownVoice, ...]) -> list[ChannelPlan]:
+    """A stream of one channel is one session. With `channels`, each channel is a session
+    of its own whose words are named by the channel ("1", "2"); the speakers inside a
+    channel are told apart ("1A", "1B") only when `speaker_labels=true` is given."""
+    config = StreamConfig(
         sample_rate=params.sample_rate,
         encoding=params.encoding,
         speaker_labels=params.speaker_labels,
@@ -72,24 +74,35 @@ def _config(params: StreamParams, voices: tuple[KnownVoice, ...]) -> StreamConfi
         turn=apply_turn_changes(TurnParams(), params.changes()),
         known_voices=voices,
     )
+    if params.channels == 1:
+        return [ChannelPlan(config)]
+    diarized = params.speaker_labels and "speaker_labels" in params.model_fields_set
+    channel = replace(config, speaker_labels=diarized)
+    names = [channel_name(index) for index in range(params.channels)]
+    return [ChannelPlan(channel, tag=name, name=name) for name in names]
 
 
 class Connection:
-    """One `/v3/ws` client: its live stream, whose events it sends as v3 JSON."""
+    """One `/v3/ws` client: a live stream per channel of its audio, whose events it sends
+    as v3 JSON."""
 
     def __init__(
         self,
         websocket: WebSocket,
-        session: StreamSession,
-        inference: StreamingInference,
+        params: StreamParams,
+        voices: tuple[KnownVoice, ...],
         max_session_s: float,
     ) -> None:
         self.websocket = websocket
         self.max_session_s = max_session_s
         self._send_lock = asyncio.Lock()
-        self.live = LiveStream(session, inference, self.send_events)
+        state = websocket.app.state
+        self.channels = LiveChannels(
+            _plans(params, voices), state.streaming, self.publish, state.live_streams
+        )
+        self.splitter = ChannelSplitter(params.channels, params.encoding)
         self.reader = Reader(websocket)
-        self.stopping = asyncio.ensure_future(self.live.stopping.wait())
+        self.stopping = asyncio.ensure_future(self.channels.stopping())
         """done when the server shuts down: the stream then ends with `finish`"""
 
     async def send(self, message: dict[str, object]) -> None:
@@ -97,36 +110,31 @@ class Connection:
             if self.websocket.application_state == WebSocketState.CONNECTED:
                 await send_within(self.websocket, json.dumps(message))
 
-    async def send_events(self, events: list[SessionEvent]) -> None:
-        for event in events:
-            await self.send(stream_message(event))
+    async def publish(self, message: dict[str, object], _result: bool) -> None:
+        await self.send(message)
 
     async def finish(self) -> None:
-        """Flush the open turn, send every result still coming, then say goodbye."""
-        await self.live.finish()
-        session = self.live.session
-        await self.send(
-            termination_message(session.audio_duration_s, time.monotonic() - self.live.started)
-        )
+        """Flush the open turns, send every result still coming, then say goodbye."""
+        await self.channels.finish()
+        elapsed_s = time.monotonic() - self.channels.started
+        await self.send(termination_message(self.channels.audio_duration_s, elapsed_s))
 
     def close(self, code: int) -> None:
         self.reader.cancel()
         self.stopping.cancel()
-        self.live.close(code)
+        self.channels.close(code)
 
 
 def _control(text: str, connection: Connection) -> str:
     """Act on a control message; its type."""
     control = read_control(text)
-    session = connection.live.session
     if control.kind == "ForceEndpoint":
-        connection.live.force_endpoint()
+        connection.channels.force_endpoint()
     elif control.kind == "UpdateConfiguration":
         changes = turn_changes(control.body)
-        formatted = (
-            session.config.format_turns if changes.format_turns is None else changes.format_turns
-        )
-        session.reconfigure(apply_turn_changes(session.config.turn, changes), formatted)
+        config = connection.channels.config
+        formatted = config.format_turns if changes.format_turns is None else changes.format_turns
+        connection.channels.reconfigure(apply_turn_changes(config.turn, changes), formatted)
     return control.kind
 
 
@@ -136,23 +144,17 @@ async def stream(websocket: WebSocket) -> None:
     if accepted is None:
         return
     params, voices, grant = accepted
-    session_limit_s = grant.limit_s
-    state = websocket.app.state
     try:
-        inference: StreamingInference = state.streaming
-        session = StreamSession(_config(params, voices), inference.grid)
-        connection = Connection(websocket, session, inference, session_limit_s)
-        live_streams: LiveStreams = state.live_streams
-        live_streams.add(connection.live)
+        connection = Connection(websocket, params, voices, grant.limit_s)
         code = CLIENT_GONE
         try:
             code = await _serve(connection, params)
         finally:
             connection.close(code)
-            live_streams.remove(connection.live)
-            log.info("closed %d after %.1f s of audio", code, session.audio_duration_s)
+            audio_s = connection.channels.audio_duration_s
+            log.info("closed %d after %.1f s of audio", code, audio_s)
     finally:
-        close_sessions(state, grant)  # counted by `_accept`
+        close_sessions(websocket.app.state, grant, params.channels)  # counted by `_accept`
 
 
 async def _refuse(websocket: WebSocket, refusal: ProtocolError) -> None:
@@ -173,7 +175,7 @@ async def _accept(
     try:
         await websocket.accept()
     except BaseException:
-        close_sessions(websocket.app.state, admitted[2])
+        close_sessions(websocket.app.state, admitted[2], admitted[0].channels)
         raise
     return admitted
 
@@ -201,9 +203,9 @@ def _admit(websocket: WebSocket) -> tuple[StreamParams, tuple[KnownVoice, ...], 
     except UnknownVoices as error:
         raise ProtocolError(CloseCode.BAD_PARAMS, f"invalid known_voices: {error}") from error
     limit: int = state.settings.max_sessions
-    if state.active_sessions >= limit:
+    if state.active_sessions + params.channels > limit:  # a session per channel
         raise ProtocolError(CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions")
-    return params, voices, open_sessions(state, offered, checked)
+    return params, voices, open_sessions(state, offered, checked, params.channels)
 
 
 async def _serve(connection: Connection, params: StreamParams) -> int:
@@ -217,7 +219,7 @@ async def _serve(connection: Connection, params: StreamParams) -> int:
         await connection.send(
             begin_message(session_id, int(time.time() + connection.max_session_s))
         )
-        return await _receive(connection, params.inactivity_timeout or DEFAULT_INACTIVITY_S)
+        return await _receive(connection, params)
     except ProtocolError as close:
         await connection.send(error_message(close.reason, close.code))
         await websocket.close(close.code, close.reason)
@@ -231,12 +233,13 @@ async def _serve(connection: Connection, params: StreamParams) -> int:
         return CloseCode.SERVER_ERROR
 
 
-async def _receive(connection: Connection, idle_s: float) -> int:
-    websocket, live = connection.websocket, connection.live
-    config = live.session.config
+async def _receive(connection: Connection, params: StreamParams) -> int:
+    websocket, channels = connection.websocket, connection.channels
+    idle_s = params.inactivity_timeout or DEFAULT_INACTIVITY_S
+    audio_format = (params.encoding, params.sample_rate, params.channels)
     pace = AudioPace(websocket.app.state.settings.max_stream_speed)
     while True:
-        left_s = connection.max_session_s - (time.monotonic() - live.started)
+        left_s = connection.max_session_s - (time.monotonic() - channels.started)
         try:
             message = await connection.reader.next(min(idle_s, left_s), connection.stopping)
         except Gone:
@@ -253,15 +256,13 @@ async def _receive(connection: Connection, idle_s: float) -> int:
             await connection.finish()
             await websocket.close(CloseCode.SERVICE_RESTART, "server shutting down")
             return CloseCode.SERVICE_RESTART
-        if time.monotonic() - live.started > connection.max_session_s:
+        if time.monotonic() - channels.started > connection.max_session_s:
             raise ProtocolError(CloseCode.MAX_DURATION, "maximum session duration exceeded")
         data, text = message.get("bytes"), message.get("text")
         if data is not None:
-            check_chunk(len(data), config.encoding, config.sample_rate)
-            pace.received(
-                chunk_ms(len(data), config.encoding, config.sample_rate) / 1000, time.monotonic()
-            )
-            await live.audio(data)
+            check_chunk(len(data), *audio_format)
+            pace.received(chunk_ms(len(data), *audio_format) / 1000, time.monotonic())
+            await channels.audio(connection.splitter.split(data))
         elif text is not None and _control(text, connection) == "Terminate":
             await connection.finish()
             await websocket.close(CloseCode.NORMAL)

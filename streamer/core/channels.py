@@ -10,7 +10,7 @@ by the person's name.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from streamer.core.utterances import utterances
@@ -47,3 +47,15 @@ def merge_channels(channels: Sequence[Transcript], diarized: bool) -> Transcript
         language_code=languages.most_common(1)[0][0] if languages else None,
         audio_channels=len(channels),
     )
+
+
+def channel_speaker(
+    speaker: str | None, name: str, diarized: bool, people: Collection[str] = ()
+) -> str:
+    """Who said a word heard live on the channel named `name`, which its session labelled
+    `speaker`: the channel's name; or, where the session told the channel's speakers apart
+    (`diarized`), the name and then the label ("1A"), an enrolled person (one of `people`)
+    by their name, as `merge_channels` names a file's words."""
+    if not diarized or speaker is None:
+        return name
+    return speaker if speaker in people else name + speaker

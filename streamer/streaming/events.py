@@ -4,7 +4,8 @@ a client holds once it has applied them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from streamer.core.words import Word, join_words, majority_speaker
 
@@ -64,6 +65,24 @@ class SpeakerRevision:
 
 
 SessionEvent = SpeechStarted | TurnUpdate | SpeakerRevision
+
+
+def with_words(event: SessionEvent, change: Callable[[Word], Word]) -> SessionEvent:
+    """`event` with `change` applied to each of its words."""
+    if isinstance(event, TurnUpdate):
+        return replace(event, words=tuple(map(change, event.words)))
+    if isinstance(event, SpeakerRevision):
+        turns = tuple(replace(t, words=tuple(map(change, t.words))) for t in event.turns)
+        return SpeakerRevision(turns)
+    return event
+
+
+def is_result(event: SessionEvent) -> bool:
+    """A final `Turn` or a revision: what a call's callback gets (partials and
+    `SpeechStarted` are for those watching live)."""
+    return isinstance(event, SpeakerRevision) or (
+        isinstance(event, TurnUpdate) and event.end_of_turn
+    )
 
 
 class HeldTranscript:

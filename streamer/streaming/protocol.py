@@ -40,10 +40,12 @@ MIN_CHUNK_MS = 50
 MAX_CHUNK_MS = 1000
 MAX_TEXT_BYTES = 16_384
 MAX_SAMPLE_RATE = 48_000
-MAX_FRAME_BYTES = 128 * 1024
-"""The largest WebSocket message read at all: the longest chunk (1000 ms of 16-bit audio at
-48 kHz, 96 000 bytes) with room to spare. A larger one closes the socket (1009) before it is
-buffered, so a client cannot make the server hold megabytes."""
+MAX_CHANNELS = 2
+"""Channels one stream may interleave (`channels`): each is a session of its own."""
+MAX_FRAME_BYTES = 256 * 1024
+"""The largest WebSocket message read at all: the longest chunk (1000 ms of 16-bit stereo
+at 48 kHz, 192 000 bytes) with room to spare. A larger one closes the socket (1009) before
+it is buffered, so a client cannot make the server hold megabytes."""
 DEFAULT_INACTIVITY_S = 30
 MAX_SESSION_S = 3 * 3600
 BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_mulaw": 1}
@@ -60,13 +62,15 @@ class ProtocolError(Exception):
         self.reason = reason
 
 
-def chunk_ms(byte_count: int, encoding: str, sample_rate: int) -> float:
-    return 1000 * byte_count / BYTES_PER_SAMPLE[encoding] / sample_rate
+def chunk_ms(byte_count: int, encoding: str, sample_rate: int, channels: int = 1) -> float:
+    """How long `byte_count` bytes of audio play (`channels` interleaved: a frame of a
+    sample each)."""
+    return 1000 * byte_count / (BYTES_PER_SAMPLE[encoding] * channels) / sample_rate
 
 
-def check_chunk(byte_count: int, encoding: str, sample_rate: int) -> None:
+def check_chunk(byte_count: int, encoding: str, sample_rate: int, channels: int = 1) -> None:
     """An audio message must hold 50-1000 ms of audio."""
-    duration = chunk_ms(byte_count, encoding, sample_rate)
+    duration = chunk_ms(byte_count, encoding, sample_rate, channels)
     if not MIN_CHUNK_MS <= duration <= MAX_CHUNK_MS:
         raise ProtocolError(
             CloseCode.CHUNK_DURATION,

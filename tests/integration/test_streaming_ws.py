@@ -119,7 +119,8 @@ def test_a_token_refused_for_its_params_still_opens_a_session(server: str) -> No
 
 
 def test_a_frame_larger_than_any_chunk_closes_1009_before_it_is_buffered(server: str) -> None:
-    """The largest chunk (1000 ms at 48 kHz, 96 KB) fits; 16 MB used to be read whole."""
+    """The largest chunk (1000 ms of stereo at 48 kHz, 192 KB) fits; 16 MB used to be read
+    whole."""
     with connect(
         ws_url(server, "sample_rate=16000"),
         additional_headers={"Authorization": API_KEY},
@@ -133,10 +134,11 @@ def test_a_frame_larger_than_any_chunk_closes_1009_before_it_is_buffered(server:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     assert httpx.get(f"{server}/healthz").status_code == 200
     with connect(
-        ws_url(server, "sample_rate=48000"), additional_headers={"Authorization": API_KEY}
+        ws_url(server, "sample_rate=48000&channels=2"),
+        additional_headers={"Authorization": API_KEY},
     ) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "Begin"
-        ws.send(b"\x00" * 96_000)  # the longest chunk at the highest rate is taken
+        ws.send(b"\x00" * 192_000)  # the longest chunk (1 s of stereo at 48 kHz) is taken
         ws.send(json.dumps({"type": "Terminate"}))
         assert json.loads(ws.recv(timeout=30))["type"] == "Termination"
 
@@ -347,8 +349,11 @@ def test_concurrent_sessions_keep_their_audio_and_labels(server: str) -> None:
 
 
 def test_session_limit_closes_3009() -> None:
-    """A server allowing one session refuses a second with 3009 and still serves the first."""
+    """A server allowing one session refuses a second with 3009 and still serves the first;
+    a stream of two channels needs two."""
     with running_server({"STREAMER_MAX_SESSIONS": "1"}) as base:
+        two_channels = ws_url(base, "sample_rate=16000&channels=2")
+        assert refused_with(two_channels, "") == 3009  # a session per channel
         url = ws_url(base, "sample_rate=16000")
         with connect(url) as first:
             assert json.loads(first.recv(timeout=10))["type"] == "Begin"

@@ -1,7 +1,7 @@
 """Channels transcribed apart, merged into one transcript (`core.channels`), and what groups
 words (utterances, sentences, paragraphs) grouping them a channel at a time."""
 
-from streamer.core.channels import merge_channels
+from streamer.core.channels import channel_speaker, merge_channels
 from streamer.core.passages import paragraphs, sentences
 from streamer.core.utterances import utterances
 from streamer.core.words import Transcript, Word
@@ -72,3 +72,11 @@ def test_sentences_and_paragraphs_are_found_a_channel_at_a_time() -> None:
         ("I think so.", "1"),
         ("Right.", "2"),
     ]
+
+
+def test_a_live_channel_names_its_words_by_itself_or_before_its_session_labels() -> None:
+    assert channel_speaker("A", "1", diarized=False) == "1"
+    assert channel_speaker(None, "Caller", diarized=False) == "Caller"
+    assert channel_speaker("B", "2", diarized=True) == "2B"
+    assert channel_speaker(None, "2", diarized=True) == "2"  # before any voice is known
+    assert channel_speaker("Ada", "1", diarized=True, people={"Ada"}) == "Ada"

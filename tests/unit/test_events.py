@@ -10,6 +10,8 @@ from streamer.streaming.events import (
     SpeakerRevision,
     SpeechStarted,
     TurnUpdate,
+    is_result,
+    with_words,
 )
 
 
@@ -89,3 +91,27 @@ def test_held_transcript_applies_revisions() -> None:
     assert held.words == (*revised_first, *revised_second)
     assert held.apply(SpeakerRevision(())) == []
     assert held.words == (*revised_first, *revised_second)
+
+
+def test_with_words_changes_every_word_of_a_turn_or_revision_and_nothing_else() -> None:
+    def shout(word: Word) -> Word:
+        return word.with_speaker(f"{word.speaker}!")
+
+    turn = with_words(update(3, HELLO, final_count=2, end=False), shout)
+    assert isinstance(turn, TurnUpdate)
+    assert [w.speaker for w in turn.words] == ["A!", "A!", "B!"]
+    assert (turn.turn_order, turn.final_count, turn.end_of_turn) == (3, 2, False)
+    revision = with_words(
+        SpeakerRevision((RevisedTurn(1, HELLO), RevisedTurn(2, HELLO[:1]))), shout
+    )
+    assert isinstance(revision, SpeakerRevision)
+    assert [[w.speaker for w in t.words] for t in revision.turns] == [["A!", "A!", "B!"], ["A!"]]
+    assert [t.turn_order for t in revision.turns] == [1, 2]
+    assert with_words(SpeechStarted(40), shout) == SpeechStarted(40)
+
+
+def test_results_are_finals_and_revisions() -> None:
+    assert is_result(update(0, HELLO))
+    assert is_result(SpeakerRevision((RevisedTurn(0, HELLO),)))
+    assert not is_result(update(0, HELLO, end=False))
+    assert not is_result(SpeechStarted(0))

@@ -36,6 +36,16 @@ def test_chunk_duration_follows_encoding_and_rate(
     check_chunk(byte_count, encoding, rate)  # 100 ms: fine
 
 
+def test_interleaved_channels_are_timed_by_their_frames() -> None:
+    """Stereo 16-bit: 4 bytes a frame, so 6400 bytes at 16 kHz are 100 ms, and 3200 only 50."""
+    assert chunk_ms(6400, "pcm_s16le", 16000, channels=2) == 100
+    assert chunk_ms(1600, "pcm_mulaw", 8000, channels=2) == 100
+    check_chunk(3200, "pcm_s16le", 16000, channels=2)
+    with pytest.raises(ProtocolError) as error:
+        check_chunk(3196, "pcm_s16le", 16000, channels=2)
+    assert error.value.code == CloseCode.CHUNK_DURATION
+
+
 @pytest.mark.parametrize("byte_count", [1598, 32002, 0])
 def test_chunks_outside_50_to_1000_ms_close_3007(byte_count: int) -> None:
     with pytest.raises(ProtocolError) as error:
