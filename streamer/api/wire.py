@@ -22,8 +22,10 @@ from streamer.api.errors import first_problem
 from streamer.core.clustering import SpeakerCount
 from streamer.core.passages import Passage
 from streamer.core.utterances import utterances
+from streamer.core.word_rules import Spelling, WordRules, bare
 from streamer.core.word_search import WordMatch
 from streamer.core.words import Transcript, Utterance, Word
+from streamer.files.pipeline import FileOptions
 from streamer.models.asr import DEFAULT_LANGUAGE, LANGUAGES, whisper_language
 from streamer.streaming.events import (
     RevisedTurn,
@@ -116,6 +118,7 @@ class TranscriptBody(BaseModel):
     confidence: float | None = None
     audio_duration: int | None = None
     language_code: str | None = None
+    language_confidence: float | None = None
     audio_channels: int | None = None
     error: str | None = None
 
@@ -133,8 +136,50 @@ class SpeakerOptions(BaseModel):
     max_speakers_expected: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
 
 
+MAX_TERMS = 1000
+"""`keyterms_prompt` / `word_boost` entries (as AssemblyAI allows); Whisper's prompt holds
+the first 223 tokens of them"""
+Term = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class CustomSpelling(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: list[Term] = Field(alias="from", min_length=1, max_length=32)
+    """words or phrases (whatever their case) written as `to`"""
+    to: Term
+
+    @field_validator("from_")
+    @classmethod
+    def _has_words(cls, said: list[str]) -> list[str]:
+        if any(not bare_words(phrase) for phrase in said):
+            raise ValueError("each 'from' needs a word")
+        return said
+
+
+def bare_words(phrase: str) -> tuple[str, ...]:
+    """A phrase as word rules compare it (`core.word_rules.bare`)."""
+    return tuple(word for word in map(bare, phrase.split()) if word)
+
+
+UNSUPPORTED_FEATURES = (
+    "auto_chapters",
+    "auto_highlights",
+    "content_safety",
+    "entity_detection",
+    "iab_categories",
+    "redact_pii",
+    "redact_pii_audio",
+    "sentiment_analysis",
+    "speech_understanding",
+    "summarization",
+)
+"""AssemblyAI features this server does not have: a request that turns one on is refused
+(400) rather than answered without it."""
+
+
 class TranscriptRequest(BaseModel):
-    """What we act on; other AssemblyAI fields are accepted, kept and echoed back."""
+    """What we act on; other fields are accepted, kept and echoed back, except those that
+    turn on a feature we lack (`UNSUPPORTED_FEATURES`)."""
 
     model_config = ConfigDict(extra="allow")
     audio_url: str = Field(min_length=1, max_length=4096)
@@ -155,6 +200,21 @@ class TranscriptRequest(BaseModel):
     multichannel: bool = False
     dual_channel: bool = False
     """the older name of `multichannel` (for two channels)"""
+    audio_start_from: int | None = Field(default=None, ge=0)
+    """ms: transcribe from here (word times stay the file's)"""
+    audio_end_at: int | None = Field(default=None, ge=1)
+    """ms: ...to here"""
+    speech_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    language_confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    punctuate: bool = True
+    format_text: bool = True
+    disfluencies: bool = False
+    filter_profanity: bool = False
+    custom_spelling: list[CustomSpelling] | None = Field(default=None, max_length=MAX_TERMS)
+    keyterms_prompt: list[Term] | None = Field(default=None, max_length=MAX_TERMS)
+    word_boost: list[Term] | None = Field(default=None, max_length=MAX_TERMS)
+    boost_param: Literal["default"] | None = None
+    """Whisper's prompt has no weight: "low" and "high" cannot be honoured (400)"""
 
     @field_validator("language_code")
     @classmethod
@@ -174,9 +234,45 @@ class TranscriptRequest(BaseModel):
         return url
 
     @model_validator(mode="after")
+    def _supported(self) -> TranscriptRequest:
+        asked = [name for name in UNSUPPORTED_FEATURES if (self.model_extra or {}).get(name)]
+        if asked:
+            raise ValueError(f"{asked[0]} is not supported by this server")
+        return self
+
+    @model_validator(mode="after")
     def _consistent(self) -> TranscriptRequest:
         self.speaker_count()  # raises ValueError on contradictions
+        start, end = self.audio_start_from, self.audio_end_at
+        if start is not None and end is not None and end <= start:
+            raise ValueError("audio_end_at must be after audio_start_from")
+        if self.known_voices and not self.speaker_labels:
+            raise ValueError("known_voices names speakers: it needs speaker_labels")
         return self
+
+    def file_options(self, profane: frozenset[str]) -> FileOptions:
+        """What the pipeline is to do beyond speakers and language; `profane`: the words
+        `filter_profanity` masks."""
+        terms = [*(self.keyterms_prompt or ()), *(self.word_boost or ())]
+        spellings = tuple(
+            Spelling(bare_words(said), item.to)
+            for item in self.custom_spelling or ()
+            for said in item.from_
+        )
+        return FileOptions(
+            rules=WordRules(
+                disfluencies=self.disfluencies,
+                spellings=spellings,
+                profane=profane if self.filter_profanity else frozenset(),
+                format_text=self.format_text,
+                punctuate=self.punctuate,
+            ),
+            hotwords=", ".join(terms) or None,
+            start_s=(self.audio_start_from or 0) / 1000,
+            end_s=None if self.audio_end_at is None else self.audio_end_at / 1000,
+            min_speech_share=self.speech_threshold or 0.0,
+            min_language_confidence=self.language_confidence_threshold or 0.0,
+        )
 
     def speaker_count(self) -> SpeakerCount:
         options = self.speaker_options or SpeakerOptions()
@@ -234,6 +330,7 @@ def transcript_body(transcript: Transcript, speaker_labels: bool = True) -> Tran
         confidence=round(transcript.confidence, 4),
         audio_duration=round(transcript.audio_duration_s),
         language_code=transcript.language_code,
+        language_confidence=transcript.language_confidence,
         audio_channels=transcript.audio_channels,
     )
 
@@ -376,6 +473,7 @@ def transcript_object(job: JobView) -> dict[str, Any]:
         "confidence": result.get("confidence"),
         "audio_duration": result.get("audio_duration"),
         "language_code": result.get("language_code") or job.request.get("language_code"),
+        "language_confidence": result.get("language_confidence"),
         "audio_channels": result.get("audio_channels"),
     }
 

@@ -36,6 +36,25 @@ class ArrayAudio:
         return self.samples[max(0, start) : max(0, stop)]
 
 
+@dataclass(frozen=True, slots=True)
+class ClippedAudio:
+    """Samples [start, stop) of `source`, read as audio of their own (sample 0 is `start`)."""
+
+    source: AudioSource
+    start: int
+    stop: int
+
+    @property
+    def num_samples(self) -> int:
+        return max(0, min(self.stop, self.source.num_samples) - self.start)
+
+    def read(self, start: int, stop: int) -> Float32Array:
+        stop = min(stop, self.num_samples)
+        if stop <= max(0, start):
+            return np.zeros(0, dtype=np.float32)
+        return self.source.read(self.start + max(0, start), self.start + stop)
+
+
 def as_source(audio: Float32Array | AudioSource) -> AudioSource:
     return ArrayAudio(audio) if isinstance(audio, np.ndarray) else audio
 

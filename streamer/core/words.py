@@ -24,6 +24,9 @@ class Word:
     def with_speaker(self, speaker: str | None) -> Word:
         return replace(self, speaker=speaker)
 
+    def shifted(self, offset_ms: int) -> Word:
+        return replace(self, start_ms=self.start_ms + offset_ms, end_ms=self.end_ms + offset_ms)
+
 
 @dataclass(frozen=True, slots=True)
 class Utterance:
@@ -46,6 +49,9 @@ class SpeakerTurn:
     start_s: float
     end_s: float
 
+    def shifted(self, offset_s: float) -> SpeakerTurn:
+        return replace(self, start_s=self.start_s + offset_s, end_s=self.end_s + offset_s)
+
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
@@ -58,6 +64,8 @@ class Transcript:
     speaker_turns: tuple[SpeakerTurn, ...] = field(default=())
     audio_channels: int | None = None
     """channels transcribed apart (`core.channels`); None: the audio was mixed to one"""
+    language_confidence: float | None = None
+    """how sure the detection of `language_code` was (None: the language was given)"""
 
     @property
     def text(self) -> str:

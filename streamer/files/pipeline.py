@@ -17,8 +17,8 @@ from math import ceil
 import numpy as np
 
 from streamer.core.arrays import Float32Array, FloatArray
-from streamer.core.audio import MODEL_SAMPLE_RATE
-from streamer.core.audio_source import AudioSource, as_source
+from streamer.core.audio import MODEL_SAMPLE_RATE, samples_to_ms
+from streamer.core.audio_source import AudioSource, ClippedAudio, as_source
 from streamer.core.channels import channel_name, merge_channels
 from streamer.core.clustering import (
     ClusteringParams,
@@ -43,6 +43,7 @@ from streamer.core.voices import (
     speaker_centroids,
     with_names,
 )
+from streamer.core.word_rules import WordRules, apply_rules
 from streamer.core.word_speakers import (
     SmoothingParams,
     SpeakerTimeline,
@@ -53,6 +54,7 @@ from streamer.core.word_speakers import (
 )
 from streamer.core.words import SpeakerTurn, Transcript, Word
 from streamer.files.windows import MAX_SILENCE_IN_WINDOW_S, asr_windows
+from streamer.files.word_lists import number_speller
 from streamer.models.loader import ModelSet
 
 Progress = Callable[[float], None]
@@ -74,6 +76,27 @@ class PipelineParams:
     other party talks, and Whisper decoding across those silences misplaced and dropped
     words (the split telephone call: per-party WER 21.7 / 37.1 % joined within 5 s, 10.9 /
     20.0 % within 1 s; `load_tests/multichannel.py`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileOptions:
+    """What a request asks beyond speakers and language (AssemblyAI's v2 fields)."""
+
+    rules: WordRules = field(default_factory=WordRules)
+    hotwords: str | None = None
+    """terms Whisper is told to expect (`keyterms_prompt`, `word_boost`)"""
+    start_s: float = 0.0
+    """transcribe from here (`audio_start_from`); word times stay the file's"""
+    end_s: float | None = None
+    """...to here (`audio_end_at`); None: the end"""
+    min_speech_share: float = 0.0
+    """`speech_threshold`: less speech than this share of the audio is `Refused`"""
+    min_language_confidence: float = 0.0
+    """`language_confidence_threshold`: a detected language less sure than this is `Refused`"""
+
+
+class Refused(Exception):
+    """The audio does not meet what the request asked of it: the job ends with this reason."""
 
 
 ASR_BLOCK_S = 600.0
@@ -138,24 +161,35 @@ class FileTranscriber:
         progress: Progress | None = None,
         known_voices: Sequence[KnownVoice] = (),
         speaker_prefix: str = "",
+        options: FileOptions = FileOptions(),
     ) -> Transcript:
         """16 kHz mono audio -> words with speakers and utterances; speakers whose voice
         matches one of `known_voices` carry that person's name, the others a letter after
         `speaker_prefix`. `progress` is called as the work goes (an exception it raises stops
-        the work: a cancelled job)."""
-        source = as_source(audio)
+        the work: a cancelled job). `Refused` when the audio does not meet `options`."""
+        whole = as_source(audio)
+        start = round(options.start_s * MODEL_SAMPLE_RATE)
+        stop = (
+            whole.num_samples if options.end_s is None else round(options.end_s * MODEL_SAMPLE_RATE)
+        )
+        source = (
+            ClippedAudio(whole, start, stop) if (start, stop) != (0, whole.num_samples) else whole
+        )
         report = progress or (lambda _share: None)
         duration_s = source.num_samples / MODEL_SAMPLE_RATE
         probs = self.models.vad.file_probabilities(source, lambda share: report(0.05 * share))
         regions = speech_regions(
             probs, self.models.vad.frame_samples / MODEL_SAMPLE_RATE, self.params.vad, duration_s
         )
-        words, language = self._asr(
+        _check_speech(regions, duration_s, options.min_speech_share)
+        words, language, confidence = self._asr(
             source,
             asr_windows(regions, max_gap_s=self.params.asr_max_gap_s),
             language,
             lambda share: report(0.05 + 0.55 * share),
+            options.hotwords,
         )
+        _check_language(language, confidence, options.min_language_confidence)
         turns: tuple[SpeakerTurn, ...] = ()
         if speaker_labels and words:
             diarization = self.diarize(
@@ -173,13 +207,18 @@ class FileTranscriber:
                 names = match_voices(diarization.centroids, known_voices, threshold)
                 words = with_names(words, labels, names)
             turns = diarization.turns
+        words = apply_rules(words, options.rules, number_speller(language))
+        if start:  # times in the file, not in the stretch transcribed
+            words = tuple(w.shifted(samples_to_ms(start)) for w in words)
+            turns = tuple(t.shifted(start / MODEL_SAMPLE_RATE) for t in turns)
         report(1.0)
         return Transcript(
             words=words,
             utterances=utterances(words) if speaker_labels else (),
-            audio_duration_s=duration_s,
+            audio_duration_s=whole.num_samples / MODEL_SAMPLE_RATE,
             language_code=language,
             speaker_turns=turns,
+            language_confidence=confidence,
         )
 
     def transcribe_channels(
@@ -190,6 +229,7 @@ class FileTranscriber:
         speaker_labels: bool = False,
         progress: Progress | None = None,
         known_voices: Sequence[KnownVoice] = (),
+        options: FileOptions = FileOptions(),
     ) -> Transcript:
         """Each channel of one recording transcribed apart (`core.channels`): its words carry
         their channel, and its speakers are found inside it only with `speaker_labels`
@@ -213,6 +253,7 @@ class FileTranscriber:
                     part_of(index),
                     known_voices,
                     channel_name(index),  # its speakers: 1A, 1B, ...
+                    options,
                 )
             )
         return merge_channels(done, speaker_labels)
@@ -223,9 +264,12 @@ class FileTranscriber:
         windows: list[tuple[float, float]],
         language: str | None,
         report: Progress,
-    ) -> tuple[tuple[Word, ...], str | None]:
+        hotwords: str | None,
+    ) -> tuple[tuple[Word, ...], str | None, float | None]:
         """Words of every decode window, a block of windows at a time; the language the first
-        block found (when none was asked for) is the language of the rest."""
+        block found (when none was asked for) is the language of the rest, and how sure it
+        was of it."""
+        confidence = None
         words: list[Word] = []
         blocks: dict[int, list[tuple[float, float]]] = {}
         for window in windows:
@@ -235,12 +279,17 @@ class FileTranscriber:
             origin = round(origin_s * MODEL_SAMPLE_RATE)
             audio = source.read(origin, ceil(members[-1][1] * MODEL_SAMPLE_RATE))
             asr = self.models.asr.transcribe_regions(
-                audio, [(a - origin_s, b - origin_s) for a, b in members], language, origin_s
+                audio,
+                [(a - origin_s, b - origin_s) for a, b in members],
+                language,
+                origin_s,
+                hotwords,
             )
             words += asr.words
-            language = language or asr.language
+            if language is None:
+                language, confidence = asr.language, asr.language_probability
             report(done / len(blocks))
-        return tuple(words), language
+        return tuple(words), language, confidence
 
     def diarize(
         self,
@@ -314,6 +363,27 @@ class FileTranscriber:
             sections=tuple(stitched),
             turns=tuple(sorted(turns, key=lambda t: (t.start_s, t.speaker))),
             centroids=found,
+        )
+
+
+def _check_speech(
+    regions: Sequence[tuple[float, float]], duration_s: float, threshold: float
+) -> None:
+    """`Refused`, in AssemblyAI's words, when less than `threshold` of the audio is speech."""
+    share = sum(end - start for start, end in regions) / duration_s if duration_s else 0.0
+    if share < threshold:
+        raise Refused(
+            f"Audio speech threshold {share:.4f} is below the requested speech threshold value"
+            f" {threshold:g}"
+        )
+
+
+def _check_language(language: str | None, confidence: float | None, threshold: float) -> None:
+    """`Refused` when the language detected is less sure than `threshold`."""
+    if confidence is not None and confidence < threshold:
+        raise Refused(
+            f"detected language '{language}' with confidence {confidence:.4f}, below the"
+            f" requested language_confidence_threshold {threshold:g}"
         )
 
 

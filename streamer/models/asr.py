@@ -36,6 +36,8 @@ BATCH_SIZE = 8
 class AsrResult:
     words: tuple[Word, ...]
     language: str | None
+    language_probability: float | None = None
+    """how sure Whisper was of `language`, when it detected it"""
 
 
 class WhisperAsr:
@@ -56,9 +58,12 @@ class WhisperAsr:
         regions_s: Sequence[tuple[float, float]],
         language: str | None,
         offset_s: float = 0.0,
+        hotwords: str | None = None,
     ) -> AsrResult:
         """Decode each (start, end) region (each at most 30 s) of 16 kHz audio; word times are
-        those in `audio` plus `offset_s` (where it starts in the file)."""
+        those in `audio` plus `offset_s` (where it starts in the file). `hotwords`: terms
+        Whisper reads before each window, and decodes toward (its prompt holds 223 tokens of
+        them; the rest is cut)."""
         if not regions_s:
             return AsrResult(words=(), language=language)
         if self.english_only:
@@ -70,6 +75,7 @@ class WhisperAsr:
             word_timestamps=True,
             batch_size=BATCH_SIZE,
             beam_size=1,
+            hotwords=hotwords,
         )
         words = tuple(
             Word(
@@ -82,4 +88,6 @@ class WhisperAsr:
             for w in segment.words or ()
             if w.word.strip()
         )
-        return AsrResult(words=words, language=info.language)
+        detected = language is None
+        probability = round(float(info.language_probability), 4) if detected else None
+        return AsrResult(words=words, language=info.language, language_probability=probability)

@@ -85,7 +85,7 @@ def test_a_voice_is_its_keys(server: str, nowhere: str, tmp_path: Path) -> None:
     named = httpx.post(
         f"{server}/v2/transcript",
         headers=_as(OTHER),
-        json={"audio_url": f"{nowhere}/a.wav", "known_voices": [voice_id]},
+        json={"audio_url": f"{nowhere}/a.wav", "speaker_labels": True, "known_voices": [voice_id]},
     )
     assert named.status_code == 400 and "no voice with id" in named.json()["error"]
     stream = ws_url(server, f"sample_rate=16000&known_voices={voice_id}")

@@ -136,7 +136,11 @@ def test_voices_are_listed_and_deleted(server: str, files: dict[str, Path], grac
     refused = httpx.post(
         f"{server}/v2/transcript",
         headers=AUTH,
-        json={"audio_url": upload_url, "known_voices": [grace, again["id"]]},
+        json={
+            "audio_url": upload_url,
+            "speaker_labels": True,
+            "known_voices": [grace, again["id"]],
+        },
     )
     assert refused.status_code == 400
     assert refused.json() == {"error": f"invalid known_voices: no voice with id {again['id']}"}
@@ -216,7 +220,7 @@ def test_known_voices_as_the_wire_reads_them() -> None:
     params = StreamParams.model_validate({"sample_rate": "16000", "known_voices": " a, b,,c "})
     assert params.voice_ids() == ["a", "b", "c"]
     assert StreamParams.model_validate({"sample_rate": "16000"}).voice_ids() == []
-    request = {"audio_url": "https://example.invalid/a.wav"}
+    request = {"audio_url": "https://example.invalid/a.wav", "speaker_labels": True}
     assert TranscriptRequest.model_validate({**request, "known_voices": ["a"]}).known_voices == [
         "a"
     ]

@@ -265,3 +265,87 @@ def test_a_transcript_is_decoded_in_english_unless_it_names_a_language_or_asks_t
     for bad in ("xx", "zz_us", "EN", "english"):
         with pytest.raises(ValidationError):
             TranscriptRequest.model_validate({**url, "language_code": bad})
+
+
+# ---- v2 request fields acted on (README, "The v2 request") --------------------------------------
+
+URL = {"audio_url": "http://127.0.0.1/a.wav"}
+
+
+def request_refusal(fields: dict[str, Any]) -> str:
+    with pytest.raises(ValidationError) as refused:
+        TranscriptRequest.model_validate({**URL, **fields})
+    return first_problem(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"audio_start_from": 5000, "audio_end_at": 5000}, "audio_end_at must be after"),
+        ({"audio_start_from": -1}, "audio_start_from"),
+        ({"speech_threshold": 1.5}, "speech_threshold"),
+        ({"language_confidence_threshold": -0.1}, "language_confidence_threshold"),
+        ({"boost_param": "high"}, "boost_param"),
+        ({"word_boost": ["x" * 101]}, "word_boost"),
+        ({"keyterms_prompt": ["term"] * 1001}, "keyterms_prompt"),
+        ({"custom_spelling": [{"from": [], "to": "X"}]}, "custom_spelling"),
+        ({"custom_spelling": [{"from": ["..."], "to": "X"}]}, "each 'from' needs a word"),
+        ({"custom_spelling": [{"to": "X"}]}, "custom_spelling"),
+        ({"known_voices": ["v1"]}, "known_voices names speakers: it needs speaker_labels"),
+        ({"punctuate": "maybe"}, "punctuate"),
+        ({"auto_chapters": True}, "auto_chapters is not supported by this server"),
+        ({"redact_pii": True, "redact_pii_policies": ["ssn"]}, "redact_pii is not supported"),
+    ],
+)
+def test_a_request_field_that_cannot_be_honoured_is_refused_naming_it(
+    fields: dict[str, Any], problem: str
+) -> None:
+    assert problem in request_refusal(fields)
+
+
+def test_request_fields_become_the_pipelines_options() -> None:
+    request = TranscriptRequest.model_validate(
+        {
+            **URL,
+            "audio_start_from": 1500,
+            "audio_end_at": 9000,
+            "speech_threshold": 0.4,
+            "language_confidence_threshold": 0.7,
+            "punctuate": False,
+            "format_text": False,
+            "disfluencies": True,
+            "filter_profanity": True,
+            "custom_spelling": [{"from": ["Di Carlo", "dicarlo"], "to": "DiCarlo"}],
+            "keyterms_prompt": ["Sheila", "New Jersey"],
+            "word_boost": ["Yankee"],
+            "boost_param": "default",
+        }
+    )
+    options = request.file_options(frozenset({"damn"}))
+    assert (options.start_s, options.end_s) == (1.5, 9.0)
+    assert (options.min_speech_share, options.min_language_confidence) == (0.4, 0.7)
+    rules = options.rules
+    assert (rules.punctuate, rules.format_text, rules.disfluencies) == (False, False, True)
+    assert rules.profane == frozenset({"damn"})
+    assert [(s.said, s.written) for s in rules.spellings] == [
+        (("di", "carlo"), "DiCarlo"),
+        (("dicarlo",), "DiCarlo"),
+    ]
+    assert options.hotwords == "Sheila, New Jersey, Yankee"
+
+
+def test_a_plain_request_asks_for_assemblyais_defaults() -> None:
+    """Fillers left out (`disfluencies` is off by default), nothing else changed."""
+    options = TranscriptRequest.model_validate(URL).file_options(frozenset({"damn"}))
+    rules = options.rules
+    assert not rules.disfluencies and rules.punctuate and rules.format_text
+    assert rules.profane == frozenset() and rules.spellings == ()
+    assert options.hotwords is None
+    assert (options.start_s, options.end_s, options.min_speech_share) == (0.0, None, 0.0)
+
+
+def test_a_feature_left_off_is_taken_and_echoed() -> None:
+    request = TranscriptRequest.model_validate(
+        {**URL, "auto_chapters": False, "summarization": None}
+    )
+    assert request.model_extra == {"auto_chapters": False, "summarization": None}

@@ -34,7 +34,8 @@ from streamer.files.media import (
     decode_channels_to_files,
     decode_to_file,
 )
-from streamer.files.pipeline import FileTranscriber
+from streamer.files.pipeline import FileTranscriber, Refused
+from streamer.files.word_lists import profane_words
 from streamer.models.priority import lower_this_thread
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ class JobRunner:
         except JobLost:
             log.info("stopped: the job was deleted or its lease lost")
             return
-        except (AudioUnavailable, UnknownVoices) as problem:  # a voice deleted since
+        except (AudioUnavailable, UnknownVoices, Refused) as problem:  # said as it is
             error = str(problem)
         except Exception:
             log.exception("job %s failed", job.id)
@@ -197,13 +198,20 @@ class JobRunner:
         with tempfile.TemporaryDirectory(dir=self._scratch) as scratch:
             channels = self._audio(job, Path(scratch), request.channels_apart, still_wanted)
             count, language = request.speaker_count(), request.language
+            options = request.file_options(profane_words())
             if request.channels_apart:
                 transcript = self._transcriber.transcribe_channels(
-                    channels, count, language, request.speaker_labels, still_wanted, known
+                    channels, count, language, request.speaker_labels, still_wanted, known, options
                 )
             else:
                 transcript = self._transcriber.transcribe(
-                    channels[0], count, language, request.speaker_labels, still_wanted, known
+                    channels[0],
+                    count,
+                    language,
+                    request.speaker_labels,
+                    still_wanted,
+                    known,
+                    options=options,
                 )
         return transcript_body(transcript, request.speaker_labels).model_dump()
 
