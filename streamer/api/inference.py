@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from streamer.api.metrics import ServiceMetrics
 from streamer.core.arrays import Float32Array
 from streamer.core.audio import MODEL_SAMPLE_RATE, samples_to_ms
-from streamer.core.words import spread_words
+from streamer.core.words import Word, spread_words
 from streamer.models.loader import ModelSet, StreamWorkerModels
 from streamer.models.moonshine import Word as MoonshineWord
 from streamer.models.vad import VadState
-from streamer.streaming.pieces import Decoded, DecodeKind, DecodeRequest
+from streamer.streaming.pieces import Decoded, DecodeKind, DecodeRequest, HeardLanguage
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class StreamingInference:
     async def decode(self, request: DecodeRequest) -> Decoded:
         """The request's words and speakers, from the next batch."""
         if not request.speech:
-            return [], None  # nothing to decode: no need to wait for the worker
+            return [], None, None  # nothing to decode: no need to wait for the worker
         future: asyncio.Future[Decoded] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
         self._start_batch()
@@ -195,7 +195,7 @@ class StreamingInference:
         """One request in this thread, by the first worker's models (the streaming
         evaluation's clock times each call)."""
         if not request.speech:
-            return [], None
+            return [], None, None
         return decode_batch(self._workers[0].models, [request])[0]
 
     def close(self) -> None:
@@ -205,17 +205,31 @@ class StreamingInference:
 
 
 def decode_batch(models: StreamWorkerModels, requests: list[DecodeRequest]) -> list[Decoded]:
-    """Words of each request's speech, requests of about the same length in one Moonshine
-    batch, then the local speakers of each context that holds words."""
-    texts = _transcribe_alike(models, [r.audio if r.speech else None for r in requests])
+    """Words of each request's speech: English ones by Moonshine, those of about the same
+    length in one batch (words spread over the speech the VAD heard); the others by the
+    multilingual Whisper one by one, in the language they are told or the one it finds (its
+    own word times). Then the local speakers of each context that holds words."""
+    english = [r.audio if r.speech and r.language == "en" else None for r in requests]
+    texts = _transcribe_alike(models, english)
     results: list[Decoded] = []
     for request, found in zip(requests, texts, strict=True):
-        spans = [(samples_to_ms(a), samples_to_ms(b)) for a, b in request.speech]
-        words = list(spread_words(found, spans))
+        words: list[Word] = []
+        heard = None
+        if request.speech and request.language == "en":
+            spans = [(samples_to_ms(a), samples_to_ms(b)) for a, b in request.speech]
+            words = list(spread_words(found, spans))
+        elif request.speech:
+            whisper = models.whisper.get()
+            decoded = whisper.transcribe_clip(
+                request.audio, request.language, samples_to_ms(request.offset)
+            )
+            words = list(decoded.words)
+            if request.language is None and decoded.language is not None:
+                heard = HeardLanguage(decoded.language, decoded.language_probability or 0.0)
         local = None
         if request.context is not None and words:
             local = models.speaker_finder.find(request.context)
-        results.append((words, local))
+        results.append((words, local, heard))
     return results
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 import httpx
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -126,6 +127,17 @@ class TranscriptBody(BaseModel):
 # ---- async v2: requests --------------------------------------------------------------------
 
 
+def _decodable(code: str) -> str:
+    if whisper_language(code) not in LANGUAGES:
+        raise ValueError(f"unsupported language_code {code!r}")
+    return code
+
+
+LanguageCode = Annotated[
+    str, Field(pattern=r"^[a-z]{2,3}(_[a-z]{2})?$"), AfterValidator(_decodable)
+]
+"""An AssemblyAI language code ("en_us", "fr") of a language Whisper decodes."""
+
 MAX_KNOWN_VOICES = 32
 VoiceId = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -186,7 +198,7 @@ class TranscriptRequest(BaseModel):
     speaker_labels: bool = False
     speakers_expected: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
     speaker_options: SpeakerOptions | None = None
-    language_code: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[a-z]{2})?$")
+    language_code: LanguageCode | None = None
     language_detection: bool = False
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=4096)
     webhook_auth_header_name: str | None = Field(
@@ -215,13 +227,6 @@ class TranscriptRequest(BaseModel):
     word_boost: list[Term] | None = Field(default=None, max_length=MAX_TERMS)
     boost_param: Literal["default"] | None = None
     """Whisper's prompt has no weight: "low" and "high" cannot be honoured (400)"""
-
-    @field_validator("language_code")
-    @classmethod
-    def _decodable(cls, code: str | None) -> str | None:
-        if code is not None and whisper_language(code) not in LANGUAGES:
-            raise ValueError(f"unsupported language_code {code!r}")
-        return code
 
     @field_validator("webhook_url")
     @classmethod
@@ -541,6 +546,9 @@ def stream_message(event: SessionEvent) -> dict[str, Any]:
         }
         if event.speaker_label is not None:
             message["speaker_label"] = event.speaker_label
+        if event.language_code is not None:
+            message["language_code"] = event.language_code
+            message["language_confidence"] = event.language_confidence
         return message
     return {
         "type": "SpeakerRevision",
@@ -693,6 +701,12 @@ def turn_changes(body: dict[str, Any]) -> TurnChanges:
         raise ProtocolError(CloseCode.INVALID_MESSAGE, reason) from error
 
 
+StreamingModel = Literal[
+    "universal-streaming-english", "universal-streaming-multilingual", "whisper-rt"
+]
+ENGLISH_MODEL: StreamingModel = "universal-streaming-english"
+
+
 class StreamParams(TurnSettings):
     """`/v3/ws` query parameters we act on; unknown ones are ignored (clients send many)."""
 
@@ -706,6 +720,31 @@ class StreamParams(TurnSettings):
     """comma-separated ids of enrolled voices"""
     channels: int = Field(default=1, ge=1, le=MAX_CHANNELS)
     """channels interleaved in the audio, each transcribed apart"""
+    speech_model: StreamingModel = ENGLISH_MODEL
+    """English (Moonshine), or any language Whisper decodes (the other two)"""
+    language_detection: bool = False
+    language_code: LanguageCode | None = None
+
+    @model_validator(mode="after")
+    def _model_speaks_it(self) -> StreamParams:
+        asked = self.language_detection or whisper_language(self.language_code or "en") != "en"
+        if asked and not self.multilingual:
+            raise ValueError(
+                "language_code and language_detection need"
+                " speech_model=universal-streaming-multilingual"
+            )
+        return self
+
+    @property
+    def multilingual(self) -> bool:
+        return self.speech_model != ENGLISH_MODEL
+
+    @property
+    def language(self) -> str | None:
+        """What the session decodes as (Whisper's code); None: find it."""
+        if self.language_detection or (self.multilingual and self.language_code is None):
+            return None
+        return whisper_language(self.language_code or "en")
 
     def voice_ids(self) -> list[str]:
         return [part.strip() for part in (self.known_voices or "").split(",") if part.strip()]

@@ -40,7 +40,7 @@ from streamer.api.wire import (
 )
 from streamer.core.channels import channel_name
 from streamer.core.voices import KnownVoice
-from streamer.streaming.config import StreamConfig
+from streamer.streaming.config import StreamConfig, whisper_paced
 from streamer.streaming.interleaved import ChannelSplitter
 from streamer.streaming.protocol import (
     DEFAULT_INACTIVITY_S,
@@ -73,7 +73,11 @@ def _plans(params: StreamParams, voices: tuple[KnownVoice, ...]) -> list[Channel
         format_turns=bool(params.format_turns),
         turn=apply_turn_changes(TurnParams(), params.changes()),
         known_voices=voices,
+        language=params.language,
+        multilingual=params.multilingual,
     )
+    if params.multilingual:
+        config = whisper_paced(config)
     if params.channels == 1:
         return [ChannelPlan(config)]
     diarized = params.speaker_labels and "speaker_labels" in params.model_fields_set

@@ -41,12 +41,16 @@ class AsrResult:
 
 
 class WhisperAsr:
-    def __init__(self, model_dir: Path, device: str, threads: int, english_only: bool):
+    def __init__(
+        self, model_dir: Path, device: str, threads: int, english_only: bool, workers: int = 1
+    ):
+        """`workers`: calls that may run at once, from as many threads."""
         self._model = WhisperModel(
             str(model_dir),
             device=device,
             compute_type="int8" if device == "cpu" else "int8_float16",
             cpu_threads=threads,
+            num_workers=workers,
             local_files_only=True,
         )
         self._batched = BatchedInferencePipeline(self._model)
@@ -90,4 +94,31 @@ class WhisperAsr:
         )
         detected = language is None
         probability = round(float(info.language_probability), 4) if detected else None
+        return AsrResult(words=words, language=info.language, language_probability=probability)
+
+    def transcribe_clip(
+        self, audio: npt.NDArray[np.float32], language: str | None, offset_ms: int = 0
+    ) -> AsrResult:
+        """Decode one short clip of 16 kHz audio (a live stream's piece) in `language`, or
+        the language Whisper finds in it (None); word times from `offset_ms`."""
+        segments, info = self._model.transcribe(
+            audio,
+            language=language,
+            word_timestamps=True,
+            beam_size=1,
+            temperature=0.0,  # no fallback decodes: on a short clip they tripled its cost
+            condition_on_previous_text=False,
+        )
+        words = tuple(
+            Word(
+                text=w.word.strip(),
+                start_ms=offset_ms + seconds_to_ms(w.start),
+                end_ms=offset_ms + seconds_to_ms(max(w.end, w.start)),
+                confidence=round(float(w.probability), 4),
+            )
+            for segment in segments
+            for w in segment.words or ()
+            if w.word.strip()
+        )
+        probability = round(float(info.language_probability), 4) if language is None else None
         return AsrResult(words=words, language=info.language, language_probability=probability)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,8 @@ VAD_MODEL = "vad-silero"
 EMBEDDING_MODEL = "campplus"
 SEGMENTATION_MODEL = "segmentation-3.0"
 STREAMING_ASR_MODEL = "moonshine-base-en"
+STREAMING_WHISPER_MODEL = "whisper-base"
+"""live streams in other languages (multilingual, whatever `asr_model` files use)"""
 EMBEDDING_FILE = "campplus_cn_en_common_192.onnx"
 SEGMENTATION_FILE = "pyannote_segmentation_3_0.onnx"
 MOONSHINE_FILES = ("encoder_model.onnx", "decoder_model_merged.onnx", "tokenizer.bin")
@@ -41,13 +45,31 @@ def _moonshine_files(folder: Path, device: str) -> tuple[Path, Path, Path]:
     return encoder, decoder, tokenizer
 
 
+class LazyWhisper:
+    """The multilingual Whisper of live streams, built on first use (by the first stream
+    that is not English) and shared by the ASR workers: it takes that many calls at once."""
+
+    def __init__(self, build: Callable[[], WhisperAsr]) -> None:
+        self._build = build
+        self._model: WhisperAsr | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> WhisperAsr:
+        with self._lock:
+            if self._model is None:
+                log.info("loading Whisper for live streams in other languages")
+                self._model = self._build()
+            return self._model
+
+
 @dataclass(frozen=True, slots=True)
 class StreamWorkerModels:
     """What one ASR worker of live streams runs, in sessions of its own: workers never wait
-    on each other's thread pools."""
+    on each other's thread pools (the multilingual Whisper aside, built on demand)."""
 
     asr: MoonshineAsr
     speaker_finder: LocalSpeakerFinder
+    whisper: LazyWhisper
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +132,18 @@ def load_models(settings: Settings) -> ModelSet:
     check_device(settings)
     options, providers = _onnx_runtime(settings, settings.asr_threads)
     log.info("loading models (asr=%s, device=%s)", settings.asr_model, settings.device)
-    stream_workers = tuple(load_stream_worker_models(settings) for _ in range(settings.asr_workers))
+    whisper = LazyWhisper(
+        lambda: WhisperAsr(
+            model_file(settings, STREAMING_WHISPER_MODEL),
+            device=settings.device,
+            threads=settings.threads,
+            english_only=False,
+            workers=settings.asr_workers,
+        )
+    )
+    stream_workers = tuple(
+        load_stream_worker_models(settings, whisper) for _ in range(settings.asr_workers)
+    )
     asr, (segmenter, embedder) = built_lowered(
         settings.job_niceness,
         lambda: (
@@ -146,8 +179,9 @@ def _speaker_models(
     return segmenter, embedder
 
 
-def load_stream_worker_models(settings: Settings) -> StreamWorkerModels:
-    """Moonshine and the speaker models of one ASR worker of live streams."""
+def load_stream_worker_models(settings: Settings, whisper: LazyWhisper) -> StreamWorkerModels:
+    """Moonshine and the speaker models of one ASR worker of live streams, and the
+    multilingual Whisper they share."""
     options, providers = _onnx_runtime(settings, settings.asr_threads)
     segmenter, embedder = _speaker_models(settings, settings.asr_threads)
     return StreamWorkerModels(
@@ -157,6 +191,7 @@ def load_stream_worker_models(settings: Settings) -> StreamWorkerModels:
             providers,
         ),
         speaker_finder=LocalSpeakerFinder(segmenter, embedder),
+        whisper=whisper,
     )
 
 

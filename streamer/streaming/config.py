@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from streamer.core.clustering import ClusteringParams, OnlineParams
 from streamer.core.diarization import DiarizationParams
@@ -62,6 +62,26 @@ class StreamConfig:
     minutes, 47 MB for 50 turns over two hours, 12 MB with this bound)."""
     buffer_s: float = 60.0
     """Audio kept per session: the longest piece plus the speaker context, with margin."""
+    language: str | None = "en"
+    """What the session's speech is decoded as (Whisper's code): "en" on the fast path
+    (Moonshine), another language by Whisper; None: found by the first decode that hears
+    `language_min_speech_s` of speech and is `language_min_confidence` sure of it, or by
+    the first final (until then each decode finds its own)."""
+    multilingual: bool = False
+    """Turns carry `language_code` and `language_confidence` (the multilingual model)."""
+    language_min_speech_s: float = 1.0
+    language_min_confidence: float = 0.5
+    """Whisper base on a Spanish reading: 0.5 s of it "en" at 0.30, 1 s "es" at 0.88, 4 s
+    "es" at 0.95."""
     known_voices: tuple[KnownVoice, ...] = ()
     """Enrolled people: a label whose voice matches one's print carries that name."""
     voices: VoiceParams = field(default_factory=VoiceParams)
+
+
+def whisper_paced(config: StreamConfig) -> StreamConfig:
+    """`config` with partials as often as a stream decoded by Whisper can afford them: a
+    Whisper decode costs about 0.8 s here whatever the clip's length (it pads every call to
+    30 s), so the first partial after 0.5 s of speech and then one a second at most
+    (Moonshine's: 0.2 s, then every 0.5 s). A multilingual stream found to be English keeps
+    this pace."""
+    return replace(config, first_partial_s=0.5, partial_interval_s=1.0, partial_interval_max_s=3.0)

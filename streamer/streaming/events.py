@@ -30,6 +30,9 @@ class TurnUpdate:
     end_of_turn_confidence: float
     speaker_changed: bool = False
     """a final ended by the next speaker (`streamer.streaming.speaker_turns`), not a pause"""
+    language_code: str | None = None
+    """the session's language (multilingual sessions only), once known"""
+    language_confidence: float | None = None
 
     @property
     def transcript(self) -> str:

@@ -35,8 +35,18 @@ FINAL_PAD = 3 * VAD_FRAME_SAMPLES
 """Audio past a turn's last speech frame that its final decodes: word tails the VAD frame
 edges may clip."""
 
-Decoded = tuple[list[Word], LocalSpeakers | None]
-"""A decode's words and, when it analysed speakers, the local speakers of its context."""
+
+@dataclass(frozen=True, slots=True)
+class HeardLanguage:
+    """The language a decode found (one that was not told it), and how sure it was (0-1)."""
+
+    code: str
+    confidence: float
+
+
+Decoded = tuple[list[Word], LocalSpeakers | None, HeardLanguage | None]
+"""A decode's words; when it analysed speakers, the local speakers of its context; when it
+was not told the language, the one it found."""
 
 
 class DecodeKind(Enum):
@@ -67,6 +77,9 @@ class DecodeRequest:
     context_offset: int
     opening: bool = False
     """a partial of a turn with no words yet: short, and what a user waits for most"""
+    language: str | None = "en"
+    """what to decode it as (Whisper's code: "en" on the fast path, Moonshine); None: find
+    out (the session's language is not known yet)"""
 
     @property
     def final(self) -> bool:

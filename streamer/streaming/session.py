@@ -13,6 +13,8 @@ evaluation (the virtual clock) drive it alike, at any speed. A shell calls it in
    already has (give that to `on_decoded` at once), or skip it (nothing more to do). A
    request that cannot be queued or fails is given to `skip` unless it is a final (a
    final must run: the session cannot go on without it). `on_decoded` returns events.
+   A request says what language to decode it as (`DecodeRequest.language`; None: find it
+   out and give it to `on_decoded`, which makes the first sure finding the session's).
 3. `force_endpoint()` (the client's ForceEndpoint, and before Terminate) ends the open turn:
    queue the request it returns like any other. `reconfigure` applies UpdateConfiguration.
 
@@ -34,8 +36,10 @@ from streamer.streaming.events import SessionEvent, SpeechStarted, TurnUpdate
 from streamer.streaming.intake import AudioIntake
 from streamer.streaming.open_turn import OpenTurn
 from streamer.streaming.pieces import (
+    Decoded,
     DecodeKind,
     DecodeRequest,
+    HeardLanguage,
     Outcome,
     PieceScheduler,
     Plan,
@@ -65,6 +69,8 @@ class StreamSession:
         self._speakers = SessionSpeakers(config, grid)
         self._client_turns = SpeakerTurns()
         self._ending: dict[int, _Ending] = {}
+        self.language = None if config.language is None else HeardLanguage(config.language, 1.0)
+        """the language decodes are told, once known"""
 
     @property
     def audio_duration_s(self) -> float:
@@ -104,11 +110,16 @@ class StreamSession:
         )
         if partial is not None:
             requests.append(partial)
-        return events, requests
+        return events, self._told(requests)
 
     def force_endpoint(self) -> list[DecodeRequest]:
         event = self._turns.force_end()
-        return [self._final_request(event)] if event is not None else []
+        return self._told([self._final_request(event)] if event is not None else [])
+
+    def _told(self, requests: list[DecodeRequest]) -> list[DecodeRequest]:
+        """`requests` told the session's language (None while it is not known)."""
+        code = None if self.language is None else self.language.code
+        return requests if code == "en" else [replace(r, language=code) for r in requests]
 
     def reconfigure(self, turn: TurnParams, format_turns: bool) -> None:
         """New end-of-turn settings (UpdateConfiguration), from the next audio on."""
@@ -132,11 +143,47 @@ class StreamSession:
         self._pieces.skip(request)
 
     def on_decoded(
-        self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
+        self,
+        request: DecodeRequest,
+        words: list[Word],
+        local: LocalSpeakers | None,
+        heard: HeardLanguage | None = None,
     ) -> list[SessionEvent]:
+        """A decode's result: `heard`, the language it found when it was not told one."""
+        if heard is not None and self.language is None and self._sure_of(request, heard):
+            self.language = heard
         if request.final:
-            return self._final_turn(request, words, local)
-        outcome = self._pieces.decoded(request, (words, local))
+            events = self._final_turn(request, words, local)
+        else:
+            events = self._open_turn_events(request, (words, local, heard))
+        return self._with_language(events, self.language or heard)
+
+    def _sure_of(self, request: DecodeRequest, heard: HeardLanguage) -> bool:
+        """Whether what a decode found is to be the session's language."""
+        speech_s = sum(b - a for a, b in request.speech) / MODEL_SAMPLE_RATE
+        config = self.config
+        return request.final or (
+            speech_s >= config.language_min_speech_s
+            and heard.confidence >= config.language_min_confidence
+        )
+
+    def _with_language(
+        self, events: list[SessionEvent], language: HeardLanguage | None
+    ) -> list[SessionEvent]:
+        """Turns of a multilingual session carry the language (the session's, or before
+        it is known the one its decode found)."""
+        if not self.config.multilingual or language is None:
+            return events
+        return [
+            replace(e, language_code=language.code, language_confidence=language.confidence)
+            if isinstance(e, TurnUpdate)
+            else e
+            for e in events
+        ]
+
+    def _open_turn_events(self, request: DecodeRequest, decoded: Decoded) -> list[SessionEvent]:
+        words, local, _ = decoded
+        outcome = self._pieces.decoded(request, decoded)
         if outcome is Outcome.STALE:
             return []
         if outcome is Outcome.OPEN and self._changes_speaker(request, words, local):

@@ -155,10 +155,10 @@ class SimulatedStream:
 
     def _complete_until(self, now: float) -> None:
         while self.completions and self.completions[0][0] <= now:
-            done, _, request, (words, local) = heapq.heappop(self.completions)
+            done, _, request, decoded = heapq.heappop(self.completions)
             self.busy_until = None
             started = self._clock()
-            events = self.session.on_decoded(request, words, local)
+            events = self.session.on_decoded(request, *decoded)
             self.session_s += self._clock() - started
             self._send(done, events)
             self._start_next(done)

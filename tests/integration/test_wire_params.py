@@ -163,17 +163,17 @@ def test_the_older_name_of_min_turn_silence_is_read_and_the_new_one_wins() -> No
 
 def test_unknown_query_params_are_ignored() -> None:
     """Clients send params this server does not act on (the SDK's `keyterms_prompt`,
-    `speech_model`, ...): they are neither refused nor kept."""
+    `voice_focus`, ...): they are neither refused nor kept."""
     query = {
         "sample_rate": "16000",
         "keyterms_prompt": '["streamer"]',
-        "speech_model": "universal-streaming-english",
+        "voice_focus": "near-field",
         "language": "xx",
         "encoding_quality": "best",
     }
     params = StreamParams.model_validate(query)
     assert params == StreamParams.model_validate({"sample_rate": "16000"})
-    assert not hasattr(params, "speech_model")
+    assert not hasattr(params, "voice_focus")
 
 
 def test_the_token_param_is_kept_for_the_key_check() -> None:
@@ -349,3 +349,25 @@ def test_a_feature_left_off_is_taken_and_echoed() -> None:
         {**URL, "auto_chapters": False, "summarization": None}
     )
     assert request.model_extra == {"auto_chapters": False, "summarization": None}
+
+
+def test_a_stream_is_english_unless_the_multilingual_model_is_asked_for() -> None:
+    def params(**query: str) -> StreamParams:
+        return StreamParams.model_validate({"sample_rate": "16000", **query})
+
+    english = params()
+    assert (english.multilingual, english.language) == (False, "en")
+    assert params(language_code="en_us").language == "en"
+    found = params(speech_model="universal-streaming-multilingual")
+    assert (found.multilingual, found.language) == (True, None)  # found from the speech
+    told = params(speech_model="whisper-rt", language_code="es")
+    assert (told.multilingual, told.language) == (True, "es")
+    detect = params(speech_model="universal-streaming-multilingual", language_code="es")
+    assert (
+        params(**{**detect.model_dump(exclude_none=True), "language_detection": "true"}).language
+        is None
+    )
+    assert "universal-streaming-multilingual" in refusal(
+        {"sample_rate": "16000", "language_code": "fr"}
+    )
+    assert "speech_model" in refusal({"sample_rate": "16000", "speech_model": "nano"})

@@ -154,7 +154,7 @@ def test_final_reuses_the_decode_that_heard_the_whole_turn() -> None:
     s.on_decoded(pause, words, local)
     _, requests = feed(s, 1.0, speech=False)
     (final,) = [r for r in requests if r.final]
-    assert reused(s, final) == (words, local)
+    assert reused(s, final) == (words, local, None)
 
 
 def test_a_finished_sentence_ends_the_turn_sooner_and_the_final_says_so() -> None:
