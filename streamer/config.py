@@ -76,6 +76,10 @@ class Settings:
     key_max_jobs: int = 0
     """Transcript jobs one API key may have queued or running; one more is refused with
     429. 0: no limit."""
+    ws_ping_s: float = 20.0
+    """Every WebSocket is pinged this often and dropped when the pong takes longer than
+    this: a peer gone without a close (a dead link, a client that stopped reading) frees
+    its slot within twice this."""
     max_stream_speed: float = 5.0
     """A stream whose audio arrives faster than this many times real time (after a 10 s
     head start) is closed with 4029; 0: no limit. Live clients send at 1x; 5x leaves room
@@ -112,6 +116,8 @@ class Settings:
             raise ValueError("asr_workers and asr_threads must be at least 1")
         if self.key_max_sessions < 0 or self.key_max_jobs < 0:
             raise ValueError("key_max_sessions and key_max_jobs must be 0 (none) or positive")
+        if self.ws_ping_s <= 0:
+            raise ValueError("ws_ping_s must be positive")
         if self.max_stream_speed < 0:
             raise ValueError("max_stream_speed must be 0 (no limit) or positive")
         if self.max_sessions < 1:

@@ -53,6 +53,8 @@ def serve(app: FastAPI, settings: Settings) -> None:
         http=HeadDeadlineProtocol,  # httptools, with a deadline on each request's head
         ws="websockets-sansio",
         ws_max_size=MAX_FRAME_BYTES,
+        ws_ping_interval=settings.ws_ping_s,
+        ws_ping_timeout=settings.ws_ping_s,
         log_config=None,  # keep the caller's handler: uvicorn's loggers propagate to it
         log_level=settings.log_level,
         ssl_certfile=settings.tls_cert,

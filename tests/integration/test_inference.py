@@ -1,5 +1,6 @@
 """The streaming model worker with the real models: requests of several sessions that wait at
-the same time decode as one batch, with the words each would get alone."""
+the same time decode as one batch, with the words each would get alone; requests in another
+language, or whose language is to be found, go to Whisper."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import numpy as np
 import pytest
 
 from streamer.api.inference import StreamingInference
+from streamer.files.media import decode_file
 from streamer.files.pipeline import FileTranscriber
-from streamer.streaming.pieces import DecodeKind, DecodeRequest
+from streamer.streaming.pieces import Decoded, DecodeKind, DecodeRequest, HeardLanguage
+from streamer.tools.speech_samples import SPANISH
 
 pytestmark = pytest.mark.models
 
@@ -45,7 +48,7 @@ def test_waiting_requests_share_one_batch(
     ]
     alone = [inference.decode_blocking(r) for r in requests]
 
-    async def all_at_once() -> list[tuple[list[object], object]]:
+    async def all_at_once() -> list[Decoded]:
         return list(await asyncio.gather(*(inference.decode(r) for r in requests)))
 
     together = asyncio.run(all_at_once())
@@ -54,13 +57,14 @@ def test_waiting_requests_share_one_batch(
     registry = inference.metrics.registry
     assert registry.get_sample_value("streamer_asr_batch_rows_count") == 2
     assert registry.get_sample_value("streamer_asr_batch_rows_sum") == 3
-    for (words_alone, local_alone), (words, local) in zip(alone, together, strict=True):
+    for (words_alone, local_alone, _), (words, local, heard) in zip(alone, together, strict=True):
+        assert heard is None  # English, as told: nothing to find
         # zero padding in a batch may move a confidence, never the text much
         text_alone = " ".join(w.text for w in words_alone).lower()
         assert jiwer.wer(text_alone or "-", " ".join(w.text for w in words).lower() or "-") < 0.2
         assert (local is None) == (local_alone is None)
     assert together[0][1] is None and together[1][1] is not None  # partials: no speakers
-    assert together[3] == ([], None)
+    assert together[3] == ([], None, None)
     assert all(w.start_ms >= 16000 and w.end_ms <= 21600 for w in together[2][0])
 
     # while a final waits, a partial that only refreshes shown words is better skipped; a
@@ -95,14 +99,14 @@ def test_each_free_worker_takes_a_batch(
         request(telephone_audio, 8.3, 10.9, DecodeKind.FINAL),
     ]
 
-    async def all_at_once() -> list[tuple[list[object], object]]:
+    async def all_at_once() -> list[Decoded]:
         return list(await asyncio.gather(*(inference.decode(r) for r in requests)))
 
     results = asyncio.run(all_at_once())
     registry = inference.metrics.registry
     assert registry.get_sample_value("streamer_asr_batch_rows_count") == 3
-    assert all(words for words, _ in results)
-    assert all(local is not None for _, local in results)  # each analysed its speakers
+    assert all(words for words, _, _ in results)
+    assert all(local is not None for _, local, _ in results)  # each analysed its speakers
     inference.close()
 
 
@@ -120,10 +124,33 @@ def test_a_first_partial_does_not_wait_behind_a_running_final(
         await asyncio.sleep(0)  # it took the worker
         first = asyncio.ensure_future(inference.decode(opening))
         done, _ = await asyncio.wait({running, first}, return_when=asyncio.FIRST_COMPLETED)
-        words, _ = await first
+        words, _, _ = await first
         await running
         return done == {first}, words
 
     came_first, words = asyncio.run(race())
     assert came_first and words
+    inference.close()
+
+
+def test_other_languages_are_decoded_by_whisper_told_or_finding_the_language(
+    transcriber: FileTranscriber,
+) -> None:
+    """Spanish told, Spanish found (with how sure), and English: words on the file's clock
+    (the request's offset added to Whisper's own word times)."""
+    spanish = decode_file(SPANISH.audio_path())
+    inference = StreamingInference(transcriber.models)
+    offset_s = 100.0
+    padded = np.concatenate([np.zeros(round(offset_s * RATE), np.float32), spanish])
+    told = replace(request(padded, offset_s, offset_s + 4.0, DecodeKind.PAUSE), language="es")
+    found = replace(told, language=None)
+    words, local, heard = inference.decode_blocking(told)
+    assert heard is None and local is not None
+    assert "sorpresa" in " ".join(w.text.lower() for w in words)
+    assert all(100_000 <= w.start_ms <= w.end_ms <= 104_200 for w in words), words
+    words, _, heard = inference.decode_blocking(found)
+    assert heard is not None and heard.code == "es" and 0.5 < heard.confidence <= 1.0
+    assert isinstance(heard, HeardLanguage) and "sorpresa" in " ".join(
+        w.text.lower() for w in words
+    )
     inference.close()
