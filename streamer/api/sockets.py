@@ -176,9 +176,15 @@ def open_sessions(
     state: State, offered: str, checked: SessionGrant, sessions: int = 1
 ) -> SessionGrant:
     """Count `sessions` more for `offered`, which the route checked (`checked`: what
-    `session_grant` gave with `use=False`) and which its capacity holds: 3009 past its key's
-    limit; else its token is used now and the sessions counted. Call it with no await since
-    those checks; undo it with `close_sessions`."""
+    `session_grant` gave with `use=False`): 3009 past the server's limit or its key's; else
+    its token is used now and the sessions counted. Call it with no await since those
+    checks; undo it with `close_sessions`."""
+    limit: int = state.settings.max_sessions
+    if state.active_sessions + sessions > limit:
+        asked = f" ({sessions} asked)" if sessions > 1 else ""
+        raise ProtocolError(
+            CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions{asked}"
+        )
     key_sessions: KeySessions = state.key_sessions
     if not key_sessions.take(checked.key_id, sessions):
         raise ProtocolError(

@@ -166,12 +166,7 @@ def _admit(websocket: WebSocket, start: Start) -> tuple[CallParams, SessionGrant
         params = CallParams.model_validate(given)
     except ValidationError as error:
         raise ProtocolError(CloseCode.BAD_PARAMS, first_problem(error)) from error
-    needed, limit = len(start.tracks), state.settings.max_sessions
-    if state.active_sessions + needed > limit:
-        raise ProtocolError(
-            CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions ({needed} asked)"
-        )
-    return params, open_sessions(state, offered, checked, needed)
+    return params, open_sessions(state, offered, checked, len(start.tracks))
 
 
 async def _run_call(reader: Reader, start: Start, params: CallParams, limit_s: float) -> None:

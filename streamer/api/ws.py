@@ -206,9 +206,7 @@ def _admit(websocket: WebSocket) -> tuple[StreamParams, tuple[KnownVoice, ...], 
         voices = tuple(voice.known() for voice in state.voices.get_many(params.voice_ids(), scope))
     except UnknownVoices as error:
         raise ProtocolError(CloseCode.BAD_PARAMS, f"invalid known_voices: {error}") from error
-    limit: int = state.settings.max_sessions
-    if state.active_sessions + params.channels > limit:  # a session per channel
-        raise ProtocolError(CloseCode.TOO_MANY_SESSIONS, f"at most {limit} concurrent sessions")
+    # a session per channel
     return params, voices, open_sessions(state, offered, checked, params.channels)
 
 
