@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +42,32 @@ class AsrResult:
     """how sure Whisper was of `language`, when it detected it"""
 
 
+class _LanguageHeard(threading.local):
+    language: str | None = None
+    probability: float = 0.0
+
+
+class _DetectionRecorder:
+    """CTranslate2's Whisper with every call passed through, keeping (per thread) what its
+    last language detection found. With `multilingual`, faster-whisper finds each window's
+    language on the encoder output it then decodes (one encoder pass; its separate detection
+    costs a second), but reports only the language it was given: this is where the found one
+    is read."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.heard = _LanguageHeard()
+
+    def detect_language(self, encoder_output: Any, *args: Any, **kwargs: Any) -> Any:
+        results = self._model.detect_language(encoder_output, *args, **kwargs)
+        token, probability = results[0][0]
+        self.heard.language, self.heard.probability = token[2:-2], probability
+        return results
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
 class WhisperAsr:
     def __init__(
         self, model_dir: Path, device: str, threads: int, english_only: bool, workers: int = 1
@@ -53,6 +81,8 @@ class WhisperAsr:
             num_workers=workers,
             local_files_only=True,
         )
+        self._detections = _DetectionRecorder(self._model.model)
+        self._model.model = self._detections
         self._batched = BatchedInferencePipeline(self._model)
         self.english_only = english_only
 
@@ -101,9 +131,14 @@ class WhisperAsr:
     ) -> AsrResult:
         """Decode one short clip of 16 kHz audio (a live stream's piece) in `language`, or
         the language Whisper finds in it (None); word times from `offset_ms`."""
+        finding = language is None and not self.english_only
+        self._detections.heard.language = None
         segments, info = self._model.transcribe(
             audio,
-            language=language,
+            # A language to start from: `multilingual` finds the clip's own on the encoder
+            # output it decodes.
+            language=DEFAULT_LANGUAGE if finding else language,
+            multilingual=finding,
             word_timestamps=True,
             beam_size=1,
             temperature=0.0,  # no fallback decodes: on a short clip they tripled its cost
@@ -120,5 +155,11 @@ class WhisperAsr:
             for w in segment.words or ()
             if w.word.strip()
         )
-        probability = round(float(info.language_probability), 4) if language is None else None
-        return AsrResult(words=words, language=info.language, language_probability=probability)
+        heard = self._detections.heard
+        if not finding:
+            return AsrResult(words=words, language=info.language)
+        if heard.language is None:  # no window was decoded, so none was heard
+            return AsrResult(words=words, language=None)
+        return AsrResult(
+            words=words, language=heard.language, language_probability=round(heard.probability, 4)
+        )

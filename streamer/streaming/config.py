@@ -80,7 +80,7 @@ class StreamConfig:
 
 def whisper_paced(config: StreamConfig) -> StreamConfig:
     """`config` with partials as often as a stream decoded by Whisper can afford them: a
-    Whisper decode costs about 0.8 s here whatever the clip's length (it pads every call to
+    Whisper decode costs about 0.55 s here whatever the clip's length (it pads every call to
     30 s), so the first partial after 0.5 s of speech and then one a second at most
     (Moonshine's: 0.2 s, then every 0.5 s). A multilingual stream found to be English keeps
     this pace."""
