@@ -71,11 +71,12 @@ class PipelineParams:
     sentences: SentenceParams = field(default_factory=SentenceParams)
     asr_max_gap_s: float = MAX_SILENCE_IN_WINDOW_S
     """Speech regions this close share a Whisper window (`asr_windows`)..."""
-    channel_asr_max_gap_s: float = 1.0
+    channel_asr_max_gap_s: float = 0.5
     """...and this close in a channel transcribed apart: such a channel is silent while the
     other party talks, and Whisper decoding across those silences misplaced and dropped
-    words (the split telephone call: per-party WER 21.7 / 37.1 % joined within 5 s, 10.9 /
-    20.0 % within 1 s; `load_tests/multichannel.py`)."""
+    words (the split telephone call, `load_tests/multichannel.py`, on an AVX-512 Xeon: 72 of
+    73 words on their party and per-party WER 21.7 / 25.7 % joined within 1 s, 77 / 77 and
+    10.9 / 25.7 % within 0.5 s; 69 / 72 and 21.7 / 37.1 % within 3 s)."""
 
 
 @dataclass(frozen=True, slots=True)
