@@ -221,7 +221,10 @@ def decode_batch(models: StreamWorkerModels, requests: list[DecodeRequest]) -> l
         elif request.speech:
             whisper = models.whisper.get()
             decoded = whisper.transcribe_clip(
-                request.audio, request.language, samples_to_ms(request.offset)
+                request.audio,
+                request.language,
+                samples_to_ms(request.offset),
+                candidates=request.languages,
             )
             words = list(decoded.words)
             if request.language is None and decoded.language is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol
@@ -10,6 +11,7 @@ import httpx
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
@@ -137,6 +139,19 @@ LanguageCode = Annotated[
     str, Field(pattern=r"^[a-z]{2,3}(_[a-z]{2})?$"), AfterValidator(_decodable)
 ]
 """An AssemblyAI language code ("en_us", "fr") of a language Whisper decodes."""
+
+MAX_LANGUAGE_CODES = 20
+
+
+def _listed(value: Any) -> Any:
+    """A list param as a query string carries it: JSON (`["en","es"]`) or `en,es`."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in text.split(",") if part.strip()]
+
 
 MAX_KNOWN_VOICES = 32
 VoiceId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -724,13 +739,23 @@ class StreamParams(TurnSettings):
     """English (Moonshine), or any language Whisper decodes (the other two)"""
     language_detection: bool = False
     language_code: LanguageCode | None = None
+    language_codes: Annotated[
+        list[LanguageCode] | None,
+        BeforeValidator(_listed),
+        Field(min_length=1, max_length=MAX_LANGUAGE_CODES),
+    ] = None
+    """the languages the session's speech may be in (a JSON list or comma-separated): one is
+    as `language_code`; among several, the session finds its own"""
 
     @model_validator(mode="after")
     def _model_speaks_it(self) -> StreamParams:
-        asked = self.language_detection or whisper_language(self.language_code or "en") != "en"
+        if self.language_code is not None and self.language_codes is not None:
+            raise ValueError("give language_code or language_codes, not both")
+        named = [self.language_code or "en", *(self.language_codes or ())]
+        asked = self.language_detection or {whisper_language(code) for code in named} != {"en"}
         if asked and not self.multilingual:
             raise ValueError(
-                "language_code and language_detection need"
+                "language_code(s) other than English and language_detection need"
                 " speech_model=universal-streaming-multilingual"
             )
         return self
@@ -741,10 +766,17 @@ class StreamParams(TurnSettings):
 
     @property
     def language(self) -> str | None:
-        """What the session decodes as (Whisper's code); None: find it."""
+        """What the session decodes as (Whisper's code); None: find it (among `languages`)."""
+        if len(self.languages) == 1:
+            return self.languages[0]
         if self.language_detection or (self.multilingual and self.language_code is None):
             return None
         return whisper_language(self.language_code or "en")
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages `language_codes` allows (Whisper's codes); empty: any."""
+        return tuple(dict.fromkeys(whisper_language(c) for c in self.language_codes or ()))
 
     def voice_ids(self) -> list[str]:
         return [part.strip() for part in (self.known_voices or "").split(",") if part.strip()]

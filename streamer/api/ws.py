@@ -74,6 +74,7 @@ def _plans(params: StreamParams, voices: tuple[KnownVoice, ...]) -> list[Channel
         turn=apply_turn_changes(TurnParams(), params.changes()),
         known_voices=voices,
         language=params.language,
+        languages=params.languages,
         multilingual=params.multilingual,
     )
     if params.multilingual:

@@ -45,6 +45,8 @@ class AsrResult:
 class _LanguageHeard(threading.local):
     language: str | None = None
     probability: float = 0.0
+    allowed: tuple[str, ...] = ()
+    """the languages the next detection may find (empty: any)"""
 
 
 class _DetectionRecorder:
@@ -60,12 +62,22 @@ class _DetectionRecorder:
 
     def detect_language(self, encoder_output: Any, *args: Any, **kwargs: Any) -> Any:
         results = self._model.detect_language(encoder_output, *args, **kwargs)
+        if self.heard.allowed:
+            results = [_among(found, self.heard.allowed) for found in results]
         token, probability = results[0][0]
         self.heard.language, self.heard.probability = token[2:-2], probability
         return results
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
+
+
+def _among(found: list[tuple[str, float]], allowed: tuple[str, ...]) -> list[tuple[str, float]]:
+    """A detection's (token, probability) pairs, best first, kept to `allowed` languages
+    with their probabilities shared out again (Whisper scores every language it knows)."""
+    kept = [(token, p) for token, p in found if token[2:-2] in allowed]
+    total = sum(p for _, p in kept) or 1.0
+    return [(token, p / total) for token, p in kept]
 
 
 class WhisperAsr:
@@ -127,12 +139,18 @@ class WhisperAsr:
         return AsrResult(words=words, language=info.language, language_probability=probability)
 
     def transcribe_clip(
-        self, audio: npt.NDArray[np.float32], language: str | None, offset_ms: int = 0
+        self,
+        audio: npt.NDArray[np.float32],
+        language: str | None,
+        offset_ms: int = 0,
+        candidates: Sequence[str] = (),
     ) -> AsrResult:
         """Decode one short clip of 16 kHz audio (a live stream's piece) in `language`, or
-        the language Whisper finds in it (None); word times from `offset_ms`."""
+        the language Whisper finds in it (None), among `candidates` when there are some;
+        word times from `offset_ms`."""
         finding = language is None and not self.english_only
         self._detections.heard.language = None
+        self._detections.heard.allowed = tuple(candidates)
         segments, info = self._model.transcribe(
             audio,
             # A language to start from: `multilingual` finds the clip's own on the encoder

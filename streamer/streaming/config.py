@@ -67,6 +67,8 @@ class StreamConfig:
     (Moonshine), another language by Whisper; None: found by the first decode that hears
     `language_min_speech_s` of speech and is `language_min_confidence` sure of it, or by
     the first final (until then each decode finds its own)."""
+    languages: tuple[str, ...] = ()
+    """The languages a session not told its own finds it among (empty: any Whisper decodes)."""
     multilingual: bool = False
     """Turns carry `language_code` and `language_confidence` (the multilingual model)."""
     language_min_speech_s: float = 1.0

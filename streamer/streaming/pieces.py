@@ -80,6 +80,8 @@ class DecodeRequest:
     language: str | None = "en"
     """what to decode it as (Whisper's code: "en" on the fast path, Moonshine); None: find
     out (the session's language is not known yet)"""
+    languages: tuple[str, ...] = ()
+    """when finding out, the languages it may be (empty: any)"""
 
     @property
     def final(self) -> bool:

@@ -117,8 +117,12 @@ class StreamSession:
         return self._told([self._final_request(event)] if event is not None else [])
 
     def _told(self, requests: list[DecodeRequest]) -> list[DecodeRequest]:
-        """`requests` told the session's language (None while it is not known)."""
-        code = None if self.language is None else self.language.code
+        """`requests` told the session's language (while it is not known: None, and the
+        languages it may be)."""
+        if self.language is None:
+            allowed = self.config.languages
+            return [replace(r, language=None, languages=allowed) for r in requests]
+        code = self.language.code
         return requests if code == "en" else [replace(r, language=code) for r in requests]
 
     def reconfigure(self, turn: TurnParams, format_turns: bool) -> None:

@@ -136,8 +136,8 @@ def test_a_first_partial_does_not_wait_behind_a_running_final(
 def test_other_languages_are_decoded_by_whisper_told_or_finding_the_language(
     transcriber: FileTranscriber,
 ) -> None:
-    """Spanish told, Spanish found (with how sure), and English: words on the file's clock
-    (the request's offset added to Whisper's own word times)."""
+    """Spanish told, Spanish found (with how sure, among any language or those named): words
+    on the file's clock (the request's offset added to Whisper's own word times)."""
     spanish = decode_file(SPANISH.audio_path())
     inference = StreamingInference(transcriber.models)
     offset_s = 100.0
@@ -153,4 +153,9 @@ def test_other_languages_are_decoded_by_whisper_told_or_finding_the_language(
     assert isinstance(heard, HeardLanguage) and "sorpresa" in " ".join(
         w.text.lower() for w in words
     )
+    # found among languages a client named: the likelier of those, however unlike the speech
+    _, _, heard = inference.decode_blocking(replace(found, languages=("fr", "es")))
+    assert heard is not None and heard.code == "es" and heard.confidence > 0.9
+    _, _, heard = inference.decode_blocking(replace(found, languages=("de", "sv")))
+    assert heard is not None and heard.code in ("de", "sv") and heard.confidence <= 1.0
     inference.close()

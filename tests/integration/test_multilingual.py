@@ -1,6 +1,7 @@
 """Speech in other languages through the real server, models and `assemblyai` Python SDK:
 a Spanish reading (`tools.speech_samples`, real recorded speech) streamed with the
-multilingual model and transcribed as a file with the language detected.
+multilingual model (finding its language among all, or among those the client named) and
+transcribed as a file with the language detected.
 
 Bounds come from measurements (README, "Other languages"): streamed, WER 20.4 % and the
 language found "es"; as a file 18.2 %."""
@@ -8,6 +9,7 @@ language found "es"; as a file 18.2 %."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import assemblyai as aai
 import jiwer
@@ -38,7 +40,12 @@ def wer(text: str) -> float:
     return float(jiwer.wer(normalize_text(SPANISH.transcript()), normalize_text(text) or "-"))
 
 
-def test_sdk_streams_spanish_with_the_language_found(server: str) -> None:
+@pytest.mark.parametrize(
+    "asked",
+    [{"language_detection": True}, {"language_codes": ["en", "es"]}],
+    ids=["any-language", "among-named"],
+)
+def test_sdk_streams_spanish_with_the_language_found(server: str, asked: dict[str, Any]) -> None:
     events: list[object] = []
     client = StreamingClient(
         StreamingClientOptions(
@@ -51,7 +58,7 @@ def test_sdk_streams_spanish_with_the_language_found(server: str) -> None:
         StreamingParameters(
             sample_rate=16000,
             speech_model="universal-streaming-multilingual",
-            language_detection=True,
+            **asked,
         )
     )
     silence = np.zeros(16000, dtype=np.float32)
@@ -84,6 +91,7 @@ def test_sdk_transcribes_a_spanish_file_with_the_language_detected(sdk: None) ->
         "language_detection=true",
         "speech_model=universal-3-pro",
         "speech_model=universal-streaming-multilingual&language_code=xx",
+        "speech_model=universal-streaming-multilingual&language_codes=%5B%22es%22%2C%22xx%22%5D",
     ],
 )
 def test_a_language_the_model_cannot_decode_closes_3006(server: str, query: str) -> None:

@@ -371,3 +371,35 @@ def test_a_stream_is_english_unless_the_multilingual_model_is_asked_for() -> Non
         {"sample_rate": "16000", "language_code": "fr"}
     )
     assert "speech_model" in refusal({"sample_rate": "16000", "speech_model": "nano"})
+
+
+@pytest.mark.parametrize("codes", ['["es", "fr"]', "es,fr", "es, fr_ca"])
+def test_language_codes_list_the_languages_a_stream_may_be_in(codes: str) -> None:
+    query = {"sample_rate": "16000", "speech_model": "universal-streaming-multilingual"}
+    several = StreamParams.model_validate({**query, "language_codes": codes})
+    assert (several.language, several.languages) == (None, ("es", "fr"))  # found among them
+    one = StreamParams.model_validate({**query, "language_codes": '["de"]'})
+    assert (one.language, one.languages) == ("de", ("de",))  # as language_code=de
+    english = StreamParams.model_validate({"sample_rate": "16000", "language_codes": "en_us"})
+    assert (english.multilingual, english.language) == (False, "en")
+
+
+@pytest.mark.parametrize(
+    ("codes", "problem"),
+    [
+        ('["es", "xx"]', "unsupported language_code 'xx'"),
+        ("[]", "language_codes"),
+        ('["es"', "language_codes"),
+        (",".join(["es"] * 21), "language_codes"),
+    ],
+)
+def test_bad_language_codes_are_refused_naming_the_param(codes: str, problem: str) -> None:
+    query = {"sample_rate": "16000", "speech_model": "universal-streaming-multilingual"}
+    assert problem in refusal({**query, "language_codes": codes})
+
+
+def test_language_codes_other_than_english_need_the_multilingual_model() -> None:
+    reason = refusal({"sample_rate": "16000", "language_codes": "en,es"})
+    assert "universal-streaming-multilingual" in reason
+    both = {"speech_model": "whisper-rt", "language_code": "es", "language_codes": "es,fr"}
+    assert "not both" in refusal({"sample_rate": "16000", **both})

@@ -79,3 +79,17 @@ def test_a_session_found_to_be_english_goes_back_to_the_fast_path() -> None:
     assert final.language == "en"  # Moonshine's
     turn = turn_of(s.on_decoded(final, [Word("Hello", 100, 400, 0.9)], None))
     assert (turn.language_code, turn.language_confidence) == ("en", 0.97)
+
+
+def test_a_session_finding_its_language_among_some_tells_its_decodes_which() -> None:
+    config = StreamConfig(
+        sample_rate=16000, turn=TURN, language=None, languages=("es", "fr"), multilingual=True
+    )
+    s = StreamSession(config, GRID)
+    _, requests = feed(s, 1.0, speech=True)
+    s.on_decoded(requests[0], HOLA, None, HeardLanguage("es", 0.4))  # not sure yet
+    _, finals = feed(s, 1.0, speech=False)
+    assert [(r.language, r.languages) for r in requests + finals] == [(None, ("es", "fr"))] * 2
+    s.on_decoded(finals[0], HOLA, None, HeardLanguage("es", 0.4))  # a final settles it
+    _, requests = feed(s, 1.0, speech=True)
+    assert [(r.language, r.languages) for r in requests] == [("es", ())]
