@@ -4,8 +4,9 @@ A word's speaker is the one most active over it, and at a change of speaker the 
 word spans are shared by both: the last word of a sentence bleeds into the next speaker,
 or a change lands a word early or late. Within a sentence (words up to one that ends with
 `SENTENCE_END`), a run of words given another speaker than the sentence's keeps that
-speaker only on strong evidence: enough words of its own, or scores that clearly prefer
-it. A change that stays is moved to the word boundary the scores point to. A sentence of its
+speaker only on strong evidence: enough words whose scores prefer it (a word in overlapped
+speech, scored near evenly, is evidence for neither), or scores that clearly prefer it on
+average. A change that stays is moved to the word boundary the scores point to. A sentence of its
 own ("Yeah.") is never merged into its neighbours: sentences are judged one by one.
 """
 
@@ -23,7 +24,11 @@ from streamer.core.words import SENTENCE_END, Word
 @dataclass(frozen=True, slots=True)
 class SentenceParams:
     min_run_words: int = 3
-    """A run of this many words or more inside a sentence is evidence enough by its length."""
+    """A run with this many decided words or more inside a sentence is evidence enough..."""
+    decided_margin: float = 0.2
+    """...a word being decided when its score for the run's speaker beats the sentence's
+    speaker's by this much (scores are shares of activity, 0..1; two voices at once score
+    about 0.5 each)."""
     min_run_margin: float = 0.6
     """A shorter run stays when its words' scores prefer its speaker over the sentence's by
     this much on average (scores are shares of activity, 0..1): one speaker clearly alone."""
@@ -70,8 +75,9 @@ def _sentence(scores: FloatArray, labels: IntArray, params: SentenceParams) -> I
         if speaker == main:
             continue
         run = slice(first, last + 1)
-        margin = float(np.mean(scores[run, speaker] - scores[run, main]))
-        if last - first + 1 < params.min_run_words and margin < params.min_run_margin:
+        margins = scores[run, speaker] - scores[run, main]
+        decided = int(np.count_nonzero(margins >= params.decided_margin))
+        if decided < params.min_run_words and float(np.mean(margins)) < params.min_run_margin:
             out[run] = main
     return _place_changes(scores, out, params.boundary_search_words)
 

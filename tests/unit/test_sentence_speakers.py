@@ -67,3 +67,21 @@ def test_words_without_a_speaker_are_left_alone() -> None:
     labels = np.array([-1, -1])
     out = keep_sentences_whole(said, np.zeros((2, 0)), labels, PARAMS)
     assert out.tolist() == [-1, -1]
+
+
+def test_words_scored_near_evenly_are_no_evidence_for_a_change() -> None:
+    """The meeting's "Is there much more in it than he said yesterday?": one speaker, the
+    middle over another's voice. Six words lean to A, but five of them at 0.5-0.7 only: two
+    decided words are not the three a change needs, so the sentence stays B's."""
+    said = words("is there much more in it than he said yesterday?")
+    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    share = scores(1.0, 0.69, 0.51, 0.51, 0.5, 0.5, 0.45, 0.0, 0.0, 0.0)
+    assert keep_sentences_whole(said, share, labels, PARAMS).tolist() == [1] * 10
+
+
+def test_three_decided_words_keep_a_change_inside_a_sentence() -> None:
+    said = words("is there much more in it than he said yesterday?")
+    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    share = scores(1.0, 0.9, 0.8, 0.51, 0.5, 0.5, 0.45, 0.0, 0.0, 0.0)
+    out = keep_sentences_whole(said, share, labels, PARAMS)
+    assert out[:3].tolist() == [0, 0, 0] and out[-4:].tolist() == [1] * 4
