@@ -197,8 +197,8 @@ def three_turns(first_speech_s: float) -> list[SpeakerRevision | None]:
 
 
 def test_reclustering_founds_no_speaker_on_a_few_seconds_split_off_a_known_one() -> None:
-    assert three_turns(first_speech_s=2.0) == [None, None, None]  # under 3 s: stays "A"
-    *_, revision = three_turns(first_speech_s=4.0)  # enough speech: a voice of its own
+    assert three_turns(first_speech_s=4.0) == [None, None, None]  # under 5 s: stays "A"
+    *_, revision = three_turns(first_speech_s=6.0)  # enough speech: a voice of its own
     assert revision is not None
     (revised,) = revision.turns
     assert revised.turn_order == 0 and speakers_of(revised.words) == ["B"]
