@@ -354,9 +354,9 @@ def format_streaming_table(summary: Summary) -> str:
     """Latency figures of a streaming run (seconds, p50 / p95 over turns or words)."""
     lines = [
         "| file | first partial after speech start | final after last word | "
-        "finals unsure | final at a speaker change | word final lag | label flips | "
-        "partials skipped |",
-        "|" + "---|" * 8,
+        "finals unsure | final at a speaker change | finals of 2+ speakers sent / held | "
+        "word final lag | label flips | partials skipped |",
+        "|" + "---|" * 9,
     ]
     everything = StreamStats()
     for f in summary.files:
@@ -368,7 +368,7 @@ def format_streaming_table(summary: Summary) -> str:
             f"{percentiles(s.final_after_speech_s)} | "
             f"{s.finals_unsure}/{len(s.final_after_speech_s)} | "
             f"{percentiles(s.speaker_change_final_s)} ({len(s.speaker_change_final_s)}) | "
-            f"{percentiles(s.word_final_lag_s)} | "
+            f"{_mixed(s)} | {percentiles(s.word_final_lag_s)} | "
             f"{s.label_flips}/{s.words_sent} | {s.partials_skipped} |"
         )
         everything.first_partial_s += s.first_partial_s
@@ -377,6 +377,9 @@ def format_streaming_table(summary: Summary) -> str:
         everything.speaker_change_final_s += s.speaker_change_final_s
         everything.word_final_lag_s += s.word_final_lag_s
         everything.label_flips += s.label_flips
+        everything.finals += s.finals
+        everything.finals_mixed_sent += s.finals_mixed_sent
+        everything.finals_mixed_held += s.finals_mixed_held
         everything.words_sent += s.words_sent
         everything.partials_skipped += s.partials_skipped
     lines.append(
@@ -385,10 +388,14 @@ def format_streaming_table(summary: Summary) -> str:
         f"{everything.finals_unsure}/{len(everything.final_after_speech_s)} | "
         f"{percentiles(everything.speaker_change_final_s)} "
         f"({len(everything.speaker_change_final_s)}) | "
-        f"{percentiles(everything.word_final_lag_s)} | "
+        f"{_mixed(everything)} | {percentiles(everything.word_final_lag_s)} | "
         f"{everything.label_flips}/{everything.words_sent} | {everything.partials_skipped} |"
     )
     return "\n".join(lines)
+
+
+def _mixed(stats: StreamStats) -> str:
+    return f"{stats.finals_mixed_sent} / {stats.finals_mixed_held} of {stats.finals}"
 
 
 def _file_json(score: FileScore) -> dict[str, object]:

@@ -52,6 +52,13 @@ class StreamStats:
     word_final_lag_s: list[float] = field(default_factory=list)
     """per word: first sent as final (in whichever turn), after it was spoken"""
     words_sent: int = 0
+    finals: int = 0
+    """final Turns with words"""
+    finals_mixed_sent: int = 0
+    """...whose words carried two or more speakers when sent (a one-word back-channel stays
+    inside a turn)..."""
+    finals_mixed_held: int = 0
+    """...and as the client holds them at the end (a revision may relabel part of a turn)"""
     label_flips: int = 0
     """words whose speaker a SpeakerRevision changed after the final Turn"""
     partials_skipped: int = 0
@@ -212,7 +219,9 @@ def measure(sent: list[tuple[float, SessionEvent]], confidence_threshold: float)
     ended_words = 0
     final_seen: dict[int, float] = {}
     final_speaker: dict[tuple[int, int], str | None] = {}
+    held = HeldTranscript()
     for now, event in sent:
+        held.apply(event)
         if isinstance(event, SpeechStarted):
             started = event.timestamp_ms / 1000
         elif isinstance(event, TurnUpdate):
@@ -228,6 +237,8 @@ def measure(sent: list[tuple[float, SessionEvent]], confidence_threshold: float)
                 ended_words = first_word[order] + len(words)
                 stats.words_sent += len(words)
                 if words:
+                    stats.finals += 1
+                    stats.finals_mixed_sent += _speakers(words) > 1
                     after = now - words[-1].end_ms / 1000
                     if event.speaker_changed:
                         stats.speaker_change_final_s.append(after)
@@ -245,4 +256,9 @@ def measure(sent: list[tuple[float, SessionEvent]], confidence_threshold: float)
                         stats.label_flips += 1
                         final_speaker[key] = word.speaker
     stats.word_final_lag_s = list(final_seen.values())
+    stats.finals_mixed_held = sum(_speakers(words) > 1 for words in held.turns.values())
     return stats
+
+
+def _speakers(words: tuple[Word, ...]) -> int:
+    return len({word.speaker for word in words})

@@ -40,6 +40,8 @@ def test_measure_reads_latencies_flips_and_unsure_finals() -> None:
     assert stats.first_partial_s == [pytest.approx(0.6)]
     assert stats.final_after_speech_s == [pytest.approx(1.3)]
     assert stats.finals_unsure == 1 and stats.words_sent == 2 and stats.label_flips == 1
+    # one final, of one speaker when sent; the revision left "hello" A's and "there" B's
+    assert (stats.finals, stats.finals_mixed_sent, stats.finals_mixed_held) == (1, 0, 1)
     assert sorted(stats.word_final_lag_s) == [pytest.approx(1.3), pytest.approx(1.9)]
     held = HeldTranscript()
     for _, event in sent:
