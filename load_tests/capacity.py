@@ -18,6 +18,9 @@ partials skipped, errors and close codes; server CPU (cores busy), RSS in all an
 over the idle server; ASR-worker busy seconds per stream-second (what one stream costs the
 workers: 1 / that is how many streams the workers hold, before latency). It prints the
 largest N holding p95 first partial <= 0.8 s and p95 final <= 1.5 s with no errors.
+`--multilingual` streams real Spanish and Swedish speech (`streamer.tools.speech_samples`, each
+looped with a 1.5 s pause) with `speech_model=universal-streaming-multilingual`: every
+session finds its language and is decoded by Whisper, at Whisper's partial pace.
 `--jobs` keeps the job pool busy beside the streams (a dev recording queued as a transcript
 whenever fewer than two wait) and reports the audio it transcribed per second.
 Sends traffic to loopback only.
@@ -52,12 +55,15 @@ from streamer.streaming.turns import TurnParams
 from streamer.tools.figures import Percentiles, format_percentiles, percentile_figures
 from streamer.tools.local_server import LocalServer
 from streamer.tools.simulation import StreamStats, measure
+from streamer.tools.speech_samples import SPANISH, SWEDISH
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
 TELEPHONE, MEETING = "fisher_sample.wav", "ami_meeting_a_2min.wav"
 TELEPHONE_RATE = 8000
 CHUNK_S = 0.1
 TARGET_FIRST_PARTIAL_S, TARGET_FINAL_S = 0.8, 1.5
+MULTILINGUAL = (("speech_model", "universal-streaming-multilingual"),)
+PAUSE_S = 1.5
 PERCENTILES = (50, 95, 99)
 
 
@@ -68,6 +74,8 @@ class Source:
     """16 kHz"""
     encoding: str
     sample_rate: int
+    params: tuple[tuple[str, str], ...] = ()
+    """more query parameters of its sessions"""
 
     def chunks(self, offset_s: float, seconds: float) -> list[bytes]:
         """`seconds` of the recording from `offset_s` on (wrapping), as this source's chunks."""
@@ -101,7 +109,9 @@ async def one_stream(url: str, source: Source, offset_s: float, seconds: float) 
     """One caller: chunks at real time, each sent once it was spoken."""
     log = StreamLog(source.name)
     chunks = source.chunks(offset_s, seconds)
-    query = urlencode({"sample_rate": source.sample_rate, "encoding": source.encoding})
+    query = urlencode(
+        {"sample_rate": source.sample_rate, "encoding": source.encoding, **dict(source.params)}
+    )
     try:
         async with connect(f"{url}/v3/ws?{query}") as ws:
             first = read_server_message(json.loads(await ws.recv()))
@@ -358,6 +368,38 @@ def plot(steps: list[Step], path: Path, title: str) -> None:
     figure.savefig(path, dpi=110)
 
 
+def _sources(dev: Path) -> list[Source]:
+    """The telephone call and a meeting, each as 16 kHz PCM and as 8 kHz mu-law."""
+    telephone, meeting = decode_file(dev / TELEPHONE), decode_file(dev / MEETING)
+    return _encodings(("telephone", telephone), ("meeting", meeting), ())
+
+
+def _multilingual_sources() -> list[Source]:
+    """The Spanish reading and the Swedish sentences, each followed by a pause, for the
+    multilingual model."""
+    pause = np.zeros(round(PAUSE_S * MODEL_SAMPLE_RATE), dtype=np.float32)
+    spanish = np.concatenate([decode_file(SPANISH.audio_path()), pause])
+    swedish = np.concatenate(
+        [part for s in SWEDISH for part in (decode_file(s.audio_path()), pause)]
+    )
+    return _encodings(("spanish", spanish), ("swedish", swedish), MULTILINGUAL)
+
+
+def _encodings(
+    first: tuple[str, Float32Array],
+    second: tuple[str, Float32Array],
+    params: tuple[tuple[str, str], ...],
+) -> list[Source]:
+    """Streams cycle through these: the first recording as 16 kHz PCM, the second as 8 kHz
+    mu-law, then the other way round."""
+    return [
+        Source(f"{first[0]} s16 16k", first[1], "pcm_s16le", MODEL_SAMPLE_RATE, params),
+        Source(f"{second[0]} mulaw 8k", second[1], "pcm_mulaw", TELEPHONE_RATE, params),
+        Source(f"{first[0]} mulaw 8k", first[1], "pcm_mulaw", TELEPHONE_RATE, params),
+        Source(f"{second[0]} s16 16k", second[1], "pcm_s16le", MODEL_SAMPLE_RATE, params),
+    ]
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 6, 8, 12])
@@ -370,17 +412,16 @@ async def main() -> None:
         help="the server's STREAMER_MAX_SESSIONS (default: the most streams asked for); "
         "below the streams, the rest should be refused (3009) and the admitted hold",
     )
+    parser.add_argument(
+        "--multilingual",
+        action="store_true",
+        help="Spanish and Swedish speech to speech_model=universal-streaming-multilingual",
+    )
     parser.add_argument("--dev", type=Path, default=DEV, help="the dev recordings")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args()
-    telephone, meeting = decode_file(args.dev / TELEPHONE), decode_file(args.dev / MEETING)
-    sources = [
-        Source("telephone s16 16k", telephone, "pcm_s16le", MODEL_SAMPLE_RATE),
-        Source("meeting mulaw 8k", meeting, "pcm_mulaw", TELEPHONE_RATE),
-        Source("telephone mulaw 8k", telephone, "pcm_mulaw", TELEPHONE_RATE),
-        Source("meeting s16 16k", meeting, "pcm_s16le", MODEL_SAMPLE_RATE),
-    ]
+    sources = _multilingual_sources() if args.multilingual else _sources(args.dev)
     settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("STREAMER_")}
     server = Server(args.max_sessions or max(args.streams))
     try:
