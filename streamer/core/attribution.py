@@ -21,7 +21,12 @@ midpoint lies in one, and the reference turns cut to them.
   speaker does not agree with the rest's found speakers. Bleed is bled / checked edges. No
   mapping is involved: it asks whether labels keep together where the truth does.
 - Phantom speakers: found speakers that map to no reference speaker, or whose words span under
-  `PHANTOM_SPEECH_S` in all (so a rightly found speaker of one short reply counts too).
+  `PHANTOM_SPEECH_S` in all (so a rightly found speaker of one short reply counts too). Two
+  kinds of them are counted apart as well, to tell a split or invented voice from a real
+  person the rules cannot credit: those heard in overlap (unmapped, yet matched one to one
+  with a reference speaker the mapping left unused who is active, overlap included, over at
+  least half of their words) and those of a short speaker (mapped to a reference speaker
+  whose turns span under `PHANTOM_SPEECH_S` in all).
 - Phantom turns: found speaker changes (consecutive words, in time order, of different
   speakers) with no reference change within `CHANGE_TOLERANCE_S` of the gap between the two
   words. The reference changes wherever the set of active reference speakers differs from one
@@ -90,6 +95,10 @@ class Attribution:
     phantom_speakers: int = 0
     unmapped_speakers: int = 0
     """the phantoms that map to no reference speaker (the others hold under 2 s)"""
+    phantoms_in_overlap: int = 0
+    """unmapped phantoms that are a reference speaker heard in overlap"""
+    phantoms_of_short_speakers: int = 0
+    """mapped phantoms whose reference speaker speaks under 2 s in all"""
     found_changes: int = 0
     phantom_changes: int = 0
     found_turns: int = 0
@@ -223,6 +232,37 @@ def best_mapping(
     }
 
 
+def active_speakers(start_s: float, end_s: float, timeline: Sequence[Stretch]) -> set[str]:
+    """The reference speakers active at any time in [start_s, end_s]."""
+    active: set[str] = set()
+    first = bisect_right(timeline, start_s, key=lambda stretch: stretch.end_s)
+    for stretch in timeline[first:]:
+        if stretch.start_s >= end_s:
+            break
+        active |= stretch.speakers
+    return active
+
+
+def _matched_in_overlap(
+    spoken: dict[str | None, list[Word]],
+    mapping: dict[str | None, str],
+    turns: Sequence[ReferenceTurn],
+    timeline: Sequence[Stretch],
+) -> int:
+    """How many unmapped found speakers match, one to one, a reference speaker the mapping
+    left unused who is active (overlap included) over at least half of their words."""
+    unused = {t.speaker for t in turns} - set(mapping.values())
+    counts: dict[tuple[str | None, str], int] = {}
+    for speaker, words in spoken.items():
+        if speaker in mapping:
+            continue
+        for word in words:
+            for other in active_speakers(*_span(word), timeline) & unused:
+                counts[(speaker, other)] = counts.get((speaker, other), 0) + 1
+    matched = best_mapping(counts)
+    return sum(2 * counts[(found, ref)] >= len(spoken[found]) for found, ref in matched.items())
+
+
 def _agrees(label: str | None, labels: Sequence[str | None]) -> bool:
     """Whether `label` is one of the most frequent of `labels`."""
     counts: dict[str | None, int] = {}
@@ -348,6 +388,17 @@ def attribution(
         for speaker, spoken in speakers.items()
     )
     unmapped = sum(speaker not in mapping for speaker in speakers)
+    reference_speech: dict[str, float] = {}
+    for stretch in timeline:
+        for other in stretch.speakers:
+            length = stretch.end_s - stretch.start_s
+            reference_speech[other] = reference_speech.get(other, 0.0) + length
+    of_short_speakers = sum(
+        speaker in mapping
+        and _speech_s(spoken) < PHANTOM_SPEECH_S
+        and reference_speech[mapping[speaker]] < PHANTOM_SPEECH_S
+        for speaker, spoken in speakers.items()
+    )
     changes = _changes(timeline)
     found_changes = phantom_changes = 0
     for before, after in pairwise(kept):
@@ -370,6 +421,8 @@ def attribution(
         found_speakers=len(speakers),
         phantom_speakers=phantoms,
         unmapped_speakers=unmapped,
+        phantoms_in_overlap=_matched_in_overlap(speakers, mapping, turns, timeline),
+        phantoms_of_short_speakers=of_short_speakers,
         found_changes=found_changes,
         phantom_changes=phantom_changes,
         found_turns=found_changes + 1 if kept else 0,

@@ -94,6 +94,8 @@ _POOLED_COUNTS = (
     "found_speakers",
     "phantom_speakers",
     "unmapped_speakers",
+    "phantoms_in_overlap",
+    "phantoms_of_short_speakers",
     "found_changes",
     "phantom_changes",
 )
@@ -323,7 +325,9 @@ def _attribution_row(name: str, system: str, a: Attribution) -> str:
     return (
         f"| {name} | {system} | {_of(a.words_right, a.words_scored)} | "
         f"{_of(a.short_right, a.short_scored)} | {_of(a.edges_bled, a.edges_checked)} | "
-        f"{a.phantom_speakers}/{a.found_speakers} ({a.unmapped_speakers} unmapped) | "
+        f"{a.phantom_speakers}/{a.found_speakers} ({a.unmapped_speakers} unmapped, "
+        f"{a.phantoms_in_overlap} of them in overlap; {a.phantoms_of_short_speakers} of "
+        "short speakers) | "
         f"{a.phantom_changes}/{a.found_changes} | "
         f"{per_minute} | {a.words_scored}/{a.words} |"
     )

@@ -110,6 +110,8 @@ def test_a_found_speaker_left_without_a_reference_speaker_is_a_phantom() -> None
     scores = attribution(words, reference, WHOLE)
     assert (scores.words_scored, scores.words_right) == (11, 9)
     assert (scores.found_speakers, scores.phantom_speakers, scores.unmapped_speakers) == (3, 1, 1)
+    # no reference speaker is left for Z, and A and B both speak over 2 s
+    assert (scores.phantoms_in_overlap, scores.phantoms_of_short_speakers) == (0, 0)
     # X -> Z at 4.8-6.0 s: A still talks (no change); Z -> Y at 9.0-11.0 s: A -> B at 10 s
     assert (scores.found_changes, scores.phantom_changes) == (2, 1)
     assert (scores.found_turns, scores.reference_turns) == (3, 2)
@@ -122,6 +124,20 @@ def test_a_speaker_under_2_s_in_all_is_a_phantom_even_when_mapped() -> None:
     scores = attribution(words, reference, WHOLE)
     assert scores.words_right == 7
     assert (scores.found_speakers, scores.phantom_speakers, scores.unmapped_speakers) == (2, 1, 0)
+    assert scores.phantoms_of_short_speakers == 0  # B speaks 10 s: Y is a split-off voice
+
+
+def test_phantoms_that_are_real_people_are_counted_apart() -> None:
+    """A talks 0-10 s; B only over A, 2-6 s; C says "Oh yeah." alone, 12.0-12.8 s. X is A's;
+    Y speaks in B's overlap (its words shared, so unmapped), and Z is C (under 2 s)."""
+    reference = [turn("A", 0, 10), turn("B", 2, 6), turn("C", 12, 12.8)]
+    words = [word(f"a{i}", i, i + 0.8, "X") for i in (0, 1, 7, 8, 9)]
+    words += [word(f"b{i}", 2.5 + i, 3.3 + i, "Y") for i in range(3)]  # in the overlap
+    words += [word("Oh", 12.0, 12.3, "Z"), word("yeah.", 12.3, 12.8, "Z")]
+    scores = attribution(words, reference, WHOLE)
+    assert (scores.words_scored, scores.words_shared) == (7, 3)
+    assert (scores.found_speakers, scores.phantom_speakers, scores.unmapped_speakers) == (3, 2, 1)
+    assert (scores.phantoms_in_overlap, scores.phantoms_of_short_speakers) == (1, 1)
 
 
 def test_short_utterances_are_the_words_of_reference_turns_under_1_s() -> None:
