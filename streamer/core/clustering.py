@@ -208,6 +208,14 @@ class OnlineSpeakers:
             self._sums.append(None)  # the words are named "A" before any voice is known
         return np.maximum(labels, 0)
 
+    def voices(self) -> dict[int, FloatArray]:
+        """Unit centroid of each label whose voice is known."""
+        return {
+            label: l2_normalize(total[None, :])[0]
+            for label, total in enumerate(self._sums)
+            if total is not None
+        }
+
     def _free_label(self) -> int | None:
         """The label a new voice takes: the first one in use without a voice, else the next
         one; None when `max_speakers` voices are known or every label allowed is taken."""
@@ -276,3 +284,30 @@ def match_labels(new: IntArray, old: IntArray, first_fresh: int = 0) -> IntArray
             mapping[label] = fresh
             fresh += 1
     return np.array([mapping[int(x)] for x in new], dtype=np.int64)
+
+
+def rejoin_absent_voices(
+    embeddings: FloatArray,
+    labels: IntArray,
+    voices: dict[int, FloatArray],
+    first_fresh: int,
+    max_distance: float,
+) -> IntArray:
+    """`labels` of a re-clustering of recent speech, with each fresh label (`first_fresh`
+    on) that lies within `max_distance` (cosine, centroid to centroid) of a known voice the
+    labels do not hold renamed to that voice (one to one, nearest first): a voice heard
+    only before the stretch re-clustered keeps its label, not a new one next to it.
+    `voices`: unit centroid of each known label."""
+    fresh = [label for label in np.unique(labels).tolist() if label >= first_fresh]
+    absent = [label for label in voices if label not in set(labels.tolist())]
+    if not fresh or not absent:
+        return labels.copy()
+    unit = l2_normalize(embeddings)
+    found = l2_normalize(np.stack([unit[labels == label].sum(axis=0) for label in fresh]))
+    distance = 1.0 - found @ np.stack([voices[label] for label in absent]).T
+    rows, cols = linear_sum_assignment(distance)
+    out = labels.copy()
+    for row, col in zip(rows, cols, strict=True):
+        if distance[row, col] <= max_distance:
+            out[labels == fresh[row]] = absent[col]
+    return out

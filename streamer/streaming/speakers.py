@@ -23,6 +23,7 @@ from streamer.core.clustering import (
     SpeakerCount,
     keep_unless_surer,
     match_labels,
+    rejoin_absent_voices,
 )
 from streamer.core.diarization import (
     FrameGrid,
@@ -191,6 +192,14 @@ class SessionSpeakers:
         new = match_labels(fresh, old, first_fresh=known)
         if config.max_speakers is not None:  # no label beyond the cap: keep the old one
             new = np.where(new < config.max_speakers, new, old)
+        # a voice last heard before the turns revisited (a long call) is not a new speaker
+        new = rejoin_absent_voices(
+            everything.embeddings,
+            new,
+            self._online.voices(),
+            known,
+            config.online.new_speaker_distance,
+        )
         for label in np.unique(new[new >= known]).tolist():
             # a voice only re-clustering tells apart needs more speech than online founding:
             # a few seconds split off a known voice are a phantom more often than a newcomer

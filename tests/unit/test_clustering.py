@@ -8,6 +8,7 @@ from streamer.core.clustering import (
     assign_distinct,
     centroids,
     keep_unless_surer,
+    rejoin_absent_voices,
     relabel_by_first_appearance,
 )
 
@@ -107,3 +108,23 @@ def test_a_revision_moves_a_row_only_when_it_is_surer() -> None:
     assert keep_unless_surer(rows, old, new, margin=0.5).tolist() == [0, 0, 1, 1, 0]
     gone = np.array([0, 0, 0, 0, 0])  # speaker 1 merged away: its rows move
     assert keep_unless_surer(rows, old, gone, margin=0.5).tolist() == [0, 0, 0, 0, 0]
+
+
+def test_a_fresh_label_near_a_voice_the_rows_do_not_hold_takes_its_label() -> None:
+    """Known voices 0 (a), 1 (b) and 2 (c); a re-clustering of recent rows holds only 0 and
+    two fresh labels, 3 near c and 4 far from every voice: 3 becomes 2 (c was heard before
+    the rows), 4 stays new, and no fresh label takes 0 (the rows hold it already)."""
+    a, b, c, d = np.eye(4)
+    near_c = np.array([0.1, 0.0, 1.0, 0.0])
+    voices = {0: a, 1: b, 2: c}
+    rows = np.stack([a, a, near_c, near_c, d])
+    labels = np.array([0, 0, 3, 3, 4])
+    out = rejoin_absent_voices(rows, labels, voices, first_fresh=3, max_distance=0.3)
+    assert out.tolist() == [0, 0, 2, 2, 4]
+    # too far for the distance allowed: the label stays fresh
+    strict = rejoin_absent_voices(rows, labels, voices, 3, max_distance=0.001)
+    assert strict.tolist() == labels.tolist()
+    # a voice the rows hold is not taken again, however near
+    held = np.array([0, 0, 2, 2, 3])
+    near_a = np.stack([a, a, c, c, np.array([1.0, 0.0, 0.0, 0.1])])
+    assert rejoin_absent_voices(near_a, held, voices, 3, 0.3).tolist() == [0, 0, 2, 2, 3]
