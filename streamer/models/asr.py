@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ import numpy.typing as npt
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 
-from streamer.core.audio import seconds_to_ms
+from streamer.core.audio import MODEL_SAMPLE_RATE, seconds_to_ms
+from streamer.core.repeat_loops import loop_free
 from streamer.core.words import Word
 
 LANGUAGES = frozenset(_LANGUAGE_CODES)
@@ -32,6 +34,12 @@ def whisper_language(language_code: str) -> str:
 
 BATCH_SIZE = 8
 """Regions decoded together; on 2 cores this more than halves whole-file time vs one by one."""
+CLIP_TOKENS_PER_S = 15
+"""Tokens a live clip's decode may write per second of audio (fast speech needs under 10,
+punctuation and timestamps included)..."""
+MAX_CLIP_TOKENS = 224
+"""...and at most: half of Whisper's 448-token context, what faster-whisper allows a
+decode with no prompt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +139,7 @@ class WhisperAsr:
                 confidence=round(float(w.probability), 4),
             )
             for segment in segments
-            for w in segment.words or ()
-            if w.word.strip()
+            for w in _looped_out(segment.words)
         )
         detected = language is None
         probability = round(float(info.language_probability), 4) if detected else None
@@ -161,6 +168,10 @@ class WhisperAsr:
             beam_size=1,
             temperature=0.0,  # no fallback decodes: on a short clip they tripled its cost
             condition_on_previous_text=False,
+            # a decode caught in a loop stops where the clip's speech would have to
+            max_new_tokens=min(
+                MAX_CLIP_TOKENS, ceil(len(audio) / MODEL_SAMPLE_RATE * CLIP_TOKENS_PER_S) + 8
+            ),
         )
         words = tuple(
             Word(
@@ -170,8 +181,7 @@ class WhisperAsr:
                 confidence=round(float(w.probability), 4),
             )
             for segment in segments
-            for w in segment.words or ()
-            if w.word.strip()
+            for w in _looped_out(segment.words)
         )
         heard = self._detections.heard
         if not finding:
@@ -181,3 +191,10 @@ class WhisperAsr:
         return AsrResult(
             words=words, language=heard.language, language_probability=round(heard.probability, 4)
         )
+
+
+def _looped_out(words: Sequence[Any] | None) -> list[Any]:
+    """A segment's words (faster-whisper's) that hold text, less the repeats of a loop
+    (`core.repeat_loops`)."""
+    spoken = [w for w in words or () if w.word.strip()]
+    return [spoken[i] for i in loop_free([w.word.strip() for w in spoken])]

@@ -17,6 +17,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from streamer.core.audio import MODEL_SAMPLE_RATE
+from streamer.core.repeat_loops import loop_free
 
 START_TOKEN, END_TOKEN = 1, 2
 LAYERS, HEADS, HEAD_DIM = 8, 8, 52
@@ -64,7 +65,8 @@ class MoonshineAsr:
         ]
         tokens = self._greedy(hidden, limits)
         for row, index in enumerate(rows):
-            results[index] = self._words(tokens[row])
+            words = self._words(tokens[row])
+            results[index] = [words[i] for i in loop_free([text for text, _ in words])]
         return results
 
     def _greedy(
