@@ -99,8 +99,9 @@ class AudioIntake:
         start = max(start, self._ring.start)
         if end - start < SOFT_WINDOW:
             return end
-        audio = self._ring.read(start, end).astype(np.float64)
-        energy = np.convolve(audio**2, np.ones(SOFT_WINDOW), mode="valid")[::SOFT_STEP]
+        audio = self._ring.read(start, end).astype(np.float64)  # float32 sums lose quiet bits
+        power = np.concatenate(([0.0], np.cumsum(audio**2)))
+        energy = (power[SOFT_WINDOW:] - power[:-SOFT_WINDOW])[::SOFT_STEP]
         return start + int(np.argmin(energy)) * SOFT_STEP + SOFT_WINDOW // 2
 
     def _frames(self) -> list[tuple[int, float]]:
