@@ -298,8 +298,9 @@ def rejoin_absent_voices(
     labels do not hold renamed to that voice (one to one, nearest first): a voice heard
     only before the stretch re-clustered keeps its label, not a new one next to it.
     `voices`: unit centroid of each known label."""
-    fresh = [label for label in np.unique(labels).tolist() if label >= first_fresh]
-    absent = [label for label in voices if label not in set(labels.tolist())]
+    held = np.unique(labels).tolist()
+    fresh = [label for label in held if label >= first_fresh]
+    absent = [label for label in voices if label not in held]
     if not fresh or not absent:
         return labels.copy()
     unit = l2_normalize(embeddings)

@@ -211,10 +211,10 @@ class StreamSession:
     ) -> int | None:
         """Where a decode that found its speakers and does not close its piece shows the
         speaker changing (the absolute sample where the words that make the change, those of
-        the next speaker, end), or None. A
-        PAUSE decode then closes the piece anyway, a partial has it cut at the change:
-        either way the turn before the change goes out now rather than once the piece closes
-        at a pause of `min_piece_s` or at `max_piece_s` (seconds later)."""
+        the next speaker, end), or None. A PAUSE decode then closes the piece anyway, a
+        partial has it cut at the change: either way the turn before the change goes out now
+        rather than once the piece closes at a pause of `min_piece_s` or at `max_piece_s`
+        (seconds later)."""
         if local is None or not words:
             return None
         named = self._speakers.name_as_closed(words, local, request.context_offset)
