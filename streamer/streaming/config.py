@@ -34,11 +34,7 @@ class StreamConfig:
     """A pause closes the open piece of a turn once it holds this much audio: its words are
     final and later decodes start after it, so a decode never re-reads a long turn."""
     max_piece_s: float = 8.0
-    """Speech without a pause is cut (at its softest 20 ms) after this much."""
-    change_check_s: float = 2.0
-    """A partial also finds the speakers of the open piece once this much of its audio is
-    new to speaker analysis: where it shows the speaker changing, the piece is cut at the
-    change, so the turn before it goes out without waiting for a pause or `max_piece_s`."""
+    """Speech without a pause is cut (at its quietest frame) after this much."""
     speaker_context_s: float = 10.0
     """Audio before a piece's end that the segmentation sees (one model window)."""
     online: OnlineParams = field(default_factory=OnlineParams)

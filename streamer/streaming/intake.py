@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections import deque
 
-import numpy as np
-
 from streamer.core.arrays import Float32Array
 from streamer.core.audio import (
     MODEL_SAMPLE_RATE,
@@ -19,8 +17,6 @@ from streamer.core.audio import (
 from streamer.core.ringbuffer import AudioRing
 
 FRAMES_PER_S = MODEL_SAMPLE_RATE / VAD_FRAME_SAMPLES
-SOFT_WINDOW = MODEL_SAMPLE_RATE // 50
-SOFT_STEP = MODEL_SAMPLE_RATE // 100
 
 
 class AudioIntake:
@@ -92,17 +88,10 @@ class AudioIntake:
                 spans.append((a, b))
         return tuple(spans)
 
-    def softest_point(self, start: int, end: int) -> int:
-        """The middle of the 20 ms of samples [start, end) with the least energy (10 ms
-        steps): between words even where the VAD hears speech throughout; `end` when the
-        stretch is shorter than 20 ms or no longer held."""
-        start = max(start, self._ring.start)
-        if end - start < SOFT_WINDOW:
-            return end
-        audio = self._ring.read(start, end).astype(np.float64)  # float32 sums lose quiet bits
-        power = np.concatenate(([0.0], np.cumsum(audio**2)))
-        energy = (power[SOFT_WINDOW:] - power[:-SOFT_WINDOW])[::SOFT_STEP]
-        return start + int(np.argmin(energy)) * SOFT_STEP + SOFT_WINDOW // 2
+    def quietest_point(self, start: int, end: int) -> int:
+        """The start of the frame with the lowest speech probability in samples [start, end)."""
+        frames = [(prob, at) for at, prob in self._frames() if start <= at < end]
+        return min(frames)[1] if frames else end
 
     def _frames(self) -> list[tuple[int, float]]:
         """(start sample, speech probability) of each recent frame."""

@@ -1,10 +1,10 @@
 """What to decode when (pure): a turn is decoded in pieces.
 
 The open piece is re-decoded for partials; a pause once the piece holds `min_piece_s` (or a
-pause where the speaker changes, a cut where a partial heard the speaker change, or a cut in
-long unbroken speech) closes it, and its words are final. So no decode reads more than
-`max_piece_s`, and a turn's final decodes only its last piece, usually already decoded
-through the pause that ended the turn (the final then reuses that decode).
+pause where the speaker changes, or a cut in long unbroken speech) closes it, and its words
+are final. So no decode reads more than `max_piece_s`, and a turn's final decodes only its
+last piece, usually already decoded through the pause that ended the turn (the final then
+reuses that decode).
 
 The shell runs the requests in order, one rule for all shells (`plan`): run a request, reuse
 a decode that already heard its audio, or skip a partial that is no longer worth its cost.
@@ -23,8 +23,7 @@ from streamer.streaming.config import StreamConfig
 from streamer.streaming.intake import AudioIntake
 
 CUT_SEARCH_S = 1.5
-"""Long unbroken speech is cut at the softest 20 ms of its last this-many seconds (between
-words: the VAD hears speech throughout, so its verdicts do not show where)."""
+"""Long unbroken speech is cut at the quietest frame of its last this-many seconds."""
 PAUSE_MS = 150
 """Trailing silence after which the open turn is decoded through its end."""
 PRE_ROLL = round(0.3 * MODEL_SAMPLE_RATE)
@@ -52,14 +51,12 @@ was not told the language, the one it found."""
 
 class DecodeKind(Enum):
     PARTIAL = "partial"
-    """re-decode the open piece while speech goes on (words; their speakers too once
-    `change_check_s` of the piece is new to speaker analysis)"""
+    """re-decode the open piece while speech goes on (words only)"""
     PAUSE = "pause"
     """decode the open piece through a pause, with its speakers: closes the piece if it is
     long enough, and the final reuses it when the pause ends the turn"""
     CUT = "cut"
-    """decode the open piece up to a cut in long unbroken speech or after a speaker change a
-    partial heard, with speakers; closes it"""
+    """decode the open piece up to a cut in long unbroken speech, with speakers; closes it"""
     FINAL = "final"
     """the turn has ended: decode what no closed piece holds (or reuse a PAUSE decode)"""
 
@@ -149,10 +146,6 @@ class PieceScheduler:
         """where the latest PAUSE decode of the open turn stops"""
         self._in_flight = False
         self._heard: _Heard | None = None
-        self._analysed_through = 0
-        """where the latest decode of the open piece that found its speakers stops"""
-        self._cut_at: int | None = None
-        """where a speaker change found by a partial wants the open piece cut"""
         self.skipped = 0
         """decodes planned and then skipped (the eval reports them)"""
 
@@ -170,8 +163,6 @@ class PieceScheduler:
         # second often decodes to nothing
         self.piece_start = max(0, start - PRE_ROLL)
         self._last_decode_end = start
-        self._analysed_through = self.piece_start
-        self._cut_at = None
 
     def partial(
         self, trailing_silence_ms: float, has_words: bool, pressure: float = 0.0
@@ -193,11 +184,9 @@ class PieceScheduler:
                 return None  # a PAUSE decode already hears everything said
             kind = DecodeKind.PAUSE
             self._paused_through = end
-        elif self._cut_at is not None:
-            kind, end = DecodeKind.CUT, self._cut_at
         elif end - self.piece_start >= round(config.max_piece_s * MODEL_SAMPLE_RATE):
             kind = DecodeKind.CUT
-            end = self._intake.softest_point(end - round(CUT_SEARCH_S * MODEL_SAMPLE_RATE), end)
+            end = self._intake.quietest_point(end - round(CUT_SEARCH_S * MODEL_SAMPLE_RATE), end)
         else:
             piece_s = (self._last_decode_end - self.piece_start) / MODEL_SAMPLE_RATE  # heard
             interval = (
@@ -218,17 +207,6 @@ class PieceScheduler:
         longest = max(config.partial_interval_max_s, 2 * base)
         return base + (longest - base) * min(1.0, max(0.0, pressure - 1.0))
 
-    def cut_at_change(self, request: DecodeRequest, heard_from: int) -> None:
-        """A partial of the open piece (`request`) found the speaker changing, the next
-        speaker heard for sure from sample `heard_from` on: cut the piece with the next
-        decode, at the softest 20 ms from there to the partial's end, so that the closed
-        piece holds the change and the turn before it can end."""
-        if not self.is_open_turn(request.turn_order) or request.offset != self.piece_start:
-            return
-        start = max(heard_from, self.piece_start + 1)
-        cut = self._intake.softest_point(start, request.end)
-        self._cut_at = cut if self.piece_start < cut <= request.end else request.end
-
     def final(self, end_frame: int) -> DecodeRequest:
         """The open turn ended after frame `end_frame`: decode what no closed piece holds."""
         end = min(end_frame * VAD_FRAME_SAMPLES + FINAL_PAD, self._intake.end)
@@ -236,20 +214,12 @@ class PieceScheduler:
         self.turn_order += 1
         self._open_start = None
         self._in_flight = False
-        self._cut_at = None
         return request
 
     def _request(self, kind: DecodeKind, end: int, opening: bool = False) -> DecodeRequest:
         intake = self._intake
         start = max(self.piece_start, intake.start)
-        check = round(self.config.change_check_s * MODEL_SAMPLE_RATE)
-        analyse = self.config.speaker_labels and (
-            kind is not DecodeKind.PARTIAL or end - max(self._analysed_through, start) >= check
-        )
-        if analyse:
-            self._analysed_through = end
-        if kind is DecodeKind.CUT:
-            self._cut_at = None
+        analyse = kind is not DecodeKind.PARTIAL and self.config.speaker_labels
         # the whole piece and at least the last `speaker_context_s` before its end
         context_start = max(
             intake.start,
@@ -327,7 +297,7 @@ class PieceScheduler:
         )
         if not closes:
             return Outcome.OPEN
-        self._close_at(request.end)
+        self.piece_start = request.end
         return Outcome.CLOSES
 
     def close_at_pause(self, request: DecodeRequest) -> None:
@@ -339,11 +309,4 @@ class PieceScheduler:
             and self.is_open_turn(request.turn_order)
             and request.offset == self.piece_start
         ):
-            self._close_at(request.end)
-
-    def _close_at(self, end: int) -> None:
-        """The open piece is closed at sample `end`: the next one starts there."""
-        self.piece_start = end
-        self._analysed_through = max(self._analysed_through, end)
-        if self._cut_at is not None and self._cut_at <= end:
-            self._cut_at = None
+            self.piece_start = request.end

@@ -190,13 +190,9 @@ class StreamSession:
         outcome = self._pieces.decoded(request, decoded)
         if outcome is Outcome.STALE:
             return []
-        change = self._speaker_change(request, words, local) if outcome is Outcome.OPEN else None
-        if change is not None:
-            if request.kind is DecodeKind.PAUSE:
-                self._pieces.close_at_pause(request)
-                outcome = Outcome.CLOSES
-            else:
-                self._pieces.cut_at_change(request, change)
+        if outcome is Outcome.OPEN and self._changes_speaker(request, words, local):
+            self._pieces.close_at_pause(request)
+            outcome = Outcome.CLOSES
         if outcome is Outcome.CLOSES:
             self._open.close_piece(self._speakers.piece(words, local, request.context_offset))
             update = self._open.update(request.turn_order, [])
@@ -206,24 +202,16 @@ class StreamSession:
         self._turns.end_of_turn_confidence = update.end_of_turn_confidence
         return list(self._client_turns.partial(update, len(self._open.settled)))
 
-    def _speaker_change(
+    def _changes_speaker(
         self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None
-    ) -> int | None:
-        """Where a decode that found its speakers and does not close its piece shows the
-        speaker changing (the absolute sample where the words that make the change, those of
-        the next speaker, end), or None. A PAUSE decode then closes the piece anyway, a
-        partial has it cut at the change: either way the turn before the change goes out now
-        rather than once the piece closes at a pause of `min_piece_s` or at `max_piece_s`
-        (seconds later)."""
-        if local is None or not words:
-            return None
+    ) -> bool:
+        """Whether a PAUSE decode that does not close its piece shows the speaker changing:
+        then it closes the piece anyway, and the turn before the change goes out now rather
+        than once a piece of `min_piece_s` closes (seconds later)."""
+        if request.kind is not DecodeKind.PAUSE or local is None or not words:
+            return False
         named = self._speakers.name_as_closed(words, local, request.context_offset)
-        turn = (*self._open.settled, *named)
-        change = self._client_turns.change_in(request.turn_order, turn)
-        if change is None:
-            return None
-        heard_ms = turn[change + self._client_turns.min_words - 1].end_ms
-        return heard_ms * MODEL_SAMPLE_RATE // 1000
+        return self._client_turns.would_split(request.turn_order, (*self._open.settled, *named))
 
     def _final_turn(
         self, request: DecodeRequest, words: list[Word], local: LocalSpeakers | None

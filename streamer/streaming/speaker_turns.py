@@ -92,13 +92,12 @@ class SpeakerTurns:
             speaker_changed=by_speaker,
         )
 
-    def change_in(self, session_order: int, words: tuple[Word, ...]) -> int | None:
-        """Where these words of the session turn, were they all settled, would end its open
-        client turn at a change of speaker (the first word of the next speaker); None if
-        nowhere."""
+    def would_split(self, session_order: int, words: tuple[Word, ...]) -> bool:
+        """Whether these words of the session turn, were they all settled, would end its open
+        client turn at a change of speaker."""
         parts = self._parts.get(session_order)
         start = parts[-1].start if parts else 0
-        return speaker_change(words, start, len(words), self.min_words)
+        return speaker_change(words, start, len(words), self.min_words) is not None
 
     def partial(self, update: TurnUpdate, settled: int) -> list[TurnUpdate]:
         """A partial of a session turn whose first `settled` words have their speakers for

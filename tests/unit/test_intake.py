@@ -1,5 +1,5 @@
 """AudioIntake on its own: wire bytes to the 16 kHz ring, VAD frames out, the VAD's verdicts
-kept by absolute sample (speech spans, softest point)."""
+kept by absolute sample (speech spans, quietest point)."""
 
 from __future__ import annotations
 
@@ -106,15 +106,16 @@ def test_speech_spans_merge_adjacent_frames_and_clip() -> None:
     assert intake.speech_spans(0, 8 * F, 0.95) == ()
 
 
-def test_softest_point_is_the_middle_of_the_quietest_20_ms() -> None:
-    intake = AudioIntake(16000, "pcm_s16le", 1.0)
-    loud = np.full(8000, 0.5, dtype=np.float32)
-    loud[3000:3400] = 0.01  # 25 ms, quiet
-    loud[6000:6800] = 0.001  # 50 ms, quieter
-    intake.add((loud * 32767).astype("<i2").tobytes())
-    assert 6000 + 160 <= intake.softest_point(0, 8000) <= 6800 - 160
-    assert 3000 + 160 <= intake.softest_point(0, 5000) <= 3400 - 160
-    assert intake.softest_point(7990, 8000) == 8000  # under 20 ms: `end`
+def test_quietest_point_is_the_earliest_lowest_frame() -> None:
+    #                 0    1    2    3    4    5
+    intake = heard([0.9, 0.3, 0.8, 0.3, 0.7, 0.1])
+    assert intake.quietest_point(0, 5 * F) == F  # frames 1 and 3 tie: the earliest
+    assert intake.quietest_point(0, 6 * F) == 5 * F
+    assert intake.quietest_point(2 * F, 5 * F) == 3 * F
+    # frames are in when they start in [start, end)
+    assert intake.quietest_point(F + 1, 3 * F) == 2 * F
+    assert intake.quietest_point(F + 1, 3 * F + 1) == 3 * F
+    assert intake.quietest_point(F + 1, 2 * F) == 2 * F  # no frame starts there: `end`
 
 
 def test_the_ring_keeps_only_buffer_s() -> None:
@@ -136,3 +137,4 @@ def test_verdicts_are_kept_for_buffer_s_and_stay_on_their_frames() -> None:
     intake = heard([0.9, 0.1, 0.1, 0.9], buffer_s=2 * F / 16000)
     assert intake.start == 2 * F
     assert intake.speech_spans(0, 4 * F, 0.5) == ((3 * F, 4 * F),)  # frame 0 is forgotten
+    assert intake.quietest_point(0, 4 * F) == 2 * F
